@@ -1,0 +1,351 @@
+//! Who is signed in, and what they may do.
+//!
+//! Local accounts with Argon2id password hashes; roles viewer < developer < approver < admin;
+//! groups (e.g. `cluster-admins`, `security`) that policies name. The login and logout
+//! endpoints are plain form routes in the server crate (they work before hydration and keep
+//! session writes out of streamed pages); this module holds the rules they call.
+
+use leptos::prelude::*;
+use leptos_router::hooks::use_query_map;
+use serde::{Deserialize, Serialize};
+
+use crate::error::AppError;
+
+/// A user's global role. Ordered: each role can do what the ones before it can.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Viewer,
+    Developer,
+    Approver,
+    Admin,
+}
+
+impl Role {
+    pub const ALL: [Role; 4] = [Role::Viewer, Role::Developer, Role::Approver, Role::Admin];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Viewer => "viewer",
+            Role::Developer => "developer",
+            Role::Approver => "approver",
+            Role::Admin => "admin",
+        }
+    }
+
+    /// True when this role includes everything `needed` may do.
+    pub fn allows(self, needed: Role) -> bool {
+        self >= needed
+    }
+}
+
+impl std::fmt::Display for Role {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for Role {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Role::ALL
+            .into_iter()
+            .find(|r| r.as_str() == s)
+            .ok_or_else(|| {
+                format!("unknown role {s:?}: expected one of viewer, developer, approver, admin")
+            })
+    }
+}
+
+/// The signed-in user as pages see it. Never carries the password hash.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignedInUser {
+    pub id: String,
+    pub name: String,
+    pub role: Role,
+    pub groups: Vec<String>,
+}
+
+/// The signed-in user, or `None` when the request carries no valid session.
+#[server(endpoint = "current_user")]
+pub async fn current_user() -> Result<Option<SignedInUser>, AppError> {
+    ssr::session_user().await
+}
+
+/// Where to go after login: only local paths, never `//host` or a full URL.
+pub fn safe_next(next: Option<&str>) -> String {
+    match next {
+        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n.to_string(),
+        _ => "/".to_string(),
+    }
+}
+
+/// The login page. A plain HTML form posting to `/login`, so it works with or without WASM.
+#[component]
+pub fn LoginPage() -> impl IntoView {
+    let query = use_query_map();
+    let error = move || query.read().get("error");
+    let next = move || safe_next(query.read().get("next").as_deref());
+    view! {
+        <leptos_meta::Title text="Sign in"/>
+        <main class="login">
+            <form class="card login-card" method="post" action="/login">
+                <h1 class="brand">"fluxgate"</h1>
+                <p class="muted">"Sign in to review and approve changes."</p>
+                {move || {
+                    error()
+                        .map(|e| {
+                            let text = match e.as_str() {
+                                "expired" => "Your session has ended. Please sign in again.",
+                                _ => "Wrong user name or password.",
+                            };
+                            view! { <p class="error" role="alert">{text}</p> }
+                        })
+                }}
+                <label>"User name" <input name="username" autocomplete="username" required autofocus/></label>
+                <label>
+                    "Password"
+                    <input name="password" type="password" autocomplete="current-password" required/>
+                </label>
+                <input type="hidden" name="next" value=next/>
+                <button type="submit" class="primary">"Sign in"</button>
+            </form>
+        </main>
+    }
+}
+
+#[cfg(feature = "ssr")]
+pub mod ssr {
+    //! Password hashing, user queries and the session check every server function starts with.
+
+    use super::{Role, SignedInUser};
+    use crate::db::{new_id, now_text, Db};
+    use crate::error::AppError;
+    use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, SaltString};
+    use argon2::{Argon2, PasswordVerifier};
+    use leptos::prelude::use_context;
+    use sqlx::Row;
+    use std::sync::OnceLock;
+    use tower_sessions::Session;
+
+    /// Session key holding the signed-in user's id.
+    pub const USER_ID_KEY: &str = "user_id";
+
+    /// Why a user could not be created.
+    #[derive(Debug, thiserror::Error)]
+    pub enum CreateUserError {
+        #[error("a user named {0:?} already exists")]
+        Exists(String),
+        #[error("invalid user name {0:?}: use 1-64 letters, digits, '.', '_' or '-'")]
+        BadName(String),
+        #[error("the password must not be empty")]
+        EmptyPassword,
+        #[error(transparent)]
+        Database(#[from] sqlx::Error),
+    }
+
+    pub fn hash_password(password: &str) -> String {
+        let salt = SaltString::generate(&mut OsRng);
+        Argon2::default()
+            .hash_password(password.as_bytes(), &salt)
+            .expect("Argon2 with default parameters accepts any password")
+            .to_string()
+    }
+
+    fn password_matches(password: &str, phc: &str) -> bool {
+        PasswordHash::new(phc)
+            .map(|h| {
+                Argon2::default()
+                    .verify_password(password.as_bytes(), &h)
+                    .is_ok()
+            })
+            .unwrap_or(false)
+    }
+
+    /// A hash that matches no password, checked for unknown users so that a wrong user
+    /// name takes as long as a wrong password (no user enumeration by timing).
+    fn decoy_hash() -> &'static str {
+        static DECOY: OnceLock<String> = OnceLock::new();
+        DECOY.get_or_init(|| hash_password(&new_id()))
+    }
+
+    pub fn valid_user_name(name: &str) -> bool {
+        (1..=64).contains(&name.len())
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+    }
+
+    /// Creates a local user with the given groups.
+    pub async fn create_user(
+        db: &Db,
+        name: &str,
+        password: &str,
+        role: Role,
+        groups: &[&str],
+    ) -> Result<String, CreateUserError> {
+        if !valid_user_name(name) {
+            return Err(CreateUserError::BadName(name.to_string()));
+        }
+        if password.is_empty() {
+            return Err(CreateUserError::EmptyPassword);
+        }
+        let exists: Option<(String,)> = sqlx::query_as("SELECT id FROM users WHERE name = $1")
+            .bind(name)
+            .fetch_optional(&db.pool)
+            .await?;
+        if exists.is_some() {
+            return Err(CreateUserError::Exists(name.to_string()));
+        }
+        let hash = {
+            let password = password.to_string();
+            tokio::task::spawn_blocking(move || hash_password(&password))
+                .await
+                .expect("password hashing does not panic")
+        };
+        let id = new_id();
+        let mut tx = db.pool.begin().await?;
+        let inserted = sqlx::query(
+            "INSERT INTO users (id, name, password_hash, role, created_at) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(&id)
+        .bind(name)
+        .bind(&hash)
+        .bind(role.as_str())
+        .bind(now_text())
+        .execute(&mut *tx)
+        .await;
+        if let Err(e) = inserted {
+            // A concurrent creator won the race on the UNIQUE(name) constraint.
+            return Err(
+                match e.as_database_error().map(|d| d.is_unique_violation()) {
+                    Some(true) => CreateUserError::Exists(name.to_string()),
+                    _ => CreateUserError::Database(e),
+                },
+            );
+        }
+        for group in groups {
+            sqlx::query("INSERT INTO group_members (group_name, user_id) VALUES ($1, $2)")
+                .bind(*group)
+                .bind(&id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    /// Checks a user name and password; `None` for a wrong name, password, or a disabled user.
+    pub async fn verify_login(
+        db: &Db,
+        name: &str,
+        password: &str,
+    ) -> Result<Option<SignedInUser>, sqlx::Error> {
+        let row = sqlx::query("SELECT id, password_hash, disabled FROM users WHERE name = $1")
+            .bind(name)
+            .fetch_optional(&db.pool)
+            .await?;
+        let (id, hash, disabled) = match &row {
+            Some(r) => (
+                Some(r.try_get::<String, _>(0)?),
+                r.try_get::<String, _>(1)?,
+                r.try_get::<i64, _>(2)? != 0,
+            ),
+            None => (None, decoy_hash().to_string(), true),
+        };
+        let password = password.to_string();
+        let ok = tokio::task::spawn_blocking(move || password_matches(&password, &hash))
+            .await
+            .expect("password verification does not panic");
+        match id {
+            Some(id) if ok && !disabled => load_user(db, &id).await,
+            _ => Ok(None),
+        }
+    }
+
+    /// Loads an enabled user by id with their groups.
+    pub async fn load_user(db: &Db, id: &str) -> Result<Option<SignedInUser>, sqlx::Error> {
+        let row: Option<(String, String, String)> =
+            sqlx::query_as("SELECT id, name, role FROM users WHERE id = $1 AND disabled = 0")
+                .bind(id)
+                .fetch_optional(&db.pool)
+                .await?;
+        let Some((id, name, role)) = row else {
+            return Ok(None);
+        };
+        let role = role
+            .parse::<Role>()
+            .map_err(|e| sqlx::Error::Decode(e.into()))?;
+        let groups: Vec<(String,)> = sqlx::query_as(
+            "SELECT group_name FROM group_members WHERE user_id = $1 ORDER BY group_name",
+        )
+        .bind(&id)
+        .fetch_all(&db.pool)
+        .await?;
+        Ok(Some(SignedInUser {
+            id,
+            name,
+            role,
+            groups: groups.into_iter().map(|(g,)| g).collect(),
+        }))
+    }
+
+    /// The database handle provided to every server function and page render.
+    pub fn db() -> Result<Db, AppError> {
+        use_context::<Db>().ok_or_else(|| AppError::internal("no Db in the Leptos context"))
+    }
+
+    /// The user of the current request's session, if any (re-read from the database on
+    /// every call so that a disabled user or a changed role takes effect at once).
+    pub async fn session_user() -> Result<Option<SignedInUser>, AppError> {
+        let session: Session = leptos_axum::extract().await.map_err(AppError::internal)?;
+        let id: Option<String> = session.get(USER_ID_KEY).await.map_err(AppError::internal)?;
+        match id {
+            Some(id) => Ok(load_user(&db()?, &id).await?),
+            None => Ok(None),
+        }
+    }
+
+    /// The first line of every server function: a signed-in user with at least `needed`.
+    pub async fn require_role(needed: Role) -> Result<SignedInUser, AppError> {
+        let user = session_user()
+            .await?
+            .ok_or_else(|| AppError::Unauthenticated.with_status())?;
+        if user.role.allows(needed) {
+            Ok(user)
+        } else {
+            Err(AppError::Forbidden(format!(
+                "this needs the {needed} role; {} has {}",
+                user.name, user.role
+            ))
+            .with_status())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn roles_parse_and_order() {
+        for r in Role::ALL {
+            assert_eq!(r.as_str().parse::<Role>().unwrap(), r);
+        }
+        assert!("root".parse::<Role>().unwrap_err().contains("unknown role"));
+        assert!(Role::Admin.allows(Role::Approver));
+        assert!(Role::Approver.allows(Role::Viewer));
+        assert!(!Role::Developer.allows(Role::Approver));
+        assert!(!Role::Viewer.allows(Role::Developer));
+    }
+
+    #[test]
+    fn next_is_local_only() {
+        assert_eq!(safe_next(Some("/environments")), "/environments");
+        assert_eq!(safe_next(Some("//evil.example")), "/");
+        assert_eq!(safe_next(Some("https://evil.example")), "/");
+        assert_eq!(safe_next(Some("/\\evil.example")), "/");
+        assert_eq!(safe_next(None), "/");
+    }
+}

@@ -1,0 +1,126 @@
+//! fluxgate's user interface: every page, the types they share with the server, and the
+//! server functions they call.
+//!
+//! Built twice: with `ssr` into the server binary (pages rendered on the server, server
+//! functions run there), and with `hydrate` into the WASM that makes those pages live in
+//! the browser. Server-only code sits in `#[cfg(feature = "ssr")] mod ssr` blocks.
+
+pub mod auth;
+#[cfg(feature = "ssr")]
+pub mod db;
+pub mod environments;
+pub mod error;
+pub mod layout;
+pub mod pages;
+
+use leptos::prelude::*;
+use leptos_meta::{provide_meta_context, Link, Meta, MetaTags, Stylesheet, Title};
+use leptos_router::{
+    components::{ParentRoute, Route, Router, Routes},
+    path,
+};
+
+/// The HTML document around the app, rendered on the server.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8"/>
+                <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                <AutoReload options=options.clone()/>
+                <HydrationScripts options/>
+                <MetaTags/>
+            </head>
+            <body>
+                <App/>
+            </body>
+        </html>
+    }
+}
+
+/// Paths anyone may open without signing in. Every other route of [`App`] needs a session;
+/// the server checks this before rendering (see `server/src/http/gate.rs`).
+pub const PUBLIC_PATHS: &[&str] = &["/login"];
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    // Marks the page once the WASM has taken over, so tests (and people) can tell.
+    Effect::new(move |_| {
+        #[cfg(feature = "hydrate")]
+        if let Some(body) = web_sys::window()
+            .and_then(|w| w.document())
+            .and_then(|d| d.body())
+        {
+            let _ = body.set_attribute("data-hydrated", "true");
+        }
+    });
+    view! {
+        <Stylesheet id="fluxgate" href="/pkg/fluxgate.css"/>
+        <Link rel="icon" href="/favicon.ico"/>
+        <Meta name="color-scheme" content="light dark"/>
+        <Title formatter=|text: String| format!("{text} · fluxgate")/>
+        <Router>
+            <Routes fallback=pages::NotFound>
+                <Route path=path!("/login") view=auth::LoginPage/>
+                <ParentRoute path=path!("") view=layout::Shell>
+                    <Route path=path!("") view=environments::EnvironmentsPage/>
+                    <Route
+                        path=path!("changes")
+                        view=|| view! {
+                            <pages::NotBuiltYet
+                                title="Changes"
+                                what="The list of state-change requests (rendered diffs waiting for approval) arrives with the approval portal."
+                            />
+                        }
+                    />
+                    <Route
+                        path=path!("runs")
+                        view=|| view! {
+                            <pages::NotBuiltYet
+                                title="Runs"
+                                what="PR, CI and CD pipeline runs with live logs arrive with the pipeline engine."
+                            />
+                        }
+                    />
+                    <Route
+                        path=path!("apps")
+                        view=|| view! {
+                            <pages::NotBuiltYet
+                                title="Apps"
+                                what="Each application's commits and where each one is now arrive with the pipeline engine."
+                            />
+                        }
+                    />
+                    <Route
+                        path=path!("audit")
+                        view=|| view! {
+                            <pages::NotBuiltYet
+                                title="Audit log"
+                                what="The hash-chained record of every decision arrives with the approval portal."
+                            />
+                        }
+                    />
+                    <Route
+                        path=path!("settings")
+                        view=|| view! {
+                            <pages::NotBuiltYet
+                                title="Settings"
+                                what="Editing environments, policies, users and groups in the browser arrives with the approval portal. Until then use `fluxgate user add`."
+                            />
+                        }
+                    />
+                </ParentRoute>
+            </Routes>
+        </Router>
+    }
+}
+
+/// Entry point of the WASM build: takes over the server-rendered page.
+#[cfg(feature = "hydrate")]
+#[wasm_bindgen::prelude::wasm_bindgen]
+pub fn hydrate() {
+    console_error_panic_hook::set_once();
+    leptos::mount::hydrate_body(App);
+}

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Runs every check and test of fluxgate: formatting, clippy, unit and integration tests (real
+# server on SQLite and on PostgreSQL), the release build, and the browser tests in Chromium.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh test
+export PATH="$PWD/end2end/node_modules/.bin:$HOME/.cargo/bin:$PATH"
+export FLUXGATE_TEST_PG="${FLUXGATE_TEST_PG:-postgres://postgres@127.0.0.1:5432}"
+step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+step "cargo clippy"
+cargo clippy --workspace --all-targets -- -D warnings
+step "unit and integration tests (SQLite and PostgreSQL)"
+cargo test --workspace
+step "release build (server + WASM)"
+cargo leptos build --release
+step "browser tests (Chromium)"
+FLUXGATE_BIN="$(cd "${CARGO_TARGET_DIR:-target}" && pwd)/release/fluxgate" \
+  npm --prefix end2end test

@@ -1,0 +1,185 @@
+//! The command line: `fluxgate serve | demo | migrate | user add`.
+
+use crate::database::{self, Database};
+use crate::demo;
+use crate::http::{self, WebConfig};
+use crate::telemetry::{self, LogFormat};
+use anyhow::{bail, Context, Result};
+use app::auth::Role;
+use clap::{Args, Parser, Subcommand};
+use std::io::{BufRead, IsTerminal};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "fluxgate",
+    version,
+    about = "GitOps delivery dashboard and approval portal"
+)]
+pub struct Cli {
+    /// Where fluxgate keeps its SQLite database and hosted git repositories.
+    #[arg(
+        long,
+        global = true,
+        env = "FLUXGATE_DATA_DIR",
+        default_value = "./fluxgate-data"
+    )]
+    pub data_dir: PathBuf,
+    /// Use this database instead of the SQLite file (postgres://user@host:5432/db).
+    #[arg(long, global = true, env = "DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+    /// Log lines as text or JSON.
+    #[arg(
+        long,
+        global = true,
+        env = "FLUXGATE_LOG_FORMAT",
+        value_enum,
+        default_value = "text"
+    )]
+    pub log_format: LogFormat,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Serve the web UI and API.
+    Serve(ServeArgs),
+    /// Serve with sample users, environments and repositories (created if missing).
+    Demo(ServeArgs),
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Manage local users.
+    #[command(subcommand)]
+    User(UserCommand),
+}
+
+#[derive(Args, Debug)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "FLUXGATE_ADDR", default_value = "127.0.0.1:3000")]
+    pub addr: SocketAddr,
+    /// Mark the session cookie Secure (set this when served over HTTPS).
+    #[arg(long, env = "FLUXGATE_SECURE_COOKIES")]
+    pub secure_cookies: bool,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum UserCommand {
+    /// Add a local user. The password is read from standard input (or prompted for twice).
+    Add {
+        name: String,
+        #[arg(long, value_parser = parse_role)]
+        role: Role,
+        /// Groups the user belongs to (repeatable), e.g. --group cluster-admins.
+        #[arg(long = "group")]
+        groups: Vec<String>,
+    },
+}
+
+fn parse_role(s: &str) -> Result<Role, String> {
+    s.parse()
+}
+
+/// Runs the command; errors come back to `main` to be printed on one line.
+pub async fn run(cli: Cli) -> Result<()> {
+    telemetry::init(cli.log_format);
+    match cli.command {
+        Command::Migrate => {
+            let database = open(&cli).await?;
+            println!("{} is migrated", database.description);
+            Ok(())
+        }
+        Command::User(UserCommand::Add {
+            ref name,
+            role,
+            ref groups,
+        }) => {
+            let password = read_password()?;
+            let database = open(&cli).await?;
+            let groups: Vec<&str> = groups.iter().map(String::as_str).collect();
+            app::auth::ssr::create_user(&database.db, name, &password, role, &groups).await?;
+            println!("added user {name} with role {role}");
+            Ok(())
+        }
+        Command::Serve(ref args) => {
+            let database = open(&cli).await?;
+            serve(&database, args, None).await
+        }
+        Command::Demo(ref args) => {
+            let database = open(&cli).await?;
+            let data_dir = database::prepare_data_dir(&cli.data_dir)?;
+            let repos = demo::seed(&database.db, &data_dir)
+                .await
+                .context("preparing the demo data")?;
+            serve(
+                &database,
+                args,
+                Some(demo::banner(&args.addr.to_string(), &repos)),
+            )
+            .await
+        }
+    }
+}
+
+async fn open(cli: &Cli) -> Result<Database> {
+    let database = database::open(&cli.data_dir, cli.database_url.as_deref()).await?;
+    tracing::info!(database = %database.description, "database ready");
+    Ok(database)
+}
+
+async fn serve(database: &Database, args: &ServeArgs, banner: Option<String>) -> Result<()> {
+    let listener = tokio::net::TcpListener::bind(args.addr)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.addr))?;
+    let addr = listener.local_addr()?;
+    let router = http::router(
+        database,
+        http::leptos_options(addr),
+        &WebConfig {
+            secure_cookies: args.secure_cookies,
+        },
+    );
+    tracing::info!(%addr, "listening");
+    if let Some(banner) = banner {
+        println!("{banner}");
+    }
+    http::serve(listener, router, shutdown_signal()).await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}
+
+/// One line from stdin when piped; a hidden prompt (typed twice) on a terminal.
+fn read_password() -> Result<String> {
+    if std::io::stdin().is_terminal() {
+        let first = rpassword::prompt_password("Password: ")?;
+        let second = rpassword::prompt_password("Password again: ")?;
+        if first != second {
+            bail!("the two passwords differ");
+        }
+        Ok(first)
+    } else {
+        let mut line = String::new();
+        std::io::stdin()
+            .lock()
+            .read_line(&mut line)
+            .context("reading the password from stdin")?;
+        Ok(line.trim_end_matches(['\r', '\n']).to_string())
+    }
+}

@@ -1,0 +1,191 @@
+//! Opening the database: the SQLite file in the data directory by default, PostgreSQL when a
+//! URL names one. Migrations from `migrations/` are embedded and applied at start.
+//!
+//! Two pools share the database: an `AnyPool` for fluxgate's own queries (one query text for
+//! both backends) and a concrete pool for the session store, which needs one.
+
+use anyhow::{bail, Context, Result};
+use app::db::{Backend, Db};
+use sqlx::any::AnyPoolOptions;
+use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions};
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
+
+/// The concrete pool the session store uses.
+#[derive(Clone, Debug)]
+pub enum SessionPool {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// An open, migrated database.
+#[derive(Clone, Debug)]
+pub struct Database {
+    pub db: Db,
+    pub sessions: SessionPool,
+    /// Printable description with any password removed.
+    pub description: String,
+}
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
+
+/// Creates the data directory if needed and checks that it can be written.
+pub fn prepare_data_dir(dir: &Path) -> Result<PathBuf> {
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("data directory {} cannot be created", dir.display()))?;
+    let dir = dir
+        .canonicalize()
+        .with_context(|| format!("data directory {} cannot be used", dir.display()))?;
+    if !dir.is_dir() {
+        bail!("data directory {} is not a directory", dir.display());
+    }
+    let probe = dir.join(".fluxgate-write-test");
+    std::fs::write(&probe, b"ok")
+        .with_context(|| format!("data directory {} is not writable", dir.display()))?;
+    let _ = std::fs::remove_file(probe);
+    Ok(dir)
+}
+
+/// Opens (and creates, for SQLite) the database and applies pending migrations.
+pub async fn open(data_dir: &Path, database_url: Option<&str>) -> Result<Database> {
+    sqlx::any::install_default_drivers();
+    let database = match database_url {
+        Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+            open_postgres(url).await?
+        }
+        Some(url) if url.starts_with("sqlite:") => open_sqlite_url(url).await?,
+        Some(url) => bail!(
+            "unsupported database URL {}: use postgres://… or sqlite:…",
+            redact_url(url)
+        ),
+        None => {
+            let dir = prepare_data_dir(data_dir)?;
+            let file = dir.join("fluxgate.db");
+            let file = file
+                .to_str()
+                .context("data directory path is not valid UTF-8")?;
+            if file.contains(['?', '#']) {
+                bail!("data directory path must not contain '?' or '#': {file}");
+            }
+            open_sqlite_url(&format!("sqlite://{file}?mode=rwc")).await?
+        }
+    };
+    MIGRATOR
+        .run(&database.db.pool)
+        .await
+        .with_context(|| format!("migrating {} failed", database.description))?;
+    match &database.sessions {
+        SessionPool::Sqlite(p) => {
+            tower_sessions_sqlx_store::SqliteStore::new(p.clone())
+                .migrate()
+                .await
+        }
+        SessionPool::Postgres(p) => {
+            tower_sessions_sqlx_store::PostgresStore::new(p.clone())
+                .migrate()
+                .await
+        }
+    }
+    .with_context(|| {
+        format!(
+            "creating the session table in {} failed",
+            database.description
+        )
+    })?;
+    Ok(database)
+}
+
+async fn open_sqlite_url(url: &str) -> Result<Database> {
+    let path = url
+        .trim_start_matches("sqlite://")
+        .trim_start_matches("sqlite:");
+    let description = format!("SQLite database {}", path.split('?').next().unwrap_or(path));
+    let options = SqliteConnectOptions::from_str(url)
+        .with_context(|| format!("invalid SQLite URL {url}"))?
+        .create_if_missing(true)
+        .busy_timeout(Duration::from_secs(10));
+    let sessions = SqlitePoolOptions::new()
+        .max_connections(4)
+        .acquire_timeout(Duration::from_secs(10))
+        .connect_with(options)
+        .await
+        .with_context(|| format!("cannot open {description}"))?;
+    let pool = AnyPoolOptions::new()
+        .max_connections(8)
+        .acquire_timeout(Duration::from_secs(10))
+        .connect(url)
+        .await
+        .with_context(|| format!("cannot open {description}"))?;
+    Ok(Database {
+        db: Db {
+            pool,
+            backend: Backend::Sqlite,
+        },
+        sessions: SessionPool::Sqlite(sessions),
+        description,
+    })
+}
+
+async fn open_postgres(url: &str) -> Result<Database> {
+    let description = format!("PostgreSQL database {}", redact_url(url));
+    let sessions = PgPoolOptions::new()
+        .max_connections(4)
+        .acquire_timeout(Duration::from_secs(5))
+        .connect(url)
+        .await
+        .with_context(|| format!("cannot connect to {description}"))?;
+    let pool = AnyPoolOptions::new()
+        .max_connections(16)
+        .acquire_timeout(Duration::from_secs(5))
+        .connect(url)
+        .await
+        .with_context(|| format!("cannot connect to {description}"))?;
+    Ok(Database {
+        db: Db {
+            pool,
+            backend: Backend::Postgres,
+        },
+        sessions: SessionPool::Postgres(sessions),
+        description,
+    })
+}
+
+/// A database URL fit for logs: the password, if any, replaced by `***`.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let (authority, tail) = match rest.find(['/', '?']) {
+        Some(i) => rest.split_at(i),
+        None => (rest, ""),
+    };
+    match authority.rsplit_once('@') {
+        Some((userinfo, host)) => {
+            let user = userinfo.split(':').next().unwrap_or("");
+            let hidden = if userinfo.contains(':') { ":***" } else { "" };
+            format!("{scheme}://{user}{hidden}@{host}{tail}")
+        }
+        None => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact_url;
+
+    #[test]
+    fn passwords_never_reach_logs() {
+        assert_eq!(
+            redact_url("postgres://app:s3cret@db.internal:5432/fluxgate?sslmode=require"),
+            "postgres://app:***@db.internal:5432/fluxgate?sslmode=require"
+        );
+        assert_eq!(
+            redact_url("postgres://postgres@127.0.0.1:5432/x"),
+            "postgres://postgres@127.0.0.1:5432/x"
+        );
+        assert_eq!(redact_url("postgres://a:b@c@h/db"), "postgres://a:***@h/db");
+        assert_eq!(redact_url("sqlite://x.db"), "sqlite://x.db");
+    }
+}

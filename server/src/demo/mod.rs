@@ -1,0 +1,251 @@
+//! `fluxgate demo`: the whole product on the embedded default, with sample data made on the
+//! spot: four users, three environments with their policies, a real application repository
+//! (a small web app with Kustomize templates and a `fluxgate.yaml`) and a real GitOps
+//! repository with one `env/<name>` branch per environment.
+//!
+//! Seeding is idempotent: each piece is created only if it is missing, so restarting the
+//! demo on the same data directory keeps what happened before.
+
+use crate::repos::{self, File};
+use anyhow::{Context, Result};
+use app::auth::ssr::{create_user, CreateUserError};
+use app::auth::Role;
+use app::db::{new_id, now_text, Db};
+use app::environments::{ssr as envs, Environment, ExtraReview, Policy};
+use std::path::{Path, PathBuf};
+
+/// Password of every demo user (printed at start; the demo is not for production).
+pub const DEMO_PASSWORD: &str = "demo";
+
+/// (name, role, groups, what they do)
+pub const DEMO_USERS: &[(&str, Role, &[&str], &str)] = &[
+    (
+        "alice",
+        Role::Developer,
+        &["developers"],
+        "developer: pushes changes",
+    ),
+    (
+        "bob",
+        Role::Approver,
+        &["cluster-admins"],
+        "approver: cluster admin",
+    ),
+    ("carol", Role::Approver, &["security"], "security reviewer"),
+    ("admin", Role::Admin, &["cluster-admins"], "administrator"),
+];
+
+pub const DEMO_APP: &str = "hello-web";
+
+/// Where the demo's repositories are.
+pub struct DemoRepos {
+    pub app: PathBuf,
+    pub gitops: PathBuf,
+}
+
+fn demo_environments() -> Vec<Environment> {
+    let admins = || vec!["group:cluster-admins".to_string()];
+    let security = |when: &[&str]| ExtraReview {
+        group: "security".to_string(),
+        when: when.iter().map(|s| s.to_string()).collect(),
+    };
+    let env = |name: &str, position, policy| Environment {
+        name: name.to_string(),
+        position,
+        cluster: "demo".to_string(),
+        namespace: format!("hello-{name}"),
+        branch: format!("env/{name}"),
+        policy,
+    };
+    vec![
+        env(
+            "dev",
+            1,
+            Policy {
+                required_approvals: 1,
+                approvers: admins(),
+                extra_reviews: vec![],
+                auto_promote: false,
+            },
+        ),
+        env(
+            "staging",
+            2,
+            Policy {
+                required_approvals: 1,
+                approvers: admins(),
+                extra_reviews: vec![security(&["rbac", "secret", "privileged"])],
+                auto_promote: false,
+            },
+        ),
+        env(
+            "prod",
+            3,
+            Policy {
+                required_approvals: 2,
+                approvers: admins(),
+                extra_reviews: vec![security(&[
+                    "rbac",
+                    "secret",
+                    "privileged",
+                    "network-policy",
+                    "crd",
+                ])],
+                auto_promote: false,
+            },
+        ),
+    ]
+}
+
+/// Creates whatever part of the demo data is missing.
+pub async fn seed(db: &Db, data_dir: &Path) -> Result<DemoRepos> {
+    for (name, role, groups, _) in DEMO_USERS {
+        match create_user(db, name, DEMO_PASSWORD, *role, groups).await {
+            Ok(_) | Err(CreateUserError::Exists(_)) => {}
+            Err(e) => return Err(e).with_context(|| format!("creating demo user {name}")),
+        }
+    }
+    let existing: Vec<(String,)> = sqlx::query_as("SELECT name FROM environments")
+        .fetch_all(&db.pool)
+        .await?;
+    for env in demo_environments() {
+        if !existing.iter().any(|(n,)| *n == env.name) {
+            envs::insert(db, &env)
+                .await
+                .with_context(|| format!("creating environment {}", env.name))?;
+        }
+    }
+    let repos_dir = data_dir.join("repos");
+    let repos = DemoRepos {
+        app: repos_dir.join(format!("{DEMO_APP}.git")),
+        gitops: repos_dir.join("gitops.git"),
+    };
+    let (app_path, gitops_path) = (repos.app.clone(), repos.gitops.clone());
+    tokio::task::spawn_blocking(move || -> Result<()> {
+        std::fs::create_dir_all(&repos_dir)
+            .with_context(|| format!("creating {}", repos_dir.display()))?;
+        if !app_path.exists() {
+            create_app_repo(&app_path)?;
+        }
+        if !gitops_path.exists() {
+            create_gitops_repo(&gitops_path)?;
+        }
+        Ok(())
+    })
+    .await??;
+
+    let app: Option<(String,)> = sqlx::query_as("SELECT id FROM apps WHERE name = $1")
+        .bind(DEMO_APP)
+        .fetch_optional(&db.pool)
+        .await?;
+    if app.is_none() {
+        sqlx::query(
+            "INSERT INTO apps (id, name, repo_url, default_branch, template_path, template_kind, created_at) \
+             VALUES ($1, $2, $3, 'main', 'deploy', 'kustomize', $4)",
+        )
+        .bind(new_id())
+        .bind(DEMO_APP)
+        .bind(repos.app.to_string_lossy().to_string())
+        .bind(now_text())
+        .execute(&db.pool)
+        .await?;
+    }
+    set_setting(db, "gitops.repo_path", &repos.gitops.to_string_lossy()).await?;
+    Ok(repos)
+}
+
+async fn set_setting(db: &Db, key: &str, value: &str) -> Result<()> {
+    sqlx::query("INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = $2")
+        .bind(key)
+        .bind(value)
+        .execute(&db.pool)
+        .await?;
+    Ok(())
+}
+
+fn demo_signature() -> Result<git2::Signature<'static>> {
+    Ok(git2::Signature::now(
+        "fluxgate demo",
+        "demo@fluxgate.invalid",
+    )?)
+}
+
+fn create_app_repo(path: &Path) -> Result<()> {
+    let repo = repos::init_bare(path, "main")?;
+    let mut test_script = File::new(
+        "scripts/test.sh",
+        include_bytes!("files/app/scripts/test.sh"),
+    );
+    test_script.executable = true;
+    let files = [
+        File::new("README.md", include_bytes!("files/app/README.md")),
+        File::new("fluxgate.yaml", include_bytes!("files/app/fluxgate.yaml")),
+        File::new("Dockerfile", include_bytes!("files/app/Dockerfile")),
+        File::new(
+            "site/index.html",
+            include_bytes!("files/app/site/index.html"),
+        ),
+        test_script,
+        File::new(
+            "deploy/kustomization.yaml",
+            include_bytes!("files/app/deploy/kustomization.yaml"),
+        ),
+        File::new(
+            "deploy/deployment.yaml",
+            include_bytes!("files/app/deploy/deployment.yaml"),
+        ),
+        File::new(
+            "deploy/service.yaml",
+            include_bytes!("files/app/deploy/service.yaml"),
+        ),
+    ];
+    repos::commit_files(
+        &repo,
+        "main",
+        &files,
+        "hello-web: first version",
+        &demo_signature()?,
+    )?;
+    Ok(())
+}
+
+fn create_gitops_repo(path: &Path) -> Result<()> {
+    let repo = repos::init_bare(path, "env/dev")?;
+    let who = demo_signature()?;
+    let readme = File::new("README.md", include_bytes!("files/gitops/README.md"));
+    let values: [(&str, &[u8]); 3] = [
+        ("dev", include_bytes!("files/gitops/values-dev.yaml")),
+        (
+            "staging",
+            include_bytes!("files/gitops/values-staging.yaml"),
+        ),
+        ("prod", include_bytes!("files/gitops/values-prod.yaml")),
+    ];
+    for (env, values) in values {
+        let files = [
+            File::new("README.md", readme.content),
+            File::new("apps/hello-web/values.yaml", values),
+        ];
+        let message = format!("{env}: values for hello-web (templates and rendered manifests arrive with the first CD run)");
+        repos::commit_files(&repo, &format!("env/{env}"), &files, &message, &who)?;
+    }
+    Ok(())
+}
+
+/// The lines printed when the demo starts.
+pub fn banner(addr: &str, repos: &DemoRepos) -> String {
+    let mut s = format!("\nfluxgate demo is running at http://{addr}\n\nSign in as (password \"{DEMO_PASSWORD}\" for all):\n");
+    for (name, role, groups, what) in DEMO_USERS {
+        s.push_str(&format!(
+            "  {name:<6} {:<9} groups: {:<15} {what}\n",
+            role.as_str(),
+            groups.join(",")
+        ));
+    }
+    s.push_str(&format!(
+        "\nApplication repository: {}\nGitOps repository:      {}\n",
+        repos.app.display(),
+        repos.gitops.display()
+    ));
+    s
+}

@@ -1,0 +1,63 @@
+//! Sign-in and sign-out as plain form posts: they work before (or without) hydration, and
+//! they write the session outside any streamed page.
+
+use super::AppState;
+use app::auth::{safe_next, ssr::verify_login, ssr::USER_ID_KEY};
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::Form;
+use serde::Deserialize;
+use tower_sessions::Session;
+
+#[derive(Deserialize)]
+pub struct SignInForm {
+    username: String,
+    password: String,
+    next: Option<String>,
+}
+
+pub async fn sign_in(
+    State(state): State<AppState>,
+    session: Session,
+    Form(form): Form<SignInForm>,
+) -> Response {
+    let next = safe_next(form.next.as_deref());
+    match verify_login(&state.db, &form.username, &form.password).await {
+        Ok(Some(user)) => {
+            // A new session id at login: a session id planted before login is worthless.
+            if let Err(e) = session.cycle_id().await {
+                return internal(e);
+            }
+            if let Err(e) = session.insert(USER_ID_KEY, &user.id).await {
+                return internal(e);
+            }
+            tracing::info!(user = %user.name, "signed in");
+            Redirect::to(&next).into_response()
+        }
+        Ok(None) => {
+            tracing::warn!(user = %form.username, "sign-in refused: wrong user name or password");
+            let query =
+                serde_urlencoded::to_string([("error", "invalid"), ("next", next.as_str())])
+                    .expect("two string pairs always encode");
+            Redirect::to(&format!("/login?{query}")).into_response()
+        }
+        Err(e) => internal(e),
+    }
+}
+
+pub async fn sign_out(session: Session) -> Response {
+    if let Err(e) = session.flush().await {
+        return internal(e);
+    }
+    Redirect::to("/login").into_response()
+}
+
+fn internal(e: impl std::fmt::Display) -> Response {
+    tracing::error!(error = %e, "sign-in machinery failed");
+    (
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "sign-in failed on the server; see its log\n",
+    )
+        .into_response()
+}

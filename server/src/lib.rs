@@ -1,0 +1,12 @@
+//! The fluxgate server: web tier, command line, demo and (with later issues) the engine.
+//!
+//! Code tour: `cli` parses the command line and starts things; `database` opens and
+//! migrates SQLite or PostgreSQL; `http` builds the axum router around the Leptos app from
+//! the `app` crate; `demo` makes the sample data; `repos` writes git repositories.
+
+pub mod cli;
+pub mod database;
+pub mod demo;
+pub mod http;
+pub mod repos;
+pub mod telemetry;

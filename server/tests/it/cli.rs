@@ -1,0 +1,205 @@
+//! The real `fluxgate` binary: user management and start-up failures.
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+fn fluxgate(args: &[&str], stdin: &str, env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_fluxgate"));
+    cmd.args(args)
+        .env_remove("DATABASE_URL")
+        .env_remove("FLUXGATE_DATA_DIR")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).to_string()
+}
+
+#[tokio::test]
+async fn user_add_reads_the_password_from_stdin_and_refuses_duplicates() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    let out = fluxgate(
+        &[
+            "user",
+            "add",
+            "dana",
+            "--role",
+            "approver",
+            "--group",
+            "security",
+            "--data-dir",
+            d,
+        ],
+        "s3cret\n",
+        &[],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "added user dana with role approver\n"
+    );
+    assert!(
+        !stderr(&out).contains("s3cret"),
+        "the password is never logged"
+    );
+
+    let database = server::database::open(dir.path(), None).await.unwrap();
+    let user = app::auth::ssr::verify_login(&database.db, "dana", "s3cret")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(user.role, app::auth::Role::Approver);
+    assert_eq!(user.groups, ["security"]);
+    assert!(
+        app::auth::ssr::verify_login(&database.db, "dana", "s3cret\n")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    database.db.pool.close().await;
+
+    let again = fluxgate(
+        &["user", "add", "dana", "--role", "viewer", "--data-dir", d],
+        "other\n",
+        &[],
+    );
+    assert_eq!(again.status.code(), Some(1));
+    assert_eq!(
+        stderr(&again).lines().last().unwrap(),
+        r#"fluxgate: error: a user named "dana" already exists"#
+    );
+}
+
+#[test]
+fn an_unknown_role_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = fluxgate(
+        &[
+            "user",
+            "add",
+            "x",
+            "--role",
+            "root",
+            "--data-dir",
+            dir.path().to_str().unwrap(),
+        ],
+        "pw\n",
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out)
+            .contains("unknown role \"root\": expected one of viewer, developer, approver, admin"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn an_empty_password_or_bad_name_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    let out = fluxgate(
+        &["user", "add", "erin", "--role", "viewer", "--data-dir", d],
+        "\n",
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("the password must not be empty"));
+    let out = fluxgate(
+        &["user", "add", "../x", "--role", "viewer", "--data-dir", d],
+        "pw\n",
+        &[],
+    );
+    assert!(stderr(&out).contains("invalid user name"));
+}
+
+#[test]
+fn an_unusable_data_directory_fails_with_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("not-a-dir");
+    std::fs::write(&file, "x").unwrap();
+    let out = fluxgate(
+        &[
+            "serve",
+            "--addr",
+            "127.0.0.1:0",
+            "--data-dir",
+            file.to_str().unwrap(),
+        ],
+        "",
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    let last = err.lines().last().unwrap();
+    assert!(last.starts_with("fluxgate: error: data directory"), "{err}");
+    assert_eq!(
+        err.lines()
+            .filter(|l| l.starts_with("fluxgate: error"))
+            .count(),
+        1
+    );
+}
+
+#[test]
+fn an_unreachable_database_fails_with_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = fluxgate(
+        &[
+            "serve",
+            "--addr",
+            "127.0.0.1:0",
+            "--data-dir",
+            dir.path().to_str().unwrap(),
+        ],
+        "",
+        &[(
+            "DATABASE_URL",
+            "postgres://fluxgate:hunter2@127.0.0.1:1/nothing",
+        )],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(
+        err.contains("fluxgate: error: cannot connect to PostgreSQL database postgres://fluxgate:***@127.0.0.1:1/nothing"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("hunter2"),
+        "the password never reaches the output: {err}"
+    );
+}
+
+#[tokio::test]
+async fn migrate_runs_on_postgres() {
+    let url = crate::support::create_pg_database().await;
+    let dir = tempfile::tempdir().unwrap();
+    let out = fluxgate(
+        &["migrate", "--data-dir", dir.path().to_str().unwrap()],
+        "",
+        &[("DATABASE_URL", &url)],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let again = fluxgate(&["migrate"], "", &[("DATABASE_URL", &url)]);
+    assert!(
+        again.status.success(),
+        "migrating twice is harmless: {}",
+        stderr(&again)
+    );
+    crate::support::drop_pg_database(&url).await;
+}

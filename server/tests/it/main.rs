@@ -1,0 +1,8 @@
+//! Integration tests: the real server on 127.0.0.1:0 against a fresh SQLite file or a fresh
+//! PostgreSQL database, driven over HTTP; the real `fluxgate` binary for the command line.
+//! One test binary (one link) for all of them.
+
+mod cli;
+mod demo;
+mod support;
+mod web;

@@ -1,0 +1,284 @@
+//! The web server over real HTTP, on both databases.
+
+use crate::on_both_databases;
+use crate::support::{Backend, TestServer};
+use reqwest::header::{LOCATION, SET_COOKIE};
+use reqwest::StatusCode;
+
+fn location(r: &reqwest::Response) -> String {
+    r.headers()
+        .get(LOCATION)
+        .map(|v| v.to_str().unwrap().to_string())
+        .unwrap_or_default()
+}
+
+fn session_cookie(r: &reqwest::Response) -> Option<String> {
+    r.headers()
+        .get_all(SET_COOKIE)
+        .iter()
+        .map(|v| v.to_str().unwrap().to_string())
+        .find(|c| c.starts_with("fluxgate_session="))
+}
+
+/// Calls a server function as the hydrated page does (POST, form-encoded arguments).
+async fn call(s: &TestServer, c: &reqwest::Client, name: &str) -> reqwest::Response {
+    c.post(s.url(&format!("/api/{name}")))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("")
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn health_and_readiness(s: &TestServer) {
+    let c = s.client();
+    let r = c.get(s.url("/healthz")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let r = c.get(s.url("/readyz")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.text().await.unwrap(), "ready\n");
+}
+
+async fn unknown_path_is_404(s: &TestServer) {
+    let r = s.client().get(s.url("/no/such/page")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    assert!(r.text().await.unwrap().contains("nothing here"));
+}
+
+async fn pages_need_sign_in(s: &TestServer) {
+    let c = s.client();
+    let r = c.get(s.url("/")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&r), "/login?next=%2F");
+    let r = c.get(s.url("/changes?state=open")).send().await.unwrap();
+    assert_eq!(location(&r), "/login?next=%2Fchanges%3Fstate%3Dopen");
+    let r = c.get(s.url("/login")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let html = r.text().await.unwrap();
+    assert!(html.contains(r#"action="/login""#), "{html}");
+    assert!(!html.contains("staging"), "no data before sign-in");
+}
+
+async fn wrong_password_is_refused(s: &TestServer) {
+    let c = s.client();
+    for (user, password) in [("bob", "wrong"), ("nobody", "demo"), ("bob", "")] {
+        let r = s.sign_in(&c, user, password).await;
+        assert_eq!(r.status(), StatusCode::SEE_OTHER);
+        assert_eq!(location(&r), "/login?error=invalid&next=%2F");
+        assert!(
+            session_cookie(&r).is_none(),
+            "a refused sign-in creates no session"
+        );
+    }
+    let r = c.get(s.url("/login?error=invalid")).send().await.unwrap();
+    assert!(r
+        .text()
+        .await
+        .unwrap()
+        .contains("Wrong user name or password."));
+    let r = c.get(s.url("/")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+}
+
+async fn sign_in_shows_environments_in_order(s: &TestServer) {
+    let c = s.client();
+    let r = s.sign_in(&c, "bob", "demo").await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&r), "/");
+    let cookie = session_cookie(&r).expect("a session cookie");
+    assert!(cookie.contains("HttpOnly"), "{cookie}");
+    assert!(cookie.contains("SameSite=Lax"), "{cookie}");
+    assert!(
+        !cookie.contains("Secure"),
+        "plain http by default: {cookie}"
+    );
+
+    let r = c.get(s.url("/")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let html = r.text().await.unwrap();
+    let pos = |needle: &str| {
+        html.find(needle)
+            .unwrap_or_else(|| panic!("{needle} missing in {html}"))
+    };
+    assert!(pos(r#"data-env="dev""#) < pos(r#"data-env="staging""#));
+    assert!(pos(r#"data-env="staging""#) < pos(r#"data-env="prod""#));
+    assert!(html.contains("env/prod"));
+    assert!(html.contains("2 approvals from group cluster-admins · security review for"));
+    assert!(html.contains("hello-staging"));
+    assert!(html.contains(">bob"), "the user menu names bob");
+}
+
+async fn session_id_changes_at_sign_in(s: &TestServer) {
+    let c = s.client();
+    let first = session_cookie(&s.sign_in(&c, "bob", "demo").await).unwrap();
+    let second = session_cookie(&s.sign_in(&c, "carol", "demo").await).unwrap();
+    let id = |c: &str| c.split(';').next().unwrap().to_string();
+    assert_ne!(id(&first), id(&second));
+    // The first id is dead: presenting it alone gets no page.
+    let plain = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let r = plain
+        .get(s.url("/"))
+        .header("cookie", id(&first))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let r = plain
+        .get(s.url("/"))
+        .header("cookie", id(&second))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+}
+
+async fn server_functions_check_the_session(s: &TestServer) {
+    let c = s.client();
+    let r = call(s, &c, "list_environments").await;
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    assert!(r.text().await.unwrap().contains("Unauthenticated"));
+    let r = call(s, &c, "current_user").await;
+    assert_eq!(
+        r.json::<serde_json::Value>().await.unwrap(),
+        serde_json::Value::Null
+    );
+
+    s.sign_in(&c, "alice", "demo").await;
+    let r = call(s, &c, "list_environments").await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let envs: Vec<serde_json::Value> = r.json().await.unwrap();
+    let names: Vec<&str> = envs.iter().map(|e| e["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["dev", "staging", "prod"]);
+    let r = call(s, &c, "current_user").await;
+    let me: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(me["name"], "alice");
+    assert_eq!(me["role"], "developer");
+    assert!(me.get("password_hash").is_none());
+}
+
+async fn sign_out_ends_the_session(s: &TestServer) {
+    let c = s.client();
+    let cookie = session_cookie(&s.sign_in(&c, "bob", "demo").await).unwrap();
+    let r = c.post(s.url("/logout")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&r), "/login");
+    assert_eq!(
+        c.get(s.url("/")).send().await.unwrap().status(),
+        StatusCode::SEE_OTHER
+    );
+    let replay = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let id = cookie.split(';').next().unwrap();
+    let r = replay
+        .get(s.url("/"))
+        .header("cookie", id)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status(),
+        StatusCode::SEE_OTHER,
+        "a replayed cookie after sign-out is dead"
+    );
+}
+
+async fn cross_origin_posts_are_refused(s: &TestServer) {
+    let c = s.client();
+    let r = c
+        .post(s.url("/login"))
+        .header("origin", "http://evil.example")
+        .form(&[("username", "bob"), ("password", "demo")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert!(session_cookie(&r).is_none());
+    let same = c
+        .post(s.url("/login"))
+        .header("origin", format!("http://{}", s.addr))
+        .form(&[("username", "bob"), ("password", "demo")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(same.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&same), "/");
+}
+
+async fn next_only_leads_to_local_pages(s: &TestServer) {
+    let c = s.client();
+    for (next, expected) in [
+        ("/changes", "/changes"),
+        ("//evil.example", "/"),
+        ("https://evil.example/", "/"),
+    ] {
+        let r = c
+            .post(s.url("/login"))
+            .form(&[("username", "bob"), ("password", "demo"), ("next", next)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(location(&r), expected);
+    }
+}
+
+async fn a_disabled_user_loses_access_at_once(s: &TestServer) {
+    let c = s.client();
+    s.sign_in(&c, "alice", "demo").await;
+    assert_eq!(
+        c.get(s.url("/")).send().await.unwrap().status(),
+        StatusCode::OK
+    );
+    sqlx::query("UPDATE users SET disabled = 1 WHERE name = $1")
+        .bind("alice")
+        .execute(&s.database.db.pool)
+        .await
+        .unwrap();
+    assert_eq!(
+        c.get(s.url("/")).send().await.unwrap().status(),
+        StatusCode::SEE_OTHER
+    );
+    let r = s.sign_in(&c, "alice", "demo").await;
+    assert_eq!(location(&r), "/login?error=invalid&next=%2F");
+}
+
+async fn static_files_and_favicon(s: &TestServer) {
+    let r = s.client().get(s.url("/favicon.ico")).send().await.unwrap();
+    // Served from the compiled site when it exists; the route itself never needs a session.
+    assert_ne!(r.status(), StatusCode::SEE_OTHER);
+}
+
+on_both_databases!(
+    health_and_readiness,
+    unknown_path_is_404,
+    pages_need_sign_in,
+    wrong_password_is_refused,
+    sign_in_shows_environments_in_order,
+    session_id_changes_at_sign_in,
+    server_functions_check_the_session,
+    sign_out_ends_the_session,
+    cross_origin_posts_are_refused,
+    next_only_leads_to_local_pages,
+    a_disabled_user_loses_access_at_once,
+    static_files_and_favicon,
+);
+
+#[tokio::test]
+async fn readyz_reports_an_unreachable_database() {
+    let s = TestServer::start(Backend::Sqlite).await;
+    s.database.db.pool.close().await;
+    let r = s.client().get(s.url("/readyz")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(r
+        .text()
+        .await
+        .unwrap()
+        .starts_with("not ready: database unreachable"));
+    let r = s.client().get(s.url("/healthz")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK, "the process itself is still up");
+    s.stop().await;
+}
