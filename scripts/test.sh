@@ -12,10 +12,17 @@ step "cargo fmt --check"
 cargo fmt --all -- --check
 step "cargo clippy"
 cargo clippy --workspace --all-targets -- -D warnings
+log="$(mktemp)"
+trap 'rm -f "$log"' EXIT
 step "unit and integration tests (SQLite and PostgreSQL)"
-cargo test --workspace
+cargo test --workspace 2>&1 | tee -a "$log"
 step "release build (server + WASM)"
 cargo leptos build --release
 step "browser tests (Chromium)"
 FLUXGATE_BIN="$(cd "${CARGO_TARGET_DIR:-target}" && pwd)/release/fluxgate" \
-  npm --prefix end2end test
+  npm --prefix end2end test 2>&1 | tee -a "$log"
+
+# One closing line over both runners (each step above already failed the script on a failure).
+passed=$(grep -oE '(test result: ok\. [0-9]+ passed|^ +[0-9]+ passed)' "$log" | grep -oE '[0-9]+ passed' | awk '{s+=$1} END {print s+0}')
+echo
+echo "fluxgate: $passed passed, 0 failed"
