@@ -151,7 +151,7 @@ pub fn EnvironmentsPage() -> impl IntoView {
             {move || Suspend::new(async move {
                 match envs.await {
                     Ok(list) if list.is_empty() => {
-                        view! { <p class="empty">"No environments yet. An admin adds them in Settings."</p> }
+                        view! { <p class="empty">"No environments yet. Adding them in the browser is not built yet; `fluxgate demo` creates dev, staging and prod."</p> }
                             .into_any()
                     }
                     Ok(list) => {
