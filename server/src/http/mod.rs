@@ -22,6 +22,7 @@ use leptos_axum::{file_and_error_handler_with_context, generate_route_list, Lept
 use std::sync::Arc;
 use tower_http::trace::TraceLayer;
 use tower_sessions::cookie::SameSite;
+use tower_sessions::session_store::ExpiredDeletion;
 use tower_sessions::{Expiry, SessionManagerLayer, SessionStore};
 use tower_sessions_sqlx_store::{PostgresStore, SqliteStore};
 
@@ -82,7 +83,21 @@ pub fn router(database: &Database, options: LeptosOptions, config: &WebConfig) -
     router.layer(TraceLayer::new_for_http())
 }
 
-fn with_sessions<S: SessionStore + Clone>(router: Router, store: S, config: &WebConfig) -> Router {
+fn with_sessions<S>(router: Router, store: S, config: &WebConfig) -> Router
+where
+    S: SessionStore + ExpiredDeletion + Clone,
+{
+    // Expired sessions are only skipped on load; this removes their rows.
+    let sweeper = store.clone();
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(std::time::Duration::from_secs(3600));
+        loop {
+            every.tick().await;
+            if let Err(e) = sweeper.delete_expired().await {
+                tracing::warn!(error = %e, "deleting expired sessions failed; will retry");
+            }
+        }
+    });
     let layer = SessionManagerLayer::new(store)
         .with_name("fluxgate_session")
         .with_http_only(true)
