@@ -53,6 +53,22 @@ pub enum Command {
     /// Manage local users.
     #[command(subcommand)]
     User(UserCommand),
+    /// Render a Kustomize overlay (byte for byte as `kubectl kustomize`) to stdout.
+    Render(RenderArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct RenderArgs {
+    /// The folder holding kustomization.yaml.
+    pub dir: PathBuf,
+    /// Environment values (a flat YAML map) substituted into `${VAR}` after the build, the
+    /// way Flux's post-build substitution does.
+    #[arg(long)]
+    pub values: Option<PathBuf>,
+    /// No file outside this folder may be read (default: the current folder, or DIR itself
+    /// when DIR is not inside it).
+    #[arg(long)]
+    pub root: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]
@@ -86,6 +102,7 @@ fn parse_role(s: &str) -> Result<Role, String> {
 pub async fn run(cli: Cli) -> Result<()> {
     telemetry::init(cli.log_format);
     match cli.command {
+        Command::Render(ref args) => render(args),
         Command::Migrate => {
             let database = open(&cli).await?;
             println!("{} is migrated", database.description);
@@ -182,4 +199,28 @@ fn read_password() -> Result<String> {
             .context("reading the password from stdin")?;
         Ok(line.trim_end_matches(['\r', '\n']).to_string())
     }
+}
+
+/// `fluxgate render`: the YAML on stdout, or the error on stderr (via `main`).
+fn render(args: &RenderArgs) -> Result<()> {
+    use crate::render;
+    use std::io::Write;
+    let cwd = std::env::current_dir()?;
+    let dir = cwd.join(&args.dir);
+    let root = match &args.root {
+        Some(root) => cwd.join(root),
+        None if dir.starts_with(&cwd) => cwd.clone(),
+        None => dir.clone(),
+    };
+    let mut objects = render::render_dir(&root, &dir)?;
+    if let Some(values) = &args.values {
+        let text = std::fs::read_to_string(values)
+            .with_context(|| format!("cannot read values file {}", values.display()))?;
+        let values = render::parse_values(&text)?;
+        objects = render::substitute(&objects, &values, false)?;
+    }
+    let mut out = std::io::stdout().lock();
+    out.write_all(render::to_yaml(&objects).as_bytes())?;
+    out.flush()?;
+    Ok(())
 }

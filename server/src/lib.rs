@@ -2,11 +2,13 @@
 //!
 //! Code tour: `cli` parses the command line and starts things; `database` opens and
 //! migrates SQLite or PostgreSQL; `http` builds the axum router around the Leptos app from
-//! the `app` crate; `demo` makes the sample data; `repos` writes git repositories.
+//! the `app` crate; `demo` makes the sample data; `repos` writes git repositories;
+//! `render` renders Kustomize overlays byte for byte as `kubectl kustomize` does.
 
 pub mod cli;
 pub mod database;
 pub mod demo;
 pub mod http;
+pub mod render;
 pub mod repos;
 pub mod telemetry;

@@ -4,5 +4,6 @@
 
 mod cli;
 mod demo;
+mod render;
 mod support;
 mod web;

@@ -1,0 +1,275 @@
+//! `replacements`: copy a field of one object (the source) into fields of
+//! other objects (the targets), with kyaml's field-path syntax: dotted
+//! keys, `[key=value]` / `[=value]` list selectors, `*` and list indexes,
+//! plus the delimiter/index options that replace one part of a string.
+
+use crate::render::build::Accum;
+use crate::render::error::RenderError;
+use crate::render::kustomization::Kustomization;
+use crate::render::loader::Loader;
+use crate::render::patches::Selector;
+use crate::render::value::{Map, Value};
+use crate::render::yaml_parse;
+use std::path::Path;
+
+pub fn run(loader: &Loader, k: &Kustomization, acc: &mut Accum) -> Result<(), RenderError> {
+    for entry in k.seq("replacements") {
+        if let Some(p) = entry.str_at(&["path"]) {
+            let f = loader.resolve(&k.dir, p, &k.file)?;
+            let v = yaml_parse::parse_single(&loader.read_text(&f)?, &f)?;
+            let list = match v {
+                Value::Seq(items) => items,
+                other => vec![other],
+            };
+            for r in list {
+                apply(&r, acc, &f)?;
+            }
+        } else {
+            apply(&entry, acc, &k.file)?;
+        }
+    }
+    Ok(())
+}
+
+fn apply(r: &Value, acc: &mut Accum, file: &Path) -> Result<(), RenderError> {
+    let src = r
+        .get("source")
+        .ok_or_else(|| RenderError::invalid(file, "replacement needs a source"))?;
+    let sel = Selector::from_value(src, file)?;
+    let hits: Vec<usize> = acc
+        .objects
+        .iter()
+        .enumerate()
+        .filter(|(_, o)| sel.matches(o))
+        .map(|(i, _)| i)
+        .collect();
+    if hits.len() != 1 {
+        return Err(RenderError::invalid(
+            file,
+            format!(
+                "replacement source must select exactly one object, found {}",
+                hits.len()
+            ),
+        ));
+    }
+    let field_path = src.str_at(&["fieldPath"]).unwrap_or("metadata.name");
+    let segs = parse_path(field_path);
+    let mut found = Vec::new();
+    let mut srcv = acc.objects[hits[0]].value.clone();
+    visit(&mut srcv, &segs, false, &mut |n| found.push(n.clone()));
+    let mut value = found.into_iter().next().ok_or_else(|| {
+        RenderError::invalid(
+            file,
+            format!("replacement source field {} not found", field_path),
+        )
+    })?;
+    if let Some(delim) = src.str_at(&["options", "delimiter"]) {
+        let text = value.scalar_text().unwrap_or_default();
+        let idx = match src.at(&["options", "index"]) {
+            Some(Value::Int(i)) => *i,
+            _ => 0,
+        };
+        let parts: Vec<&str> = text.split(delim).collect();
+        if idx < 0 || idx as usize >= parts.len() {
+            return Err(RenderError::invalid(
+                file,
+                format!("replacement source options.index {} out of bounds", idx),
+            ));
+        }
+        value = Value::Str(parts[idx as usize].to_string());
+    }
+    for t in r
+        .get("targets")
+        .and_then(|t| t.as_seq())
+        .cloned()
+        .unwrap_or_default()
+    {
+        let selects: Vec<Selector> = match t.get("select") {
+            Some(s @ Value::Map(_)) => vec![Selector::from_value(s, file)?],
+            _ => {
+                return Err(RenderError::invalid(
+                    file,
+                    "replacement target needs select",
+                ));
+            }
+        };
+        let rejects: Vec<Selector> = t
+            .get("reject")
+            .and_then(|r| r.as_seq())
+            .map(|s| {
+                s.iter()
+                    .map(|x| Selector::from_value(x, file))
+                    .collect::<Result<_, _>>()
+            })
+            .transpose()?
+            .unwrap_or_default();
+        let paths: Vec<String> = t
+            .get("fieldPaths")
+            .and_then(|p| p.as_seq())
+            .map(|s| {
+                s.iter()
+                    .filter_map(|x| x.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let opts = t.get("options").cloned().unwrap_or(Value::Null);
+        let create = matches!(opts.get("create"), Some(Value::Bool(true)));
+        let delim = opts.str_at(&["delimiter"]).map(str::to_string);
+        let index = match opts.get("index") {
+            Some(Value::Int(i)) => *i,
+            _ => 0,
+        };
+        for o in acc.objects.iter_mut() {
+            if !selects.iter().any(|s| s.matches(o)) || rejects.iter().any(|s| s.matches(o)) {
+                continue;
+            }
+            for p in &paths {
+                let segs = parse_path(p);
+                let mut hit = false;
+                visit(&mut o.value, &segs, create, &mut |n| {
+                    hit = true;
+                    let new = match &delim {
+                        Some(d) => Value::Str(splice(
+                            &n.scalar_text().unwrap_or_default(),
+                            d,
+                            index,
+                            &value.scalar_text().unwrap_or_default(),
+                        )),
+                        None => value.clone(),
+                    };
+                    *n = retype(n, new);
+                });
+                if !hit {
+                    return Err(RenderError::invalid(
+                        file,
+                        format!(
+                            "unable to find field {} in replacement target {}",
+                            p,
+                            o.id()
+                        ),
+                    ));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// kyaml copies only the text into an existing scalar, which keeps its
+/// type tag: a string "8080" put into `targetPort: 1` becomes the int 8080.
+fn retype(target: &Value, new: Value) -> Value {
+    let text = match (&new, target) {
+        (Value::Map(_) | Value::Seq(_), _) | (_, Value::Null | Value::Map(_) | Value::Seq(_)) => {
+            return new;
+        }
+        (v, _) => v.scalar_text().unwrap_or_default(),
+    };
+    match target {
+        Value::Str(_) => Value::Str(text),
+        _ => yaml_parse::resolve_plain(&text),
+    }
+}
+
+/// Replace part `index` of `s` split by `d`; out-of-range indexes add a
+/// part at the front (negative) or the end, as kustomize does.
+fn splice(s: &str, d: &str, index: i64, v: &str) -> String {
+    let mut parts: Vec<String> = s.split(d).map(str::to_string).collect();
+    if index < 0 {
+        parts.insert(0, v.to_string());
+    } else if index as usize >= parts.len() {
+        parts.push(v.to_string());
+    } else {
+        parts[index as usize] = v.to_string();
+    }
+    parts.join(d)
+}
+
+/// Split on dots outside brackets: `a.[name=x.y].b` -> [a, [name=x.y], b].
+pub fn parse_path(p: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut depth = 0;
+    for c in p.chars() {
+        match c {
+            '[' => {
+                depth += 1;
+                cur.push(c)
+            }
+            ']' => {
+                depth -= 1;
+                cur.push(c)
+            }
+            '.' if depth == 0 => out.push(std::mem::take(&mut cur)),
+            c => cur.push(c),
+        }
+    }
+    out.push(cur);
+    out.into_iter().filter(|s| !s.is_empty()).collect()
+}
+
+fn visit(node: &mut Value, segs: &[String], create: bool, f: &mut dyn FnMut(&mut Value)) {
+    let Some(seg) = segs.first() else {
+        f(node);
+        return;
+    };
+    let rest = &segs[1..];
+    if let Some(inner) = seg.strip_prefix('[').and_then(|s| s.strip_suffix(']')) {
+        let (k, v) = inner.split_once('=').unwrap_or((inner, ""));
+        if let Value::Seq(items) = node {
+            let mut any = false;
+            for it in items.iter_mut() {
+                let ok = if k.is_empty() {
+                    it.scalar_text().as_deref() == Some(v)
+                } else {
+                    it.get(k).and_then(|x| x.scalar_text()).as_deref() == Some(v)
+                };
+                if ok {
+                    any = true;
+                    visit(it, rest, create, f);
+                }
+            }
+            if !any && create && !k.is_empty() {
+                let mut m = Map::new();
+                m.insert(k, Value::Str(v.to_string()));
+                items.push(Value::Map(m));
+                let last = items.last_mut().unwrap();
+                visit(last, rest, create, f);
+            }
+        }
+        return;
+    }
+    match node {
+        Value::Seq(items) => {
+            if seg == "*" {
+                items.iter_mut().for_each(|i| visit(i, rest, create, f));
+            } else if let Some(it) = seg.parse::<usize>().ok().and_then(|i| items.get_mut(i)) {
+                visit(it, rest, create, f);
+            }
+        }
+        Value::Map(m) => {
+            if seg == "*" {
+                m.0.iter_mut().for_each(|(_, v)| visit(v, rest, create, f));
+                return;
+            }
+            if !m.contains(seg) {
+                if !create {
+                    return;
+                }
+                m.insert(
+                    seg,
+                    if rest.is_empty() {
+                        Value::Null
+                    } else {
+                        Value::Map(Map::new())
+                    },
+                );
+            }
+            visit(m.get_mut(seg).unwrap(), rest, create, f);
+        }
+        Value::Null if create => {
+            *node = Value::Map(Map::new());
+            visit(node, segs, create, f);
+        }
+        _ => {}
+    }
+}

@@ -1,0 +1,172 @@
+//! `vars`: values read from one object's field and substituted for
+//! `$(NAME)` in the fields listed by varReference specs, after names have
+//! been fixed up (so a var naming a Service sees its prefixed name).
+
+use crate::render::build::Accum;
+use crate::render::error::RenderError;
+use crate::render::fieldspec::apply_specs;
+use crate::render::fieldspec::FieldSpec;
+use crate::render::kustomization::Kustomization;
+use crate::render::resource::{Gvk, Object};
+use crate::render::value::Value;
+
+#[derive(Debug, Clone)]
+pub struct Var {
+    pub name: String,
+    pub gvk: Gvk,
+    pub obj_name: String,
+    pub fieldpath: String,
+    pub file: std::path::PathBuf,
+}
+
+pub fn collect(k: &Kustomization, acc: &mut Accum) -> Result<(), RenderError> {
+    for v in k.seq("vars") {
+        let name = v
+            .str_at(&["name"])
+            .ok_or_else(|| RenderError::invalid(&k.file, "var needs a name"))?
+            .to_string();
+        let objref = v
+            .get("objref")
+            .ok_or_else(|| RenderError::invalid(&k.file, format!("var {} needs objref", name)))?;
+        let s = |key: &str| objref.str_at(&[key]).unwrap_or("").to_string();
+        let mut gvk = Gvk::from_api_version(&s("apiVersion"), &s("kind"));
+        if gvk.group.is_empty() && !s("group").is_empty() {
+            gvk.group = s("group");
+        }
+        if gvk.version.is_empty() {
+            gvk.version = s("version");
+        }
+        let fieldpath = v
+            .str_at(&["fieldref", "fieldpath"])
+            .unwrap_or("metadata.name")
+            .to_string();
+        if acc.vars.iter().any(|x| x.name == name) {
+            return Err(RenderError::invalid(
+                &k.file,
+                format!("var {} already defined", name),
+            ));
+        }
+        acc.vars.push(Var {
+            name,
+            gvk,
+            obj_name: s("name"),
+            fieldpath,
+            file: k.file.clone(),
+        });
+    }
+    Ok(())
+}
+
+pub fn resolve(objs: &mut [Object], vars: &[Var], specs: &[FieldSpec]) -> Result<(), RenderError> {
+    if vars.is_empty() {
+        return Ok(());
+    }
+    let mut values: Vec<(String, Value)> = Vec::new();
+    for v in vars {
+        let hits: Vec<&Object> = objs
+            .iter()
+            .filter(|o| o.gvk().matches(&v.gvk) && o.history.iter().any(|(n, _)| *n == v.obj_name))
+            .collect();
+        if hits.len() != 1 {
+            return Err(RenderError::invalid(
+                &v.file,
+                format!(
+                    "var {}: found {} objects for objref {}",
+                    v.name,
+                    hits.len(),
+                    v.obj_name
+                ),
+            ));
+        }
+        let val = field(&hits[0].value, &v.fieldpath).ok_or_else(|| {
+            RenderError::invalid(
+                &v.file,
+                format!("var {}: field {} not found", v.name, v.fieldpath),
+            )
+        })?;
+        values.push((v.name.clone(), val));
+    }
+    for o in objs.iter_mut() {
+        let g = o.gvk();
+        apply_specs(&mut o.value, &g, specs, &mut |node: &mut Value| {
+            expand_node(node, &values);
+            Ok(())
+        })?;
+    }
+    Ok(())
+}
+
+fn expand_node(node: &mut Value, values: &[(String, Value)]) {
+    match node {
+        Value::Str(s) => {
+            // a field that is exactly one reference takes the value's type
+            let whole = s
+                .strip_prefix("$(")
+                .and_then(|r| r.strip_suffix(')'))
+                .and_then(|inner| values.iter().find(|(n, _)| n == inner))
+                .map(|(_, v)| v)
+                .filter(|v| !matches!(v, Value::Map(_) | Value::Seq(_)));
+            if let Some(v) = whole {
+                *node = v.clone();
+                return;
+            }
+            *s = expand(s, values);
+        }
+        Value::Seq(items) => items.iter_mut().for_each(|i| expand_node(i, values)),
+        Value::Map(m) => m.0.iter_mut().for_each(|(_, v)| expand_node(v, values)),
+        _ => {}
+    }
+}
+
+/// Kubernetes-style `$(VAR)` expansion; `$$` escapes a dollar.
+fn expand(s: &str, values: &[(String, Value)]) -> String {
+    let mut out = String::new();
+    let mut rest = s;
+    while let Some(i) = rest.find('$') {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + 1..];
+        if let Some(r) = after.strip_prefix('$') {
+            out.push('$');
+            rest = r;
+        } else if let (Some(r), Some(end)) = (after.strip_prefix('('), after.find(')')) {
+            let name = &r[..end - 1];
+            match values.iter().find(|(n, _)| n == name) {
+                Some((_, v)) => out.push_str(&v.scalar_text().unwrap_or_default()),
+                None => {
+                    out.push_str("$(");
+                    out.push_str(name);
+                    out.push(')');
+                }
+            }
+            rest = &after[end + 1..];
+        } else {
+            out.push('$');
+            rest = after;
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// "spec.ports[0].port" style field paths.
+fn field(v: &Value, path: &str) -> Option<Value> {
+    let mut cur = v;
+    for part in path.split('.') {
+        let (key, idx) = match part.find('[') {
+            Some(b) => (
+                &part[..b],
+                part[b + 1..]
+                    .strip_suffix(']')
+                    .and_then(|i| i.parse::<usize>().ok()),
+            ),
+            None => (part, None),
+        };
+        if !key.is_empty() {
+            cur = cur.get(key)?;
+        }
+        if let Some(i) = idx {
+            cur = cur.as_seq()?.get(i)?;
+        }
+    }
+    Some(cur.clone())
+}
