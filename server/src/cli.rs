@@ -55,6 +55,20 @@ pub enum Command {
     User(UserCommand),
     /// Render a Kustomize overlay (byte for byte as `kubectl kustomize`) to stdout.
     Render(RenderArgs),
+    /// Compare two renders (files or folders of YAML) object by object.
+    Diff(DiffArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct DiffArgs {
+    pub old: PathBuf,
+    pub new: PathBuf,
+    /// Print the machine-readable form (what the portal stores and shows).
+    #[arg(long)]
+    pub json: bool,
+    /// Lines of context around each change in the text diff.
+    #[arg(long, default_value_t = 3)]
+    pub context: usize,
 }
 
 #[derive(Args, Debug)]
@@ -103,6 +117,7 @@ pub async fn run(cli: Cli) -> Result<()> {
     telemetry::init(cli.log_format);
     match cli.command {
         Command::Render(ref args) => render(args),
+        Command::Diff(ref args) => diff(args),
         Command::Migrate => {
             let database = open(&cli).await?;
             println!("{} is migrated", database.description);
@@ -221,6 +236,21 @@ fn render(args: &RenderArgs) -> Result<()> {
     }
     let mut out = std::io::stdout().lock();
     out.write_all(render::to_yaml(&objects).as_bytes())?;
+    out.flush()?;
+    Ok(())
+}
+
+/// `fluxgate diff`: a readable report (or JSON) on stdout. Secret values never appear.
+fn diff(args: &DiffArgs) -> Result<()> {
+    use std::io::Write;
+    let changes = crate::diff::diff_paths(&args.old, &args.new, args.context)?;
+    let text = if args.json {
+        serde_json::to_string_pretty(&changes)? + "\n"
+    } else {
+        changes.to_text()
+    };
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())?;
     out.flush()?;
     Ok(())
 }

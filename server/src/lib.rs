@@ -3,11 +3,13 @@
 //! Code tour: `cli` parses the command line and starts things; `database` opens and
 //! migrates SQLite or PostgreSQL; `http` builds the axum router around the Leptos app from
 //! the `app` crate; `demo` makes the sample data; `repos` writes git repositories;
-//! `render` renders Kustomize overlays byte for byte as `kubectl kustomize` does.
+//! `render` renders Kustomize overlays byte for byte as `kubectl kustomize` does; `diff`
+//! compares two renders object by object (Secret values redacted, risks flagged).
 
 pub mod cli;
 pub mod database;
 pub mod demo;
+pub mod diff;
 pub mod http;
 pub mod render;
 pub mod repos;

@@ -38,11 +38,15 @@ impl Accum {
 
     /// Add objects, refusing an id that is already present.
     pub fn append(&mut self, objs: Vec<Object>) -> Result<(), RenderError> {
+        // Ids are recomputed per call (transformers may have renamed objects since the last
+        // one); a set keeps this linear, where a scan per object was quadratic.
+        let mut seen: std::collections::HashSet<_> = self.objects.iter().map(|x| x.id()).collect();
         for o in objs {
             let id = o.id();
-            if self.objects.iter().any(|x| x.id() == id) {
+            if seen.contains(&id) {
                 return Err(RenderError::DuplicateId { id: id.to_string() });
             }
+            seen.insert(id);
             self.objects.push(o);
         }
         Ok(())

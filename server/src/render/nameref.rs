@@ -8,9 +8,24 @@ use crate::render::error::RenderError;
 use crate::render::fieldspec::walk;
 use crate::render::resource::{is_cluster_scoped, Object};
 use crate::render::value::Value;
+use std::collections::HashMap;
 
 pub fn fix(objs: &mut [Object], rules: &[NameRef]) -> Result<(), RenderError> {
     for rule in rules {
+        // Every name each object of the rule's kind ever had → its positions. Looking a
+        // reference up here instead of scanning all objects keeps big renders linear.
+        let mut by_name: HashMap<String, Vec<usize>> = HashMap::new();
+        for (i, o) in objs.iter().enumerate() {
+            let g = o.gvk();
+            if g.kind == rule.kind && (rule.group.is_empty() || g.group == rule.group) {
+                for (name, _) in &o.history {
+                    let at = by_name.entry(name.clone()).or_default();
+                    if at.last() != Some(&i) {
+                        at.push(i);
+                    }
+                }
+            }
+        }
         for j in 0..objs.len() {
             let g = objs[j].gvk();
             let specs: Vec<_> = rule
@@ -36,6 +51,7 @@ pub fn fix(objs: &mut [Object], rules: &[NameRef]) -> Result<(), RenderError> {
                 };
                 let ctx = Lookup {
                     objs,
+                    by_name: &by_name,
                     rule,
                     referrer_ns: &referrer_ns,
                     referrer_cluster,
@@ -64,6 +80,7 @@ pub fn fix(objs: &mut [Object], rules: &[NameRef]) -> Result<(), RenderError> {
 
 struct Lookup<'a> {
     objs: &'a [Object],
+    by_name: &'a HashMap<String, Vec<usize>>,
     rule: &'a NameRef,
     referrer_ns: &'a str,
     referrer_cluster: bool,
@@ -101,8 +118,11 @@ impl Lookup<'_> {
     /// The unique object of the rule's kind that once had `name`.
     fn find(&self, name: &str, ns: Option<&str>) -> Option<&Object> {
         let cands: Vec<&Object> = self
-            .objs
-            .iter()
+            .by_name
+            .get(name)
+            .into_iter()
+            .flatten()
+            .map(|&i| &self.objs[i])
             .filter(|o| {
                 let g = o.gvk();
                 if g.kind != self.rule.kind

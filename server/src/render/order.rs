@@ -5,7 +5,6 @@
 use crate::render::error::RenderError;
 use crate::render::resource::Object;
 use crate::render::value::Value;
-use std::cmp::Ordering;
 use std::path::Path;
 
 const FIRST: &[&str] = &[
@@ -92,16 +91,14 @@ pub fn apply_sort_options(
 }
 
 fn sort_with<S: AsRef<str>>(objs: &mut [Object], first: &[S], last: &[S]) {
-    objs.sort_by(|a, b| {
-        let (ga, gb) = (a.gvk(), b.gvk());
-        if ga != gb {
-            let (ra, rb) = (rank(&ga.kind, first, last), rank(&gb.kind, first, last));
-            if ra != rb {
-                return ra.cmp(&rb);
-            }
-            return ga.sort_string().cmp(&gb.sort_string());
-        }
-        let (ia, ib) = (a.id().sort_string(), b.id().sort_string());
-        ia.partial_cmp(&ib).unwrap_or(Ordering::Equal)
+    // Same order as comparing (kind rank, GVK, id) pairwise, but each key is built once per
+    // object instead of once per comparison (big renders spent a fifth of their time here).
+    objs.sort_by_cached_key(|o| {
+        let g = o.gvk();
+        (
+            rank(&g.kind, first, last),
+            g.sort_string(),
+            o.id().sort_string(),
+        )
     });
 }

@@ -1,0 +1,279 @@
+//! The change set: matching objects of two renders and describing each change.
+//!
+//! Objects are matched by id only. Unchanged objects cost one deep equality
+//! check; only changed, added and removed objects are redacted, serialized and
+//! text-diffed, which keeps large renders with few changes fast.
+
+use std::collections::HashMap;
+
+use serde::Serialize;
+
+use crate::diff::canonical::to_yaml;
+use crate::diff::compare::{field_changes, FieldChange};
+use crate::diff::error::DiffError;
+use crate::diff::hash::BuildTextHasher;
+use crate::diff::objects::{Object, ObjectId};
+use crate::diff::redact::redact_pair;
+use crate::diff::risk::{object_risks, Risk, RiskKind};
+use crate::diff::textdiff::{hunks, unified, Hunk};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Added,
+    Removed,
+    Changed,
+    Unchanged,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct ObjectDiff {
+    pub id: ObjectId,
+    /// `apps/Deployment ns/name`
+    pub display: String,
+    pub status: Status,
+    pub before_source: Option<String>,
+    pub after_source: Option<String>,
+    /// Changed field paths (changed objects only).
+    pub fields: Vec<FieldChange>,
+    pub risks: Vec<Risk>,
+    /// Unified diff of the redacted canonical YAML (empty when unchanged).
+    pub unified: String,
+    /// The same diff as structured hunks, for unified or split views.
+    pub hunks: Vec<Hunk>,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Summary {
+    pub added: usize,
+    pub removed: usize,
+    pub changed: usize,
+    pub unchanged: usize,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct ChangeSet {
+    /// Every object of both sides, sorted by id.
+    pub objects: Vec<ObjectDiff>,
+    pub summary: Summary,
+    /// All risks of all objects, in object order.
+    pub risks: Vec<Risk>,
+}
+
+type Index<'a> = HashMap<&'a ObjectId, &'a Object, BuildTextHasher>;
+
+fn index(objects: &[Object]) -> Result<Index<'_>, DiffError> {
+    let mut map = Index::with_capacity_and_hasher(objects.len(), BuildTextHasher::default());
+    for o in objects {
+        if let Some(prev) = map.insert(&o.id, o) {
+            return Err(DiffError::Duplicate {
+                id: o.id.to_string(),
+                first: prev.source.clone(),
+                second: o.source.clone(),
+            });
+        }
+    }
+    Ok(map)
+}
+
+/// Compares two renders. Errors when one side defines an object twice.
+pub fn diff(before: &[Object], after: &[Object], context: usize) -> Result<ChangeSet, DiffError> {
+    let (bmap, amap) = (index(before)?, index(after)?);
+    // Union via the indexes first: sorting half as many ids is the costly part.
+    let mut ids: Vec<&ObjectId> = bmap
+        .keys()
+        .copied()
+        .chain(amap.keys().copied().filter(|id| !bmap.contains_key(id)))
+        .collect();
+    ids.sort_unstable();
+    let run = |part: &[&ObjectId]| -> Vec<ObjectDiff> {
+        part.iter()
+            .map(|id| object_diff(id, bmap.get(id).copied(), amap.get(id).copied(), context))
+            .collect()
+    };
+    // Two halves on two threads: independent objects, order kept by concatenation.
+    let mut objects = if ids.len() >= 512 {
+        let (left, right) = ids.split_at(ids.len() / 2);
+        std::thread::scope(|s| {
+            let h = std::thread::Builder::new().spawn_scoped(s, || run(right));
+            let mut l = run(left);
+            // Without a thread (or if it died), the right half is done here.
+            l.extend(
+                h.ok()
+                    .and_then(|h| h.join().ok())
+                    .unwrap_or_else(|| run(right)),
+            );
+            l
+        })
+    } else {
+        run(&ids)
+    };
+    let mut summary = Summary::default();
+    for d in &objects {
+        match d.status {
+            Status::Added => summary.added += 1,
+            Status::Removed => summary.removed += 1,
+            Status::Changed => summary.changed += 1,
+            Status::Unchanged => summary.unchanged += 1,
+        }
+    }
+    flag_namespace_moves(&mut objects);
+    let risks = objects
+        .iter()
+        .flat_map(|o| o.risks.iter().cloned())
+        .collect();
+    Ok(ChangeSet {
+        objects,
+        summary,
+        risks,
+    })
+}
+
+fn object_diff(
+    id: &ObjectId,
+    b: Option<&Object>,
+    a: Option<&Object>,
+    context: usize,
+) -> ObjectDiff {
+    let (bv, av) = (b.map(|o| &*o.value), a.map(|o| &*o.value));
+    let status = match (bv, av) {
+        // Pointer equality first: documents identical in text share one parse.
+        (Some(x), Some(y)) if std::ptr::eq(x, y) || x == y => Status::Unchanged,
+        (Some(_), Some(_)) => Status::Changed,
+        (None, _) => Status::Added,
+        (_, None) => Status::Removed,
+    };
+    let display = id.to_string();
+    let mut d = ObjectDiff {
+        id: id.clone(),
+        display: display.clone(),
+        status,
+        before_source: b.map(|o| o.source.clone()),
+        after_source: a.map(|o| o.source.clone()),
+        fields: Vec::new(),
+        risks: Vec::new(),
+        unified: String::new(),
+        hunks: Vec::new(),
+    };
+    if status == Status::Unchanged {
+        return d;
+    }
+    if let (Some(x), Some(y)) = (bv, av) {
+        d.fields = field_changes(x, y);
+    }
+    d.risks = object_risks(id, bv, av, &d.fields);
+    let (rb, ra) = redact_pair(bv, av);
+    let old = rb.as_ref().map(to_yaml).unwrap_or_default();
+    let new = ra.as_ref().map(to_yaml).unwrap_or_default();
+    d.hunks = hunks(&old, &new, context);
+    let side = |present: bool, prefix: &str| {
+        if present {
+            format!("{prefix}/{display}")
+        } else {
+            "/dev/null".into()
+        }
+    };
+    d.unified = unified(
+        &side(b.is_some(), "before"),
+        &side(a.is_some(), "after"),
+        &d.hunks,
+    );
+    d
+}
+
+/// A namespace move is a delete plus a create; flag both halves.
+fn flag_namespace_moves(objects: &mut [ObjectDiff]) {
+    let key = |id: &ObjectId| (id.group.clone(), id.kind.clone(), id.name.clone());
+    let mut added: HashMap<_, Vec<usize>> = HashMap::new();
+    for (i, o) in objects
+        .iter()
+        .enumerate()
+        .filter(|(_, o)| o.status == Status::Added)
+    {
+        added.entry(key(&o.id)).or_default().push(i);
+    }
+    let mut flags = Vec::new();
+    for (ri, r) in objects
+        .iter()
+        .enumerate()
+        .filter(|(_, o)| o.status == Status::Removed)
+    {
+        for &ai in added.get(&key(&r.id)).map_or(&[][..], Vec::as_slice) {
+            let (from, to) = (&r.id.namespace, &objects[ai].id.namespace);
+            let reason = format!(
+                "{} {} moves from namespace {from:?} to {to:?}",
+                r.id.kind, r.id.name
+            );
+            flags.push((ri, reason.clone()));
+            flags.push((ai, reason));
+        }
+    }
+    for (i, reason) in flags {
+        let object = objects[i].display.clone();
+        objects[i].risks.push(Risk {
+            kind: RiskKind::Namespace,
+            object,
+            reason,
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diff::load::parse_objects;
+
+    fn objs(y: &str) -> Vec<Object> {
+        parse_objects("t", y).unwrap()
+    }
+
+    #[test]
+    fn statuses_and_summary() {
+        let b = objs("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a, namespace: ns}\ndata: {k: v}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: gone, namespace: ns}\n");
+        let a = objs("apiVersion: v1\nkind: ConfigMap\nmetadata: {namespace: ns, name: a}\ndata: {k: w}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: new, namespace: ns}\n");
+        let cs = diff(&b, &a, 3).unwrap();
+        assert_eq!(
+            cs.summary,
+            Summary {
+                added: 1,
+                removed: 1,
+                changed: 1,
+                unchanged: 0
+            }
+        );
+        let changed = cs
+            .objects
+            .iter()
+            .find(|o| o.status == Status::Changed)
+            .unwrap();
+        assert_eq!(changed.fields[0].path, "data.k");
+        assert!(
+            changed.unified.contains("-  k: v\n+  k: w\n"),
+            "{}",
+            changed.unified
+        );
+    }
+
+    #[test]
+    fn duplicates_are_errors() {
+        let b = objs("apiVersion: v1\nkind: A\nmetadata: {name: a}\n---\napiVersion: v1\nkind: A\nmetadata: {name: a}\n");
+        let e = diff(&b, &[], 3).unwrap_err().to_string();
+        assert_eq!(e, "duplicate object A a: defined in t#1 and again in t#2");
+    }
+
+    #[test]
+    fn namespace_move_is_flagged() {
+        let b = objs("apiVersion: v1\nkind: Service\nmetadata: {name: s, namespace: one}\n");
+        let a = objs("apiVersion: v1\nkind: Service\nmetadata: {name: s, namespace: two}\n");
+        let cs = diff(&b, &a, 3).unwrap();
+        assert_eq!((cs.summary.added, cs.summary.removed), (1, 1));
+        assert_eq!(
+            cs.risks
+                .iter()
+                .filter(|r| r.kind == RiskKind::Namespace)
+                .count(),
+            2
+        );
+        assert!(cs.risks.iter().any(|r| r.kind == RiskKind::Deletion));
+    }
+}

@@ -1,0 +1,238 @@
+//! Loading renders: files and folders into objects, fast.
+//!
+//! Each stream is split into documents, identical document texts (across
+//! files and across the before/after sides) are parsed once, and the unique
+//! ones are parsed on all cores. A typical approval diff has 95% identical
+//! documents, so loading both sides costs little more than loading one; and
+//! [`diff_paths`], whose objects never leave it, parses those shared documents
+//! in light mode (id only, still fully validated).
+//! Errors found in a piece are relocated to their file, line and document.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::atomic::AtomicUsize;
+use std::sync::Arc;
+
+use crate::diff::changeset::{diff, ChangeSet};
+use crate::diff::chunks::{lost, parse_all, Parsed};
+use crate::diff::error::DiffError;
+use crate::diff::files::read_inputs;
+use crate::diff::hash::BuildTextHasher;
+use crate::diff::objects::Object;
+use crate::diff::split::split_documents;
+
+/// Largest single input accepted (file or string).
+pub const MAX_FILE_BYTES: u64 = 32 * 1024 * 1024;
+/// Largest sum of all files of one side.
+pub const MAX_TOTAL_BYTES: u64 = 256 * 1024 * 1024;
+
+/// Parses kept from one diff to the next, for a portal that diffs each new
+/// render against the previous one: the previous "after" is the next
+/// "before", so only documents that changed get parsed again.
+/// Holds the parses of the last "after" side only, so memory stays at one render.
+#[derive(Default)]
+pub struct ParseCache {
+    entries: HashMap<String, Arc<Parsed>, BuildTextHasher>,
+}
+
+impl ParseCache {
+    pub fn new() -> ParseCache {
+        ParseCache::default()
+    }
+
+    /// [`diff_paths`] that reuses and then refreshes this cache.
+    pub fn diff_paths(
+        &mut self,
+        before: impl AsRef<Path>,
+        after: impl AsRef<Path>,
+        context: usize,
+    ) -> Result<ChangeSet, DiffError> {
+        diff_paths_with(before.as_ref(), after.as_ref(), context, Some(self))
+    }
+
+    /// Number of cached document texts.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+}
+
+/// Parses several sides, each a list of (name, text) files; shares identical documents.
+/// With `light_shared`, documents present on every side get only their ids.
+fn parse_sides(
+    sides: &[Vec<(String, String)>],
+    light_shared: bool,
+    cache: Option<&mut ParseCache>,
+) -> Result<Vec<Vec<Object>>, DiffError> {
+    for (name, text) in sides.iter().flatten() {
+        if text.len() as u64 > MAX_FILE_BYTES {
+            return Err(DiffError::Limit {
+                source: name.clone(),
+                line: 0,
+                message: format!("input larger than {MAX_FILE_BYTES} bytes"),
+            });
+        }
+    }
+    let layout: Vec<Vec<Vec<_>>> =
+        // A leading UTF-8 byte order mark is encoding noise, not content.
+        sides.iter().map(|files| files.iter().map(|(_, t)| split_documents(t.strip_prefix('\u{feff}').unwrap_or(t))).collect()).collect();
+    let mut unique: HashMap<&str, usize, BuildTextHasher> = HashMap::default();
+    let mut texts: Vec<&str> = Vec::new();
+    // Bit i set: the text occurs on side i (sides beyond 63 never count as shared).
+    let mut seen: Vec<u64> = Vec::new();
+    // Position of each chunk's text in `texts`, in layout order.
+    let mut slots = Vec::new();
+    for (side, files) in layout.iter().enumerate() {
+        for chunk in files.iter().flatten() {
+            let slot = *unique.entry(chunk.text).or_insert_with(|| {
+                texts.push(chunk.text);
+                seen.push(0);
+                texts.len() - 1
+            });
+            seen[slot] |= 1u64.checked_shl(side as u32).unwrap_or(0);
+            slots.push(slot);
+        }
+    }
+    let all_sides = 1u64
+        .checked_shl(sides.len() as u32)
+        .map_or(u64::MAX, |b| b - 1);
+    let light = light_shared && sides.len() > 1;
+    let jobs: Vec<(&str, bool)> = texts
+        .iter()
+        .zip(&seen)
+        .map(|(t, s)| (*t, light && *s == all_sides))
+        .collect();
+    let mut slots = slots.into_iter();
+    // A cached light parse serves only a light job; a full one serves both.
+    let cached: Vec<Option<Arc<Parsed>>> = jobs
+        .iter()
+        .map(|(t, light)| {
+            cache
+                .as_ref()
+                .and_then(|c| c.entries.get(*t))
+                .filter(|p| !p.light || *light)
+                .cloned()
+        })
+        .collect();
+    let todo: Vec<(&str, bool)> = jobs
+        .iter()
+        .zip(&cached)
+        .filter(|(_, c)| c.is_none())
+        .map(|(j, _)| *j)
+        .collect();
+    let budget = AtomicUsize::new(0);
+    let mut fresh = parse_all(&todo, &budget).into_iter();
+    let parsed: Vec<Result<Arc<Parsed>, DiffError>> = cached
+        .into_iter()
+        .map(|c| {
+            c.map(Ok)
+                .unwrap_or_else(|| fresh.next().unwrap_or_else(|| Err(lost())).map(Arc::new))
+        })
+        .collect();
+    if let Some(cache) = cache {
+        let last = 1u64
+            .checked_shl(sides.len().saturating_sub(1) as u32)
+            .unwrap_or(0);
+        cache.entries = jobs
+            .iter()
+            .zip(&seen)
+            .zip(&parsed)
+            .filter(|((_, s), p)| **s & last != 0 && p.is_ok())
+            .filter_map(|(((t, _), _), p)| {
+                p.as_ref().ok().map(|p| ((*t).to_owned(), Arc::clone(p)))
+            })
+            .collect();
+    }
+    let mut out = Vec::with_capacity(sides.len());
+    for (files, chunks_per_file) in sides.iter().zip(&layout) {
+        let mut objects = Vec::new();
+        for ((name, _), chunks) in files.iter().zip(chunks_per_file) {
+            let mut index_offset = 0;
+            for chunk in chunks {
+                let slot = slots.next().unwrap_or_default();
+                let p = parsed[slot]
+                    .as_ref()
+                    .map_err(|e| e.clone().relocate(name, chunk.line_offset, index_offset))?;
+                for it in &p.items {
+                    let index = it.index + index_offset;
+                    let source = match it.list_item {
+                        Some(i) => format!("{name}#{index}.items[{i}]"),
+                        None => format!("{name}#{index}"),
+                    };
+                    objects.push(Object {
+                        id: it.id.clone(),
+                        source,
+                        value: Arc::clone(&it.value),
+                    });
+                }
+                index_offset += p.documents.max(usize::from(chunk.explicit));
+            }
+        }
+        out.push(objects);
+    }
+    Ok(out)
+}
+
+/// Parses a YAML stream into objects. `name` labels errors and sources.
+/// Empty documents are skipped; lists (`v1 List`, `SecretList`, ...) are flattened into their items.
+pub fn parse_objects(name: &str, yaml: &str) -> Result<Vec<Object>, DiffError> {
+    let mut sides = parse_sides(&[vec![(name.to_owned(), yaml.to_owned())]], false, None)?;
+    Ok(sides.pop().unwrap_or_default())
+}
+
+/// Loads one file, or every `*.yaml`/`*.yml` below a folder in sorted path order.
+pub fn load_path(path: impl AsRef<Path>) -> Result<Vec<Object>, DiffError> {
+    let mut sides = parse_sides(&[read_inputs(path.as_ref())?], false, None)?;
+    Ok(sides.pop().unwrap_or_default())
+}
+
+/// Loads both sides at once, parsing documents identical on both sides once.
+pub fn load_pair(
+    before: impl AsRef<Path>,
+    after: impl AsRef<Path>,
+) -> Result<(Vec<Object>, Vec<Object>), DiffError> {
+    let mut sides = parse_sides(
+        &[read_inputs(before.as_ref())?, read_inputs(after.as_ref())?],
+        false,
+        None,
+    )?;
+    let a = sides.pop().unwrap_or_default();
+    let b = sides.pop().unwrap_or_default();
+    Ok((b, a))
+}
+
+/// Loads and diffs two renders (files or folders): the fast path for the portal.
+///
+/// Documents whose text is identical on both sides are unchanged by
+/// definition, so they are parsed in light mode (id only, fully validated);
+/// their objects carry partial values, which is why they never leave here.
+pub fn diff_paths(
+    before: impl AsRef<Path>,
+    after: impl AsRef<Path>,
+    context: usize,
+) -> Result<ChangeSet, DiffError> {
+    diff_paths_with(before.as_ref(), after.as_ref(), context, None)
+}
+
+fn diff_paths_with(
+    before: &Path,
+    after: &Path,
+    context: usize,
+    cache: Option<&mut ParseCache>,
+) -> Result<ChangeSet, DiffError> {
+    let (b, a) = (read_inputs(before)?, read_inputs(after)?);
+    let mut sides = parse_sides(&[b, a], true, cache)?;
+    let a = sides.pop().unwrap_or_default();
+    let b = sides.pop().unwrap_or_default();
+    let cs = diff(&b, &a, context);
+    // Freeing ~10^6 small allocations one by one costs more than the diff;
+    // a background thread returns the memory without making the caller wait.
+    // (If no thread can be started, the failed spawn drops them right here.)
+    let _ = std::thread::Builder::new()
+        .name("diff-free".into())
+        .spawn(move || drop((b, a)));
+    cs
+}
