@@ -296,9 +296,15 @@ pub mod ssr {
         use_context::<Db>().ok_or_else(|| AppError::internal("no Db in the Leptos context"))
     }
 
-    /// The user of the current request's session, if any (re-read from the database on
-    /// every call so that a disabled user or a changed role takes effect at once).
+    /// The user of the current request's session, if any (read from the database once per
+    /// request, so that a disabled user or a changed role takes effect at once).
     pub async fn session_user() -> Result<Option<SignedInUser>, AppError> {
+        // A page request already passed the sign-in gate, which loaded the user.
+        if let Ok(axum::Extension(user)) =
+            leptos_axum::extract::<axum::Extension<SignedInUser>>().await
+        {
+            return Ok(Some(user));
+        }
         let session: Session = leptos_axum::extract().await.map_err(AppError::internal)?;
         let id: Option<String> = session.get(USER_ID_KEY).await.map_err(AppError::internal)?;
         match id {

@@ -57,7 +57,7 @@ fn segments(path: &str) -> impl Iterator<Item = &str> {
 pub async fn require_sign_in(
     State((protected, db)): State<(Arc<ProtectedPaths>, Db)>,
     session: Session,
-    request: Request,
+    mut request: Request,
     next: Next,
 ) -> Response {
     let is_page = matches!(*request.method(), Method::GET | Method::HEAD);
@@ -75,14 +75,14 @@ pub async fn require_sign_in(
                 .into_response();
         }
     };
-    let signed_in = match user_id {
-        None => false,
+    let user = match user_id {
+        None => None,
         Some(id) => match load_user(&db, &id).await {
-            Ok(Some(_)) => true,
+            Ok(Some(user)) => Some(user),
             Ok(None) => {
                 // The user was removed or disabled since signing in.
                 let _ = session.flush().await;
-                false
+                None
             }
             Err(e) => {
                 tracing::error!(error = %e, "loading the session's user failed");
@@ -90,7 +90,9 @@ pub async fn require_sign_in(
             }
         },
     };
-    if signed_in {
+    if let Some(user) = user {
+        // The page's server functions read it from here instead of loading it again.
+        request.extensions_mut().insert(user);
         return next.run(request).await;
     }
     let wanted = request
