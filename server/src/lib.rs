@@ -11,6 +11,7 @@ pub mod database;
 pub mod demo;
 pub mod diff;
 pub mod http;
+pub mod pipeline;
 pub mod render;
 pub mod repos;
 pub mod telemetry;

@@ -5,6 +5,7 @@
 mod cli;
 mod demo;
 mod diff;
+mod pipeline;
 mod render;
 mod support;
 mod web;
