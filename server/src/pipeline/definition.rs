@@ -337,12 +337,14 @@ fn step(node: &Node) -> Result<Step, DefinitionError> {
             "render-lint" => Builtin::RenderLint,
             "dockerfile-lint" => Builtin::DockerfileLint,
             "publish" => Builtin::Publish,
-            other => return err(
-                uses.line(),
-                format!(
+            other => {
+                return err(
+                    uses.line(),
+                    format!(
                     "unknown built-in step {other:?}: use render-lint, dockerfile-lint or publish"
                 ),
-            ),
+                )
+            }
         }),
         _ => return err(node.line(), "a step needs exactly one of `run` or `uses`"),
     };
