@@ -83,43 +83,29 @@ fn emit_map(m: &Map, indent: usize, out: &mut String, inline_first: bool) {
             push_indent(out, indent);
         }
         // v2 writes keys over 128 bytes or spanning lines as "? key" / ": value"
-        if k.len() > 128 || k.chars().any(is_break_char) {
+        let complex_key = k.len() > 128 || k.chars().any(is_break_char);
+        if complex_key {
             out.push_str("? ");
             let kc = col_of(out);
             write_string(out, kc, k, indent, false);
             out.push('\n');
             push_indent(out, indent);
-            out.push(':');
-            // after ": " a block value starts inline, like a sequence item
-            match v {
-                Value::Map(cm) if !cm.is_empty() => {
-                    out.push(' ');
-                    emit_map(cm, indent + 2, out, true);
-                }
-                Value::Seq(cs) if !cs.is_empty() => {
-                    out.push(' ');
-                    emit_seq(cs, indent + 2, out, true);
-                }
-                other => {
-                    out.push(' ');
-                    push_scalar(out, other, indent);
-                    out.push('\n');
-                }
-            }
-            continue;
         } else {
             let kc = col_of(out);
             write_string(out, kc, k, indent, true);
         }
         out.push(':');
+        // After ": " of a complex key a block value starts inline, like a sequence item;
+        // after a plain key it starts on the next line.
         match v {
             Value::Map(cm) if !cm.is_empty() => {
-                out.push('\n');
-                emit_map(cm, indent + 2, out, false);
+                out.push(if complex_key { ' ' } else { '\n' });
+                emit_map(cm, indent + 2, out, complex_key);
             }
             Value::Seq(cs) if !cs.is_empty() => {
-                out.push('\n');
-                emit_seq(cs, indent, out, false);
+                out.push(if complex_key { ' ' } else { '\n' });
+                let seq_indent = if complex_key { indent + 2 } else { indent };
+                emit_seq(cs, seq_indent, out, complex_key);
             }
             other => {
                 out.push(' ');
