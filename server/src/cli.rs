@@ -1,4 +1,4 @@
-//! The command line: `fluxgate serve | demo | migrate | user add`.
+//! The command line: `fluxgate serve | demo | runner | migrate | user | token | app | render | diff`.
 
 use crate::database::{self, Database};
 use crate::demo;
@@ -50,9 +50,17 @@ pub enum Command {
     Demo(ServeArgs),
     /// Apply database migrations and exit.
     Migrate,
+    /// Run pipeline jobs only (no web server); several runners may share one PostgreSQL.
+    Runner(RunnerArgs),
     /// Manage local users.
     #[command(subcommand)]
     User(UserCommand),
+    /// Manage API tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// Manage registered applications.
+    #[command(subcommand)]
+    App(AppCommand),
     /// Render a Kustomize overlay (byte for byte as `kubectl kustomize`) to stdout.
     Render(RenderArgs),
     /// Compare two renders (files or folders of YAML) object by object.
@@ -93,6 +101,54 @@ pub struct ServeArgs {
     /// Mark the session cookie Secure (set this when served over HTTPS).
     #[arg(long, env = "FLUXGATE_SECURE_COOKIES")]
     pub secure_cookies: bool,
+    /// Serve only the web UI and API; pipeline jobs are left to `fluxgate runner`.
+    #[arg(long)]
+    pub no_runner: bool,
+    #[command(flatten)]
+    pub runner: RunnerArgs,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct RunnerArgs {
+    /// Jobs done at once by this process.
+    #[arg(long, env = "FLUXGATE_WORKERS", default_value_t = 4)]
+    pub workers: usize,
+    /// Pipeline steps (child processes) running at once in this process.
+    #[arg(long, env = "FLUXGATE_MAX_PARALLEL_STEPS", default_value_t = 4)]
+    pub max_parallel_steps: usize,
+    /// Seconds between fetches of each application repository (the demo uses 5).
+    #[arg(long, env = "FLUXGATE_POLL_INTERVAL")]
+    pub poll_interval: Option<u64>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum TokenCommand {
+    /// Create an API token acting as USER; the token is printed once.
+    Create {
+        #[arg(long)]
+        user: String,
+        /// A label to recognise the token by.
+        #[arg(long, default_value = "cli")]
+        name: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AppCommand {
+    /// Register an application repository (a local path or file:// URL).
+    Add {
+        name: String,
+        #[arg(long)]
+        repo: String,
+        #[arg(long, default_value = "main")]
+        branch: String,
+        /// Folder of the deployment templates in the repository.
+        #[arg(long, default_value = "deploy")]
+        templates: String,
+    },
+    /// Set a secret given to the app's steps as an environment variable and masked in their
+    /// output. The value is read from standard input.
+    SetSecret { app: String, name: String },
 }
 
 #[derive(Subcommand, Debug)]
@@ -137,7 +193,40 @@ pub async fn run(cli: Cli) -> Result<()> {
         }
         Command::Serve(ref args) => {
             let database = open(&cli).await?;
-            serve(&database, args, None).await
+            serve(&database, &cli.data_dir, args, None, 60).await
+        }
+        Command::Runner(ref args) => {
+            let database = open(&cli).await?;
+            let data_dir = database::prepare_data_dir(&cli.data_dir)?;
+            start_runner(&database, &data_dir, args, 60);
+            shutdown_signal().await;
+            tracing::info!("stopped");
+            Ok(())
+        }
+        Command::Token(TokenCommand::Create { ref user, ref name }) => {
+            let database = open(&cli).await?;
+            let token = crate::tokens::create(&database.db, user, name).await?;
+            println!("{token}");
+            Ok(())
+        }
+        Command::App(AppCommand::Add {
+            ref name,
+            ref repo,
+            ref branch,
+            ref templates,
+        }) => {
+            let database = open(&cli).await?;
+            let repo = local_repo_address(repo)?;
+            crate::apps::register(&database.db, name, &repo, branch, templates).await?;
+            println!("registered app {name} ({repo}, branch {branch})");
+            Ok(())
+        }
+        Command::App(AppCommand::SetSecret { ref app, ref name }) => {
+            let value = read_password()?;
+            let database = open(&cli).await?;
+            crate::apps::set_secret(&database.db, app, name, &value).await?;
+            println!("secret {name} set for {app}");
+            Ok(())
         }
         Command::Demo(ref args) => {
             let database = open(&cli).await?;
@@ -147,8 +236,10 @@ pub async fn run(cli: Cli) -> Result<()> {
                 .context("preparing the demo data")?;
             serve(
                 &database,
+                &data_dir,
                 args,
                 Some(demo::banner(&args.addr.to_string(), &repos)),
+                demo::POLL_INTERVAL_SECS,
             )
             .await
         }
@@ -161,7 +252,48 @@ async fn open(cli: &Cli) -> Result<Database> {
     Ok(database)
 }
 
-async fn serve(database: &Database, args: &ServeArgs, banner: Option<String>) -> Result<()> {
+/// Starts the pipeline runner in this process.
+fn start_runner(
+    database: &Database,
+    data_dir: &std::path::Path,
+    args: &RunnerArgs,
+    default_poll: u64,
+) -> crate::runner::Wake {
+    let mut config = crate::runner::RunnerConfig::new(data_dir.to_path_buf());
+    config.workers = args.workers.max(1);
+    config.max_parallel_steps = args.max_parallel_steps.max(1);
+    config.poll_interval =
+        std::time::Duration::from_secs(args.poll_interval.unwrap_or(default_poll).max(1));
+    let wake = crate::runner::Wake::default();
+    crate::runner::start(database.db.clone(), config, wake.clone());
+    wake
+}
+
+/// A local repository path made absolute (the runner may run elsewhere); URLs unchanged.
+fn local_repo_address(repo: &str) -> Result<String> {
+    if repo.contains("://") {
+        return Ok(repo.to_string());
+    }
+    let path = std::path::Path::new(repo)
+        .canonicalize()
+        .with_context(|| format!("repository {repo} does not exist"))?;
+    Ok(path.to_string_lossy().into_owned())
+}
+
+async fn serve(
+    database: &Database,
+    data_dir: &std::path::Path,
+    args: &ServeArgs,
+    banner: Option<String>,
+    default_poll: u64,
+) -> Result<()> {
+    let wake = if args.no_runner {
+        tracing::info!("--no-runner: pipeline jobs are left to `fluxgate runner`");
+        crate::runner::Wake::default()
+    } else {
+        let data_dir = database::prepare_data_dir(data_dir)?;
+        start_runner(database, &data_dir, &args.runner, default_poll)
+    };
     let listener = tokio::net::TcpListener::bind(args.addr)
         .await
         .with_context(|| format!("cannot listen on {}", args.addr))?;
@@ -171,6 +303,7 @@ async fn serve(database: &Database, args: &ServeArgs, banner: Option<String>) ->
         http::leptos_options(addr),
         &WebConfig {
             secure_cookies: args.secure_cookies,
+            wake,
         },
     );
     tracing::info!(%addr, "listening");

@@ -6,12 +6,19 @@
 //! `render` renders Kustomize overlays byte for byte as `kubectl kustomize` does; `diff`
 //! compares two renders object by object (Secret values redacted, risks flagged).
 
+pub mod apps;
+pub mod cd;
+pub mod changes;
 pub mod cli;
 pub mod database;
 pub mod demo;
 pub mod diff;
 pub mod http;
+pub mod jobs;
 pub mod pipeline;
 pub mod render;
 pub mod repos;
+pub mod runner;
+pub mod runs;
 pub mod telemetry;
+pub mod tokens;

@@ -37,6 +37,10 @@ pub const DEMO_USERS: &[(&str, Role, &[&str], &str)] = &[
 
 pub const DEMO_APP: &str = "hello-web";
 
+/// The demo fetches its application repository this often (seconds), so a push is seen
+/// within that time even when the push hook is not used.
+pub const POLL_INTERVAL_SECS: u64 = 5;
+
 /// Where the demo's repositories are.
 pub struct DemoRepos {
     pub app: PathBuf,

@@ -3,6 +3,7 @@
 //! Layers, outermost first: request tracing → sessions → same-origin check for mutations →
 //! sign-in gate for pages → routes.
 
+mod api;
 mod gate;
 mod health;
 mod login;
@@ -31,6 +32,8 @@ use tower_sessions_sqlx_store::{PostgresStore, SqliteStore};
 pub struct AppState {
     pub leptos_options: LeptosOptions,
     pub db: Db,
+    /// Wakes this process's runner when a hook queues work.
+    pub wake: crate::runner::Wake,
 }
 
 /// Web-server settings that are not about the database.
@@ -38,6 +41,8 @@ pub struct AppState {
 pub struct WebConfig {
     /// Mark the session cookie `Secure` (serve behind HTTPS).
     pub secure_cookies: bool,
+    /// Shared with the in-process runner, if any.
+    pub wake: crate::runner::Wake,
 }
 
 /// Builds the whole application router.
@@ -45,6 +50,7 @@ pub fn router(database: &Database, options: LeptosOptions, config: &WebConfig) -
     let state = AppState {
         leptos_options: options,
         db: database.db.clone(),
+        wake: config.wake.clone(),
     };
     let routes = generate_route_list(App);
     let protected = Arc::new(gate::ProtectedPaths::new(
@@ -60,6 +66,7 @@ pub fn router(database: &Database, options: LeptosOptions, config: &WebConfig) -
         .route("/readyz", get(health::readyz))
         .route("/login", post(login::sign_in))
         .route("/logout", post(login::sign_out))
+        .merge(api::routes())
         .leptos_routes_with_context(&state, routes, context.clone(), {
             let options = state.leptos_options.clone();
             move || shell(options.clone())

@@ -2,7 +2,7 @@
 //!
 //! ```yaml
 //! app: hello-web                 # optional; must name the registered app when present
-//! templates: {path: deploy, kind: kustomize}   # kind: kustomize | helm | plain
+//! templates: {path: deploy, kind: kustomize, test-values: test-values.yaml}
 //! images:
 //!   - {name: registry.example.com/hello-web, context: ., dockerfile: Dockerfile}
 //! pr:                            # every branch other than the default branch
@@ -34,6 +34,8 @@ pub struct Templates {
     /// Repository-relative folder; never absolute, never leaving the repository.
     pub path: String,
     pub kind: TemplateKind,
+    /// Values file (like an environment's `values.yaml`) that `render-lint` substitutes.
+    pub test_values: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -242,7 +244,7 @@ pub fn parse(text: &str) -> Result<PipelineDef, DefinitionError> {
             "missing `templates` (the folder with the deployment templates)",
         );
     };
-    let t = templates.map("templates", &["path", "kind"])?;
+    let t = templates.map("templates", &["path", "kind", "test-values"])?;
     let path = match get(t, "path") {
         Some(p) => relative_path(p, "templates.path")?,
         None => return err(templates.line(), "missing templates.path"),
@@ -260,6 +262,9 @@ pub fn parse(text: &str) -> Result<PipelineDef, DefinitionError> {
         }
         Some((Err(e), _)) => return Err(e),
     };
+    let test_values = get(t, "test-values")
+        .map(|p| relative_path(p, "templates.test-values"))
+        .transpose()?;
     let images = match get(top, "images") {
         None => Vec::new(),
         Some(Node::Seq(items, _)) => items.iter().map(image).collect::<Result<_, _>>()?,
@@ -281,7 +286,11 @@ pub fn parse(text: &str) -> Result<PipelineDef, DefinitionError> {
     }
     Ok(PipelineDef {
         app,
-        templates: Templates { path, kind },
+        templates: Templates {
+            path,
+            kind,
+            test_values,
+        },
         images,
         pr,
         ci,

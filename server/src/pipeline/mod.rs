@@ -1,4 +1,9 @@
-//! Pipelines of an application: the definition in its `fluxgate.yaml` (`definition`).
-//! Running them (PR, CI and CD runs, the job queue) arrives with the pipeline engine.
+//! Pipelines of an application: the definition in its `fluxgate.yaml` (`definition`), the
+//! rendering of its templates shared by linting and CD (`templates`), and the checks of
+//! the built-in lint steps (`lint_objects`, `lint_dockerfile`). The runner executes them.
 
 pub mod definition;
+pub mod lint;
+pub mod lint_dockerfile;
+pub mod lint_objects;
+pub mod templates;

@@ -80,6 +80,7 @@ impl TestServer {
             http::leptos_options(addr),
             &WebConfig {
                 secure_cookies: false,
+                wake: Default::default(),
             },
         );
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

@@ -1,8 +1,12 @@
-//! Git repositories fluxgate hosts (bare, in the data directory).
-//!
-//! This first part only creates repositories and writes commits from in-memory files; the
-//! pipeline engine grows it (fetching, proposal branches, compare-and-swap merges). All of
-//! it is blocking libgit2 work: call it from `spawn_blocking`.
+//! Git repositories: the ones fluxgate hosts (bare, in the data directory), the mirrors of
+//! application repositories, checkouts for steps, and edits of the GitOps repository.
+//! All of it is blocking libgit2 work: call it from `spawn_blocking`, under
+//! [`lock::with_repo_lock`] when writing.
+
+pub mod checkout;
+pub mod lock;
+pub mod mirror;
+pub mod tree;
 
 use anyhow::{bail, Context, Result};
 use git2::{FileMode, Oid, Repository, Signature};

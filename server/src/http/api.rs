@@ -1,0 +1,276 @@
+//! The JSON API for tools (`/api/v1/…`) and the git webhook (`/hooks/git/<app>`).
+//!
+//! Callers authenticate with `Authorization: Bearer <token>` (see `fluxgate token
+//! create`); a browser session works too, so the UI can use the same routes. Every route
+//! checks the caller's role on the server. Errors are JSON: `{"error": "…"}`.
+
+use super::AppState;
+use crate::{apps, changes, runner, runs, tokens};
+use app::auth::{Role, SignedInUser};
+use app::db::Db;
+use axum::extract::{FromRef, FromRequestParts, Path, Query, State};
+use axum::http::request::Parts;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/apps", get(list_apps))
+        .route("/api/v1/runs", get(list_runs))
+        .route("/api/v1/runs/{id}", get(get_run))
+        .route("/api/v1/runs/{id}/logs", get(run_logs))
+        .route("/api/v1/changes", get(list_changes))
+        .route("/api/v1/changes/{id}", get(get_change))
+        .route("/api/v1/changes/{id}/diff", get(get_change_diff))
+        .route("/hooks/git/{app}", post(git_hook))
+}
+
+/// An API error: status and a message fit for the caller.
+pub struct ApiError(StatusCode, String);
+
+impl ApiError {
+    fn not_found(what: &str) -> ApiError {
+        ApiError(StatusCode::NOT_FOUND, format!("{what} not found"))
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut response = (self.0, Json(json!({ "error": self.1 }))).into_response();
+        if self.0 == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                header::HeaderValue::from_static("Bearer"),
+            );
+        }
+        response
+    }
+}
+
+impl From<anyhow::Error> for ApiError {
+    fn from(e: anyhow::Error) -> ApiError {
+        // The detail goes to the log; the caller learns only that it was on our side.
+        tracing::error!(error = %format!("{e:#}"), "API request failed");
+        ApiError(StatusCode::INTERNAL_SERVER_ERROR, "internal error".into())
+    }
+}
+
+/// The caller, from a bearer token or the browser session.
+pub struct Caller(pub SignedInUser);
+
+impl<S> FromRequestParts<S> for Caller
+where
+    S: Send + Sync,
+    Db: FromRef<S>,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let db = Db::from_ref(state);
+        let unauthorized = || {
+            ApiError(
+                StatusCode::UNAUTHORIZED,
+                "a valid API token is required".into(),
+            )
+        };
+        if let Some(value) = parts.headers.get(header::AUTHORIZATION) {
+            let token = value
+                .to_str()
+                .ok()
+                .and_then(|v| v.strip_prefix("Bearer "))
+                .ok_or_else(unauthorized)?;
+            return match tokens::authenticate(&db, token.trim()).await? {
+                Some(user) => Ok(Caller(user)),
+                None => Err(unauthorized()),
+            };
+        }
+        let session = tower_sessions::Session::from_request_parts(parts, state)
+            .await
+            .map_err(|_| unauthorized())?;
+        let id: Option<String> = session
+            .get(app::auth::ssr::USER_ID_KEY)
+            .await
+            .map_err(|e| anyhow::anyhow!("reading the session: {e}"))?;
+        let Some(id) = id else {
+            return Err(unauthorized());
+        };
+        match app::auth::ssr::load_user(&db, &id)
+            .await
+            .map_err(anyhow::Error::from)?
+        {
+            Some(user) => Ok(Caller(user)),
+            None => Err(unauthorized()),
+        }
+    }
+}
+
+impl Caller {
+    fn require(&self, role: Role) -> Result<&SignedInUser, ApiError> {
+        if self.0.role.allows(role) {
+            Ok(&self.0)
+        } else {
+            Err(ApiError(
+                StatusCode::FORBIDDEN,
+                format!("this needs the {} role", role.as_str()),
+            ))
+        }
+    }
+}
+
+type ApiResult = Result<Json<Value>, ApiError>;
+
+async fn list_apps(caller: Caller, State(db): State<Db>) -> ApiResult {
+    caller.require(Role::Viewer)?;
+    let mut out = Vec::new();
+    for app in apps::list(&db).await? {
+        let state = apps::repo_state(&db, &app.id).await?;
+        out.push(json!({
+            "name": app.name,
+            "repository": app.repo_url,
+            "default_branch": app.default_branch,
+            "templates": { "path": app.template_path, "kind": app.template_kind },
+            "last_polled_at": state.last_polled_at,
+            "repository_error": state.last_error,
+        }));
+    }
+    Ok(Json(json!({ "apps": out })))
+}
+
+#[derive(Deserialize)]
+struct RunsQuery {
+    app: Option<String>,
+    limit: Option<i64>,
+}
+
+async fn list_runs(caller: Caller, State(db): State<Db>, Query(q): Query<RunsQuery>) -> ApiResult {
+    caller.require(Role::Viewer)?;
+    let app_id = match &q.app {
+        Some(name) => Some(
+            apps::by_name(&db, name)
+                .await?
+                .ok_or_else(|| ApiError::not_found("app"))?
+                .id,
+        ),
+        None => None,
+    };
+    let limit = q.limit.unwrap_or(50).clamp(1, 500);
+    let list = runs::list(&db, app_id.as_deref(), limit).await?;
+    Ok(Json(json!({ "runs": list })))
+}
+
+async fn get_run(caller: Caller, State(db): State<Db>, Path(id): Path<String>) -> ApiResult {
+    caller.require(Role::Viewer)?;
+    let run = runs::get(&db, &id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("run"))?;
+    let steps = runs::steps(&db, &id).await?;
+    let artifacts: Vec<String> = runs::artifacts(&db, &id)
+        .await?
+        .into_iter()
+        .map(|(p, _)| p)
+        .collect();
+    Ok(Json(
+        json!({ "run": run, "steps": steps, "artifacts": artifacts }),
+    ))
+}
+
+#[derive(Deserialize)]
+struct LogsQuery {
+    after: Option<i64>,
+    limit: Option<i64>,
+}
+
+async fn run_logs(
+    caller: Caller,
+    State(db): State<Db>,
+    Path(id): Path<String>,
+    Query(q): Query<LogsQuery>,
+) -> ApiResult {
+    caller.require(Role::Viewer)?;
+    runs::get(&db, &id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("run"))?;
+    let lines = runs::logs(
+        &db,
+        &id,
+        q.after.unwrap_or(0),
+        q.limit.unwrap_or(1000).clamp(1, 10_000),
+    )
+    .await?;
+    Ok(Json(json!({ "lines": lines })))
+}
+
+#[derive(Deserialize)]
+struct ChangesQuery {
+    env: Option<String>,
+    state: Option<String>,
+    limit: Option<i64>,
+}
+
+async fn list_changes(
+    caller: Caller,
+    State(db): State<Db>,
+    Query(q): Query<ChangesQuery>,
+) -> ApiResult {
+    caller.require(Role::Viewer)?;
+    let limit = q.limit.unwrap_or(50).clamp(1, 500);
+    let list = changes::list(&db, q.env.as_deref(), q.state.as_deref(), limit).await?;
+    Ok(Json(json!({ "changes": list })))
+}
+
+async fn get_change(caller: Caller, State(db): State<Db>, Path(id): Path<String>) -> ApiResult {
+    caller.require(Role::Viewer)?;
+    let change = changes::get(&db, &id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("change request"))?;
+    // Per-object summary from the stored diff: what changed where, without the text.
+    let diff = changes::diff(&db, &id).await?.unwrap_or(Value::Null);
+    let objects: Vec<Value> = diff["objects"]
+        .as_array()
+        .map(|objects| {
+            objects
+                .iter()
+                .filter(|o| o["status"] != "unchanged")
+                .map(|o| json!({ "object": o["display"], "status": o["status"], "fields": o["fields"], "risks": o["risks"] }))
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok(Json(json!({ "change": change, "objects": objects })))
+}
+
+async fn get_change_diff(
+    caller: Caller,
+    State(db): State<Db>,
+    Path(id): Path<String>,
+) -> ApiResult {
+    caller.require(Role::Viewer)?;
+    let diff = changes::diff(&db, &id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("change request"))?;
+    Ok(Json(diff))
+}
+
+/// A push happened: poll the app's repository now.
+async fn git_hook(
+    caller: Caller,
+    State(db): State<Db>,
+    State(wake): State<runner::Wake>,
+    Path(app): Path<String>,
+) -> Result<Response, ApiError> {
+    let user = caller.require(Role::Developer)?;
+    let app = apps::by_name(&db, &app)
+        .await?
+        .ok_or_else(|| ApiError::not_found("app"))?;
+    let queued = runner::poll::request(&db, &app.id).await?;
+    wake.wake();
+    tracing::info!(app = %app.name, user = %user.name, "git hook: poll requested");
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(json!({ "app": app.name, "poll": if queued { "queued" } else { "already queued" } })),
+    )
+        .into_response())
+}

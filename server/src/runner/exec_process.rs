@@ -1,0 +1,179 @@
+//! Process control for `super::exec`: building the sandboxed command, and
+//! waiting for, timing out and killing the step's process group.
+
+use std::io;
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::ExitStatusExt;
+use std::path::PathBuf;
+use std::process::{ExitStatus, Stdio};
+use std::time::Duration;
+
+use tokio::process::{Child, Command};
+use tokio::sync::watch;
+
+use super::exec::{Outcome, StepSpec};
+
+const DEFAULT_PATH: &str = "/usr/local/bin:/usr/bin:/bin";
+/// Time between SIGTERM and SIGKILL when a step times out.
+const TERM_GRACE: Duration = Duration::from_secs(2);
+
+pub(super) fn outcome_of(status: ExitStatus) -> Outcome {
+    match (status.code(), status.signal()) {
+        (Some(code), _) => Outcome::Exited(code),
+        (None, Some(signal)) => Outcome::Signaled(signal),
+        (None, None) => Outcome::SpawnFailed(format!("unexpected wait status: {status}")),
+    }
+}
+
+pub(super) fn command(spec: &StepSpec, scratch: &Scratch) -> Command {
+    let path = std::env::var_os("PATH")
+        .filter(|p| !p.is_empty())
+        .unwrap_or_else(|| DEFAULT_PATH.into());
+    // An absolute shell, so that a PATH from the step's env cannot change
+    // which program is started.
+    let mut cmd = Command::new("/bin/sh");
+    cmd.arg("-c")
+        .arg(&spec.command)
+        .current_dir(&spec.cwd)
+        // The server's environment may hold database passwords and tokens.
+        .env_clear()
+        .env("PATH", path)
+        .env("HOME", &scratch.home)
+        .env("LANG", "C.UTF-8")
+        .env("TERM", "dumb")
+        .envs(spec.env.iter().map(|(k, v)| (k, v)))
+        .env("FLUXGATE_OUTPUT", &scratch.output)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        // Covers a cancelled `run_step`; `ProcessGroup` covers the rest of
+        // the group.
+        .kill_on_drop(true);
+    cmd
+}
+
+/// Waits for the step's main process, enforcing the timeout, then kills its
+/// whole group and reaps it. Returns the exit status and whether it timed out.
+pub(super) async fn supervise(
+    child: &mut Child,
+    group: &mut ProcessGroup,
+    timeout: Duration,
+    gone: &watch::Sender<bool>,
+) -> (io::Result<ExitStatus>, bool) {
+    // The exit is observed with WNOWAIT, leaving the main process a zombie
+    // until the group has been killed: a zombie leader keeps its pid, and so
+    // the group id, from being reused, which makes kill(-pgid) safe. Reaping
+    // first (tokio's `wait`) would open a window in which that id could
+    // belong to an unrelated group. The cost is one blocking thread per step.
+    let pid = group.pgid;
+    let mut exited = tokio::task::spawn_blocking(move || wait_without_reaping(pid));
+    let mut leader_gone = false;
+    let timed_out = tokio::select! {
+        biased;
+        _ = &mut exited => {
+            leader_gone = true;
+            false
+        }
+        _ = tokio::time::sleep(timeout) => true,
+    };
+    if timed_out {
+        group.signal(libc::SIGTERM);
+        leader_gone = tokio::time::timeout(TERM_GRACE, &mut exited).await.is_ok();
+    }
+    // Even after a clean exit: background children must not survive the
+    // step, nor keep its pipes open.
+    group.signal(libc::SIGKILL);
+    if !leader_gone {
+        let _ = exited.await;
+    }
+    group.armed = false;
+    let _ = gone.send(true);
+    (child.wait().await, timed_out)
+}
+
+fn wait_without_reaping(pid: libc::pid_t) {
+    loop {
+        // SAFETY: siginfo_t is plain data; waitid only writes into it.
+        let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+        let flags = libc::WEXITED | libc::WNOWAIT;
+        // SAFETY: `info` is a valid, writable siginfo_t.
+        let rc = unsafe { libc::waitid(libc::P_PID, pid as libc::id_t, &mut info, flags) };
+        if rc == 0 || io::Error::last_os_error().kind() != io::ErrorKind::Interrupted {
+            return;
+        }
+    }
+}
+
+/// The step's process group. Dropped while armed (a cancelled `run_step`),
+/// it kills the group, so a cancelled step leaves nothing behind either.
+pub(super) struct ProcessGroup {
+    pgid: libc::pid_t,
+    armed: bool,
+}
+
+impl ProcessGroup {
+    pub(super) fn of(pid: u32) -> Option<Self> {
+        let pgid = libc::pid_t::try_from(pid).ok().filter(|&p| p > 1)?;
+        Some(Self { pgid, armed: true })
+    }
+
+    fn signal(&self, signal: libc::c_int) {
+        // SAFETY: plain syscall; ESRCH (group already empty) is expected.
+        unsafe { libc::kill(-self.pgid, signal) };
+    }
+}
+
+impl Drop for ProcessGroup {
+    fn drop(&mut self) {
+        if self.armed {
+            self.signal(libc::SIGKILL);
+        }
+    }
+}
+
+/// HOME and the output file, in one private directory.
+pub(super) struct Scratch {
+    dir: tempfile::TempDir,
+    home: PathBuf,
+    pub(super) output: PathBuf,
+}
+
+impl Scratch {
+    pub(super) fn create() -> io::Result<Self> {
+        let dir = tempfile::Builder::new()
+            .prefix("fluxgate-step-")
+            .tempdir()?;
+        let home = dir.path().join("home");
+        std::fs::create_dir(&home)?;
+        // Beside HOME rather than in it, so cleaning HOME does not lose it.
+        let output = dir.path().join("output");
+        std::fs::File::create(&output)?;
+        Ok(Self { dir, home, output })
+    }
+
+    pub(super) fn remove(self) {
+        let path = self.dir.path().to_owned();
+        if self.dir.close().is_ok() {
+            return;
+        }
+        // Tools leave read-only trees in HOME (Go's module cache, for one),
+        // and entries of a read-only directory cannot be unlinked; without
+        // this every such step would leak its temporary directory.
+        let mut dirs = vec![path.clone()];
+        while let Some(dir) = dirs.pop() {
+            let _ = std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700));
+            let Ok(entries) = std::fs::read_dir(&dir) else {
+                continue;
+            };
+            for entry in entries.flatten() {
+                // file_type() does not follow symlinks, so nothing outside
+                // the directory is touched.
+                if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                    dirs.push(entry.path());
+                }
+            }
+        }
+        let _ = std::fs::remove_dir_all(&path);
+    }
+}

@@ -1,0 +1,247 @@
+//! The runner: takes jobs from the durable queue and does them: polls application
+//! repositories, runs PR and CI pipelines (steps as child processes), and starts the CD
+//! pipeline, which opens change requests in the GitOps repository.
+//!
+//! It runs inside `fluxgate serve` (unless `--no-runner`) or alone as `fluxgate runner`;
+//! several runners may share one PostgreSQL database. Besides the workers it keeps two
+//! timers: the poll scheduler (enqueues a poll per app when it is due) and the recovery
+//! sweep (takes back jobs of dead workers and marks their runs interrupted).
+
+pub mod builtins;
+pub mod exec;
+mod exec_output;
+mod exec_process;
+#[cfg(test)]
+mod exec_tests;
+pub mod logs;
+pub mod poll;
+pub mod run;
+
+use crate::jobs::{self, Job};
+use anyhow::Result;
+use app::db::Db;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{Notify, Semaphore};
+
+/// Runner settings.
+#[derive(Clone, Debug)]
+pub struct RunnerConfig {
+    /// Mirrors, checkouts and (by default) the GitOps repository live here.
+    pub data_dir: PathBuf,
+    /// Jobs done at once by this process.
+    pub workers: usize,
+    /// Steps (child processes) running at once in this process.
+    pub max_parallel_steps: usize,
+    /// How often each application repository is fetched.
+    pub poll_interval: Duration,
+    /// Lines kept per step; the rest are counted and reported.
+    pub max_log_lines: usize,
+}
+
+impl RunnerConfig {
+    pub fn new(data_dir: PathBuf) -> RunnerConfig {
+        RunnerConfig {
+            data_dir,
+            workers: 4,
+            max_parallel_steps: 4,
+            poll_interval: Duration::from_secs(60),
+            max_log_lines: 20_000,
+        }
+    }
+}
+
+/// Wakes idle workers of this process at once when a job is enqueued here (a hook, a
+/// finished run); runners in other processes find it on their next look at the queue.
+#[derive(Clone, Debug, Default)]
+pub struct Wake(Arc<Notify>);
+
+impl Wake {
+    pub fn wake(&self) {
+        self.0.notify_waiters();
+    }
+}
+
+/// What job handlers share.
+#[derive(Clone)]
+pub struct Runner {
+    pub db: Db,
+    pub config: Arc<RunnerConfig>,
+    pub wake: Wake,
+    pub steps: Arc<Semaphore>,
+}
+
+/// How often an idle worker looks at the queue (jobs enqueued by another process).
+const IDLE_LOOK: Duration = Duration::from_millis(500);
+
+/// Starts the workers and timers; they run until the process ends.
+pub fn start(db: Db, config: RunnerConfig, wake: Wake) -> Runner {
+    let runner = Runner {
+        db,
+        steps: Arc::new(Semaphore::new(config.max_parallel_steps.max(1))),
+        config: Arc::new(config),
+        wake,
+    };
+    let id = format!(
+        "{}:{}:{}",
+        hostname(),
+        std::process::id(),
+        &app::db::new_id()[24..]
+    );
+    for n in 0..runner.config.workers.max(1) {
+        let r = runner.clone();
+        let worker = format!("{id}/{n}");
+        tokio::spawn(async move { r.work(worker).await });
+    }
+    let r = runner.clone();
+    tokio::spawn(async move { r.schedule_polls().await });
+    let r = runner.clone();
+    tokio::spawn(async move { r.recover().await });
+    tracing::info!(runner = %id, workers = runner.config.workers, "runner started");
+    runner
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_else(|_| "host".into())
+}
+
+/// A job handler's failure: `retry` when trying again later may help.
+#[derive(Debug)]
+pub struct JobError {
+    pub message: String,
+    pub retry: bool,
+}
+
+impl JobError {
+    pub fn retry(e: impl std::fmt::Display) -> JobError {
+        JobError {
+            message: e.to_string(),
+            retry: true,
+        }
+    }
+    pub fn fatal(e: impl std::fmt::Display) -> JobError {
+        JobError {
+            message: e.to_string(),
+            retry: false,
+        }
+    }
+}
+
+impl From<anyhow::Error> for JobError {
+    fn from(e: anyhow::Error) -> JobError {
+        JobError::retry(format!("{e:#}"))
+    }
+}
+
+impl Runner {
+    async fn work(&self, worker: String) {
+        loop {
+            // Registered before looking, so a wake between the look and the wait is kept.
+            let notified = self.wake.0.notified();
+            match jobs::claim(&self.db, &worker).await {
+                Ok(Some(job)) => {
+                    self.handle(&worker, job).await;
+                    continue;
+                }
+                Ok(None) => {}
+                Err(e) => tracing::warn!(error = %format!("{e:#}"), "claiming a job failed"),
+            }
+            tokio::select! {
+                _ = notified => {}
+                _ = tokio::time::sleep(IDLE_LOOK) => {}
+            }
+        }
+    }
+
+    async fn handle(&self, worker: &str, job: Job) {
+        use tracing::Instrument;
+        let span = tracing::info_span!("job", id = %job.id, kind = %job.kind);
+        self.handle_in_span(worker, job).instrument(span).await
+    }
+
+    async fn handle_in_span(&self, worker: &str, job: Job) {
+        let beat = {
+            let (db, id, worker) = (self.db.clone(), job.id.clone(), worker.to_string());
+            tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(jobs::HEARTBEAT_EVERY).await;
+                    if let Err(e) = jobs::heartbeat(&db, &id, &worker).await {
+                        tracing::warn!(error = %e, "heartbeat failed");
+                    }
+                }
+            })
+        };
+        let result = match job.kind.as_str() {
+            "poll" => poll::poll(self, &job.payload).await,
+            "run" => run::run(self, &job.payload).await,
+            "cd" => crate::cd::start(self, &job.payload).await,
+            other => Err(JobError::fatal(format!("unknown job kind {other}"))),
+        };
+        beat.abort();
+        let stored = match result {
+            Ok(()) => jobs::complete(&self.db, &job.id, worker).await,
+            Err(e) => {
+                tracing::warn!(error = %e.message, retry = e.retry, "job failed");
+                match jobs::fail(&self.db, &job, worker, &e.message, e.retry).await {
+                    Ok(true) => Ok(()),
+                    Ok(false) => self.gave_up(&job, &e.message).await,
+                    Err(err) => Err(err),
+                }
+            }
+        };
+        if let Err(e) = stored {
+            tracing::error!(error = %format!("{e:#}"), "recording the job's end failed");
+        }
+        self.wake.wake();
+    }
+
+    /// A job that will not run again: whatever it owned says why.
+    async fn gave_up(&self, job: &Job, reason: &str) -> Result<()> {
+        let run_id = job
+            .payload
+            .get("run_id")
+            .or_else(|| job.payload.get("cd_run_id"))
+            .and_then(|v| v.as_str());
+        if let Some(run_id) = run_id {
+            crate::runs::interrupt(&self.db, run_id, reason).await?;
+        }
+        if job.kind == "cd" {
+            crate::cd::gave_up(self, &job.payload, reason).await?;
+        }
+        Ok(())
+    }
+
+    /// Enqueues a poll for every app that is due (one queued poll per app at most).
+    async fn schedule_polls(&self) {
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        loop {
+            tick.tick().await;
+            match poll::enqueue_due(self).await {
+                Ok(0) => {}
+                Ok(_) => self.wake.wake(),
+                Err(e) => tracing::warn!(error = %format!("{e:#}"), "scheduling polls failed"),
+            }
+        }
+    }
+
+    async fn recover(&self) {
+        let mut tick = tokio::time::interval(Duration::from_secs(10));
+        loop {
+            tick.tick().await;
+            match jobs::recover_stale(&self.db, jobs::STALE_AFTER).await {
+                Ok(failed) => {
+                    for job in failed {
+                        let reason = "interrupted: the runner stopped while this ran";
+                        if let Err(e) = self.gave_up(&job, reason).await {
+                            tracing::warn!(error = %format!("{e:#}"), "marking an interrupted job");
+                        }
+                    }
+                }
+                Err(e) => tracing::warn!(error = %format!("{e:#}"), "recovering stale jobs failed"),
+            }
+        }
+    }
+}
