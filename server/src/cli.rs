@@ -234,6 +234,9 @@ pub async fn run(cli: Cli) -> Result<()> {
             let repos = demo::seed(&database.db, &data_dir)
                 .await
                 .context("preparing the demo data")?;
+            demo::install_push_hook(&database.db, &repos, &args.addr.to_string())
+                .await
+                .context("installing the demo's push hook")?;
             serve(
                 &database,
                 &data_dir,

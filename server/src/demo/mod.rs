@@ -184,6 +184,10 @@ fn create_app_repo(path: &Path) -> Result<()> {
     let files = [
         File::new("README.md", include_bytes!("files/app/README.md")),
         File::new("fluxgate.yaml", include_bytes!("files/app/fluxgate.yaml")),
+        File::new(
+            "test-values.yaml",
+            include_bytes!("files/app/test-values.yaml"),
+        ),
         File::new("Dockerfile", include_bytes!("files/app/Dockerfile")),
         File::new(
             "site/index.html",
@@ -233,6 +237,33 @@ fn create_gitops_repo(path: &Path) -> Result<()> {
         let message = format!("{env}: values for hello-web (templates and rendered manifests arrive with the first CD run)");
         repos::commit_files(&repo, &format!("env/{env}"), &files, &message, &who)?;
     }
+    Ok(())
+}
+
+/// Makes a push to the demo's application repository call fluxgate's git hook at once
+/// (`POST /hooks/git/hello-web` with an API token of alice's); polling every
+/// [`POLL_INTERVAL_SECS`] still finds the push if the hook cannot run (no curl).
+pub async fn install_push_hook(db: &Db, repos: &DemoRepos, addr: &str) -> Result<()> {
+    const LABEL: &str = "demo push hook";
+    // A fresh token per start: the previous one is unknown (only its hash is stored).
+    sqlx::query(
+        "DELETE FROM api_tokens WHERE name = $1 AND user_id IN (SELECT id FROM users WHERE name = 'alice')",
+    )
+    .bind(LABEL)
+    .execute(&db.pool)
+    .await?;
+    let token = crate::tokens::create(db, "alice", LABEL).await?;
+    let script = format!(
+        "#!/bin/sh\n\
+         # Written by `fluxgate demo`: tell fluxgate about the push right away.\n\
+         curl -fsS -o /dev/null -X POST -H 'Authorization: Bearer {token}' \
+         http://{addr}/hooks/git/{DEMO_APP} >/dev/null 2>&1 || true\n"
+    );
+    let hook = repos.app.join("hooks").join("post-receive");
+    std::fs::create_dir_all(hook.parent().expect("hooks folder"))?;
+    std::fs::write(&hook, script)?;
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o700))?;
     Ok(())
 }
 

@@ -7,5 +7,6 @@ mod demo;
 mod diff;
 mod pipeline;
 mod render;
+mod runs;
 mod support;
 mod web;
