@@ -6,6 +6,7 @@ mod cli;
 mod demo;
 mod diff;
 mod pipeline;
+mod processes;
 mod render;
 mod runs;
 mod support;

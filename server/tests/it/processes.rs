@@ -1,0 +1,198 @@
+//! The real binary as users run it: `fluxgate demo` picking up a `git push` made with the
+//! real git client, and the web tier and the runner as two processes on one PostgreSQL.
+
+use crate::runs::wait_for;
+use crate::support::{create_pg_database, drop_pg_database};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A child process killed when the test ends, pass or fail.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn fluxgate(args: &[&str], data_dir: &Path, database: Option<&str>) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_fluxgate"));
+    cmd.args(args)
+        .env("FLUXGATE_DATA_DIR", data_dir)
+        .env_remove("DATABASE_URL")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    if let Some(url) = database {
+        cmd.env("DATABASE_URL", url);
+    }
+    cmd
+}
+
+/// A token for bob, once the demo has created its users.
+async fn token(data_dir: &Path, database: Option<&str>) -> String {
+    wait_for(
+        "the demo to create its users",
+        Duration::from_secs(30),
+        || async {
+            let out = fluxgate(&["token", "create", "--user", "bob"], data_dir, database)
+                .stdout(Stdio::piped())
+                .output()
+                .unwrap();
+            out.status
+                .success()
+                .then(|| String::from_utf8(out.stdout).unwrap().trim().to_string())
+        },
+    )
+    .await
+}
+
+async fn changes(port: u16, token: &str) -> Vec<serde_json::Value> {
+    let Ok(response) = reqwest::Client::new()
+        .get(format!("http://127.0.0.1:{port}/api/v1/changes?env=dev"))
+        .bearer_auth(token)
+        .send()
+        .await
+    else {
+        return Vec::new(); // not listening yet
+    };
+    let body: serde_json::Value = response.json().await.unwrap_or_default();
+    body["changes"].as_array().cloned().unwrap_or_default()
+}
+
+fn git(dir: &Path, args: &[&str]) {
+    let status = Command::new("git")
+        .args([
+            "-c",
+            "user.name=Alice",
+            "-c",
+            "user.email=alice@example.invalid",
+        ])
+        .args(args)
+        .current_dir(dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success(), "git {args:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_picks_up_a_git_push_through_its_hook() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let port = free_port();
+    let addr = format!("127.0.0.1:{port}");
+    let _demo = Running(
+        fluxgate(&["demo", "--addr", &addr], &data, None)
+            .spawn()
+            .unwrap(),
+    );
+    let token = token(&data, None).await;
+    wait_for(
+        "the first change request",
+        Duration::from_secs(60),
+        || async { changes(port, &token).await.into_iter().next() },
+    )
+    .await;
+
+    let work = dir.path().join("work");
+    let repo = data.join("repos/hello-web.git");
+    git(dir.path(), &["clone", "-q", repo.to_str().unwrap(), "work"]);
+    let page = work.join("site/index.html");
+    let text = std::fs::read_to_string(&page).unwrap();
+    std::fs::write(
+        &page,
+        text.replace("</body>", "<p>pushed by a test</p></body>"),
+    )
+    .unwrap();
+    git(&work, &["commit", "-qam", "a visible change"]);
+    let pushed = Instant::now();
+    git(&work, &["push", "-q", "origin", "main"]);
+    let out = Command::new("git")
+        .args(["rev-parse", "HEAD"])
+        .current_dir(&work)
+        .output()
+        .unwrap();
+    let sha = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    let change = wait_for(
+        "the pushed commit's change request",
+        Duration::from_secs(60),
+        || async {
+            changes(port, &token)
+                .await
+                .into_iter()
+                .find(|c| c["app_commit"] == sha.as_str())
+        },
+    )
+    .await;
+    let took = pushed.elapsed();
+    assert_eq!(change["state"], "open");
+    assert_eq!(change["author"], "Alice <alice@example.invalid>");
+    // The demo polls every 5 s; the push hook makes it faster than that.
+    assert!(
+        took < Duration::from_secs(10),
+        "push to change request took {took:?}"
+    );
+    eprintln!("push → open change request: {took:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn web_and_runner_run_as_separate_processes_on_one_postgres() {
+    let url = create_pg_database().await;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let port = free_port();
+    let addr = format!("127.0.0.1:{port}");
+    let _web = Running(
+        fluxgate(&["demo", "--no-runner", "--addr", &addr], &data, Some(&url))
+            .spawn()
+            .unwrap(),
+    );
+    let token = token(&data, Some(&url)).await;
+    // Serving only: nothing runs.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(changes(port, &token).await.is_empty());
+    let runs: serde_json::Value = reqwest::Client::new()
+        .get(format!("http://127.0.0.1:{port}/api/v1/runs"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        runs["runs"],
+        serde_json::json!([]),
+        "--no-runner runs no jobs"
+    );
+
+    // Two runners on the same database: the work is done once.
+    let _runner1 = Running(fluxgate(&["runner"], &data, Some(&url)).spawn().unwrap());
+    let _runner2 = Running(fluxgate(&["runner"], &data, Some(&url)).spawn().unwrap());
+    let change = wait_for(
+        "a change request made by the runners",
+        Duration::from_secs(60),
+        || async { changes(port, &token).await.into_iter().next() },
+    )
+    .await;
+    assert_eq!(change["state"], "open");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(
+        changes(port, &token).await.len(),
+        1,
+        "one change request, not one per runner"
+    );
+    drop((_runner1, _runner2, _web));
+    drop_pg_database(&url).await;
+}
