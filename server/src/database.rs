@@ -8,7 +8,9 @@ use anyhow::{bail, Context, Result};
 use app::db::{Backend, Db};
 use sqlx::any::AnyPoolOptions;
 use sqlx::postgres::{PgPool, PgPoolOptions};
-use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
@@ -28,6 +30,9 @@ pub struct Database {
     /// Printable description with any password removed.
     pub description: String,
 }
+
+/// How long an SQLite writer waits for another before giving up.
+const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
 
@@ -105,7 +110,11 @@ async fn open_sqlite_url(url: &str) -> Result<Database> {
     let options = SqliteConnectOptions::from_str(url)
         .with_context(|| format!("invalid SQLite URL {url}"))?
         .create_if_missing(true)
-        .busy_timeout(Duration::from_secs(10));
+        // WAL: readers never block the writer (page views during a chatty pipeline), and
+        // it is recorded in the file, so the `Any` pool below uses it too.
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Normal)
+        .busy_timeout(SQLITE_BUSY_TIMEOUT);
     let sessions = SqlitePoolOptions::new()
         .max_connections(4)
         .acquire_timeout(Duration::from_secs(10))
@@ -115,6 +124,22 @@ async fn open_sqlite_url(url: &str) -> Result<Database> {
     let pool = AnyPoolOptions::new()
         .max_connections(8)
         .acquire_timeout(Duration::from_secs(10))
+        // The URL cannot carry these per-connection settings; without a busy timeout a
+        // writer waiting for another (twenty pipelines logging at once) fails at once.
+        .after_connect(|conn, _| {
+            Box::pin(async move {
+                use sqlx::Executor;
+                conn.execute(
+                    format!(
+                        "PRAGMA busy_timeout = {}; PRAGMA synchronous = NORMAL;",
+                        SQLITE_BUSY_TIMEOUT.as_millis()
+                    )
+                    .as_str(),
+                )
+                .await?;
+                Ok(())
+            })
+        })
         .connect(url)
         .await
         .with_context(|| format!("cannot open {description}"))?;

@@ -44,7 +44,7 @@ impl LogWriter {
                     .into_iter()
                     .map(|(step, l)| (step, stream_name(l.stream), l.text))
                     .collect();
-                match crate::runs::append_logs(&db, &run_id, seq, &rows).await {
+                match append_with_retry(&db, &run_id, seq, &rows).await {
                     Ok(()) => {
                         seq += rows.len() as i64;
                         written += rows.len() as i64;
@@ -94,5 +94,29 @@ impl LogWriter {
         self.task
             .await
             .map_err(|e| anyhow!("log writer task: {e}"))?
+    }
+}
+
+/// A batch is retried a few times before it counts as lost: a busy database (SQLite with
+/// many writers) must slow the log down, not drop lines that were already produced.
+async fn append_with_retry(
+    db: &Db,
+    run_id: &str,
+    seq: i64,
+    rows: &[(i64, &str, String)],
+) -> Result<()> {
+    let mut wait = std::time::Duration::from_millis(100);
+    let mut tries = 0;
+    loop {
+        match crate::runs::append_logs(db, run_id, seq, rows).await {
+            Ok(()) => return Ok(()),
+            Err(e) if tries < 6 => {
+                tracing::warn!(run = %run_id, error = %e, "storing log lines failed; retrying");
+                tokio::time::sleep(wait).await;
+                wait *= 2;
+                tries += 1;
+            }
+            Err(e) => return Err(e),
+        }
     }
 }
