@@ -11,6 +11,7 @@ crate::pipelines_on_both_databases!(
     secrets_are_masked_and_outputs_become_image_digests,
     missing_environment_value_fails_cd_with_the_variable_name,
     unreachable_repository_shows_the_error_on_the_app,
+    templates_reaching_outside_the_repository_are_refused,
 );
 
 /// Waits for the demo's first change request, so later pushes are compared with it.
@@ -293,4 +294,31 @@ async fn app_id(p: &Pipes, name: &str) -> String {
         .unwrap()
         .unwrap()
         .id
+}
+
+async fn templates_reaching_outside_the_repository_are_refused(p: &Pipes) {
+    let token = p.token("alice").await;
+    settled(p, &token).await;
+    let def =
+        read_app_file(&p.app_repo(), "fluxgate.yaml").replace("path: deploy", "path: manifests");
+    let sha = push(
+        &p.app_repo(),
+        "main",
+        "main",
+        &[
+            ("fluxgate.yaml", Some(&def)),
+            ("manifests", Some("link:/etc")),
+        ],
+        "templates from /etc",
+    );
+    p.hook(&token).await;
+    let ci = p.finished_run(&token, "ci", &sha).await;
+    assert_eq!(ci["state"], "failed");
+    let logs = p.log_lines(&token, ci["id"].as_str().unwrap()).await;
+    assert!(
+        logs.iter()
+            .any(|l| l["line"] == "manifests leads outside the repository"),
+        "{logs:#?}"
+    );
+    assert_eq!(p.changes(&token, "dev").await.len(), 1);
 }

@@ -161,6 +161,11 @@ pub fn push(
     let mut update = TreeUpdateBuilder::new();
     for (path, content) in edits {
         match content {
+            // `link:<target>` makes a symbolic link.
+            Some(text) if text.starts_with("link:") => {
+                let blob = repo.blob(text["link:".len()..].as_bytes()).unwrap();
+                update.upsert(*path, blob, FileMode::Link);
+            }
             Some(text) => {
                 update.upsert(*path, repo.blob(text.as_bytes()).unwrap(), FileMode::Blob);
             }
