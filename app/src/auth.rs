@@ -178,6 +178,17 @@ pub mod ssr {
     }
 
     /// Creates a local user with the given groups.
+    /// Sets the e-mail a user's git commits carry, so their changes are known as theirs
+    /// (and they can never approve them).
+    pub async fn set_email(db: &Db, name: &str, email: &str) -> Result<(), sqlx::Error> {
+        sqlx::query("UPDATE users SET email = $1 WHERE name = $2")
+            .bind(email)
+            .bind(name)
+            .execute(&db.pool)
+            .await?;
+        Ok(())
+    }
+
     pub async fn create_user(
         db: &Db,
         name: &str,

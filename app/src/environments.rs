@@ -33,6 +33,9 @@ pub struct Policy {
     /// Merge without approval (for low environments).
     #[serde(default)]
     pub auto_promote: bool,
+    /// Times when nothing merges into this environment.
+    #[serde(default)]
+    pub freeze_windows: Vec<crate::policy::FreezeWindow>,
 }
 
 impl Policy {
@@ -42,7 +45,7 @@ impl Policy {
             return "auto-promote: merges without approval".to_string();
         }
         let who = if self.approvers.is_empty() {
-            "any approver".to_string()
+            "nobody (no approvers named)".to_string()
         } else {
             self.approvers
                 .iter()
@@ -217,7 +220,7 @@ fn EnvironmentCard(env: Environment, is_last: bool) -> impl IntoView {
 #[component]
 fn PolicyDetails(policy: Policy, env: String) -> impl IntoView {
     let approvers = if policy.approvers.is_empty() {
-        "any user with the approver role".to_string()
+        "nobody: this environment names no approvers".to_string()
     } else {
         policy.approvers.join(", ")
     };
@@ -269,7 +272,7 @@ mod tests {
             "2 approvals from group cluster-admins, dana · security review for rbac, secret"
         );
         let one = policy(r#"{"required_approvals":1}"#).unwrap();
-        assert_eq!(one.summary(), "1 approval from any approver");
+        assert_eq!(one.summary(), "1 approval from nobody (no approvers named)");
         let auto = policy(r#"{"required_approvals":0,"auto_promote":true}"#).unwrap();
         assert_eq!(auto.summary(), "auto-promote: merges without approval");
     }

@@ -5,13 +5,17 @@
 //! functions run there), and with `hydrate` into the WASM that makes those pages live in
 //! the browser. Server-only code sits in `#[cfg(feature = "ssr")] mod ssr` blocks.
 
+pub mod audit;
 pub mod auth;
+pub mod changes;
 #[cfg(feature = "ssr")]
 pub mod db;
 pub mod environments;
 pub mod error;
 pub mod layout;
 pub mod pages;
+pub mod policy;
+pub mod settings;
 
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, Link, Meta, MetaTags, Stylesheet, Title};
@@ -66,15 +70,8 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/login") view=auth::LoginPage/>
                 <ParentRoute path=path!("") view=layout::Shell>
                     <Route path=path!("") view=environments::EnvironmentsPage/>
-                    <Route
-                        path=path!("changes")
-                        view=|| view! {
-                            <pages::NotBuiltYet
-                                title="Changes"
-                                what="The list of state-change requests (rendered diffs waiting for approval) arrives with the approval portal."
-                            />
-                        }
-                    />
+                    <Route path=path!("changes") view=changes::page::ChangesPage/>
+                    <Route path=path!("changes/:id") view=changes::page::ChangePage/>
                     <Route
                         path=path!("runs")
                         view=|| view! {
@@ -93,24 +90,8 @@ pub fn App() -> impl IntoView {
                             />
                         }
                     />
-                    <Route
-                        path=path!("audit")
-                        view=|| view! {
-                            <pages::NotBuiltYet
-                                title="Audit log"
-                                what="The hash-chained record of every decision arrives with the approval portal."
-                            />
-                        }
-                    />
-                    <Route
-                        path=path!("settings")
-                        view=|| view! {
-                            <pages::NotBuiltYet
-                                title="Settings"
-                                what="Editing environments, policies, users and groups in the browser arrives with the approval portal. Until then use `fluxgate user add`."
-                            />
-                        }
-                    />
+                    <Route path=path!("audit") view=audit::AuditPage/>
+                    <Route path=path!("settings") view=settings::SettingsPage/>
                 </ParentRoute>
             </Routes>
         </Router>

@@ -61,6 +61,16 @@ pub enum Command {
     /// Manage registered applications.
     #[command(subcommand)]
     App(AppCommand),
+    /// Check the audit log's hash chain; names the first broken entry.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+    /// Stop every merge into every environment (`on REASON`), or allow them again (`off`).
+    StopTheLine {
+        #[arg(value_parser = ["on", "off"])]
+        state: String,
+        /// Why (shown on every change request while it is on).
+        reason: Option<String>,
+    },
     /// Render a Kustomize overlay (byte for byte as `kubectl kustomize`) to stdout.
     Render(RenderArgs),
     /// Compare two renders (files or folders of YAML) object by object.
@@ -134,6 +144,12 @@ pub enum TokenCommand {
 }
 
 #[derive(Subcommand, Debug)]
+pub enum AuditCommand {
+    /// Recompute every entry's hash; exit 1 and name the first broken entry if any.
+    Verify,
+}
+
+#[derive(Subcommand, Debug)]
 pub enum AppCommand {
     /// Register an application repository (a local path or file:// URL).
     Add {
@@ -161,6 +177,9 @@ pub enum UserCommand {
         /// Groups the user belongs to (repeatable), e.g. --group cluster-admins.
         #[arg(long = "group")]
         groups: Vec<String>,
+        /// The e-mail of the user's git commits (their changes are then known as theirs).
+        #[arg(long)]
+        email: Option<String>,
     },
 }
 
@@ -183,11 +202,15 @@ pub async fn run(cli: Cli) -> Result<()> {
             ref name,
             role,
             ref groups,
+            ref email,
         }) => {
             let password = read_password()?;
             let database = open(&cli).await?;
             let groups: Vec<&str> = groups.iter().map(String::as_str).collect();
             app::auth::ssr::create_user(&database.db, name, &password, role, &groups).await?;
+            if let Some(email) = email {
+                app::auth::ssr::set_email(&database.db, name, email).await?;
+            }
             println!("added user {name} with role {role}");
             Ok(())
         }
@@ -221,6 +244,30 @@ pub async fn run(cli: Cli) -> Result<()> {
             println!("registered app {name} ({repo}, branch {branch})");
             Ok(())
         }
+        Command::Audit(AuditCommand::Verify) => {
+            let database = open(&cli).await?;
+            let verified = app::audit::ssr::verify(&database.db).await?;
+            match verified.first_broken {
+                None => {
+                    println!("audit log intact: {} entries", verified.entries);
+                    Ok(())
+                }
+                Some((seq, why)) => bail!(
+                    "audit log broken at entry {seq}: {why} ({} entries before it are intact)",
+                    verified.entries
+                ),
+            }
+        }
+        Command::StopTheLine {
+            ref state,
+            ref reason,
+        } => {
+            let database = open(&cli).await?;
+            let reason = reason.clone().unwrap_or_else(|| "stopped from the command line".into());
+            app::settings::ssr::set_stop_the_line(&database.db, "cli", (state == "on").then_some(reason.as_str())).await?;
+            println!("stop-the-line is {state}");
+            Ok(())
+        }
         Command::App(AppCommand::SetSecret { ref app, ref name }) => {
             let value = read_password()?;
             let database = open(&cli).await?;
@@ -251,6 +298,10 @@ pub async fn run(cli: Cli) -> Result<()> {
 
 async fn open(cli: &Cli) -> Result<Database> {
     let database = database::open(&cli.data_dir, cli.database_url.as_deref()).await?;
+    if matches!(cli.command, Command::Serve(_) | Command::Runner(_)) {
+        let data_dir = database::prepare_data_dir(&cli.data_dir)?;
+        crate::cd::ensure_gitops_setting(&database.db, &data_dir).await?;
+    }
     tracing::info!(database = %database.description, "database ready");
     Ok(database)
 }

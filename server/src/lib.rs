@@ -8,7 +8,6 @@
 
 pub mod apps;
 pub mod cd;
-pub mod changes;
 pub mod cli;
 pub mod database;
 pub mod demo;

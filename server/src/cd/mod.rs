@@ -4,6 +4,9 @@
 //! for approval and merge, which later parts of fluxgate drive.
 
 mod propose;
+mod rebase;
+
+pub use rebase::rebase;
 
 pub use propose::{rendered_file_name, Proposal};
 
@@ -53,6 +56,17 @@ pub async fn gitops_repo_path(db: &Db, data_dir: &Path) -> Result<PathBuf> {
     })
 }
 
+/// Records where the hosted GitOps repository is (if not yet recorded), so that every
+/// process (web, runners) finds the same one.
+pub async fn ensure_gitops_setting(db: &Db, data_dir: &Path) -> Result<PathBuf> {
+    let path = gitops_repo_path(db, data_dir).await?;
+    sqlx::query("INSERT INTO settings (key, value) VALUES ('gitops.repo_path', $1) ON CONFLICT (key) DO NOTHING")
+        .bind(path.to_string_lossy().as_ref())
+        .execute(&db.pool)
+        .await?;
+    Ok(path)
+}
+
 /// The `cd` job: creates the CD run of a green CI run (once) and proposes the change to
 /// the first environment. Idempotent: a retry finds the run and the change request.
 pub async fn start(r: &Runner, payload: &serde_json::Value) -> Result<(), JobError> {
@@ -82,6 +96,7 @@ pub async fn start(r: &Runner, payload: &serde_json::Value) -> Result<(), JobErr
         Ok(Some(p)) => {
             tracing::info!(change = %p.change_id, env = %first.name, "change request opened");
             runs::set_state(&r.db, &cd.id, "waiting", None).await?;
+            auto_merge(r, &p.change_id).await;
             Ok(())
         }
         Ok(None) => {
@@ -94,6 +109,25 @@ pub async fn start(r: &Runner, payload: &serde_json::Value) -> Result<(), JobErr
             Ok(())
         }
         Err(propose::ProposeError::Other(e)) => Err(JobError::retry(format!("{e:#}"))),
+    }
+}
+
+/// Environments marked auto-promote merge at once, as `fluxgate`, when the policy allows
+/// (freezes, stop-the-line and risk-triggered reviews still hold; the change then waits).
+async fn auto_merge(r: &Runner, change_id: &str) {
+    let policy = match app::changes::review::policy_of(&r.db, change_id).await {
+        Ok(p) => p,
+        Err(e) => {
+            tracing::warn!(error = %e, "reading the policy for auto-promote failed");
+            return;
+        }
+    };
+    if !policy.auto_promote {
+        return;
+    }
+    match app::changes::merge::merge_as(&r.db, change_id, "fluxgate").await {
+        Ok(message) => tracing::info!(change = %change_id, %message, "auto-promoted"),
+        Err(e) => tracing::info!(change = %change_id, reason = %e, "auto-promote waits"),
     }
 }
 

@@ -5,7 +5,6 @@
 
 use super::Env;
 use crate::apps;
-use crate::changes::{self, NewChange};
 use crate::pipeline::definition::TemplateKind;
 use crate::pipeline::templates::{render_templates, ImageRef, Overlay};
 use crate::render::{self, yaml_emit};
@@ -15,6 +14,7 @@ use crate::runner::logs::LogWriter;
 use crate::runner::Runner;
 use crate::runs::{self, Run, StepEnd};
 use anyhow::Context;
+use app::changes::store::{self as changes, NewChange};
 use app::db::new_id;
 use git2::{Oid, Repository, Signature};
 use std::collections::BTreeMap;
@@ -34,6 +34,12 @@ pub enum ProposeError {
     Content(String),
     /// Something else (database, disk); worth a retry.
     Other(anyhow::Error),
+}
+
+impl From<app::error::AppError> for ProposeError {
+    fn from(e: app::error::AppError) -> Self {
+        ProposeError::Other(e.into())
+    }
 }
 
 impl From<anyhow::Error> for ProposeError {
@@ -65,13 +71,13 @@ pub fn rendered_file_name(kind: &str, namespace: &str, name: &str) -> String {
 }
 
 /// What the blocking part computed.
-struct Prepared {
-    head: Oid,
-    base: Oid,
-    diff_json: String,
-    summary: serde_json::Value,
-    risks: serde_json::Value,
-    objects: usize,
+pub(super) struct Prepared {
+    pub head: Oid,
+    pub base: Oid,
+    pub diff_json: String,
+    pub summary: serde_json::Value,
+    pub risks: serde_json::Value,
+    pub objects: usize,
 }
 
 pub async fn propose(
@@ -93,27 +99,7 @@ pub async fn propose(
     let app = apps::get(&r.db, &ci.app_id)
         .await?
         .context("the app was deleted")?;
-    let artifacts = runs::artifacts(&r.db, &ci.id).await?;
-    let Some((_, meta)) = artifacts.iter().find(|(p, _)| p == "images.json") else {
-        return Err(ProposeError::Content(
-            "the CI run published nothing: add a `uses: publish` step to the ci steps".into(),
-        ));
-    };
-    let meta: serde_json::Value = serde_json::from_str(meta).context("images.json")?;
-    let images: Vec<ImageRef> =
-        serde_json::from_value(meta["images"].clone()).context("images.json")?;
-    let kind = match meta["template_kind"].as_str() {
-        Some("plain") => TemplateKind::Plain,
-        Some("helm") => TemplateKind::Helm,
-        _ => TemplateKind::Kustomize,
-    };
-    let templates: Vec<(String, String)> = artifacts
-        .iter()
-        .filter_map(|(p, c)| {
-            p.strip_prefix("templates/")
-                .map(|p| (p.to_string(), c.clone()))
-        })
-        .collect();
+    let (templates, images, kind) = published(r, ci).await?;
 
     runs::plan_steps(
         &r.db,
@@ -160,7 +146,7 @@ pub async fn propose(
             let result = with_repo_lock(&gitops, || {
                 prepare(
                     &gitops, &app_name, &env, &templates, kind, &images, &scratch, &branch,
-                    &message,
+                    &message, None,
                 )
             });
             let _ = std::fs::remove_dir_all(&scratch);
@@ -242,6 +228,36 @@ pub async fn propose(
     }))
 }
 
+/// What a CI run published: the template files, the image references, the template kind.
+pub(super) async fn published(
+    r: &Runner,
+    ci: &Run,
+) -> Result<(Vec<(String, String)>, Vec<ImageRef>, TemplateKind), ProposeError> {
+    let artifacts = runs::artifacts(&r.db, &ci.id).await?;
+    let Some((_, meta)) = artifacts.iter().find(|(p, _)| p == "images.json") else {
+        return Err(ProposeError::Content(
+            "the CI run published nothing: add a `uses: publish` step to the ci steps".into(),
+        ));
+    };
+    let meta: serde_json::Value = serde_json::from_str(meta).context("images.json")?;
+    let images: Vec<ImageRef> =
+        serde_json::from_value(meta["images"].clone()).context("images.json")?;
+    let kind = match meta["template_kind"].as_str() {
+        Some("plain") => TemplateKind::Plain,
+        Some("helm") => TemplateKind::Helm,
+        _ => TemplateKind::Kustomize,
+    };
+    let templates: Vec<(String, String)> = artifacts
+        .iter()
+        .filter_map(|(p, c)| {
+            p.strip_prefix("templates/")
+                .map(|p| (p.to_string(), c.clone()))
+        })
+        .collect();
+
+    Ok((templates, images, kind))
+}
+
 async fn finish_step(r: &Runner, cd: &Run, state: &str, started: Instant) -> anyhow::Result<()> {
     runs::step_finished(
         &r.db,
@@ -259,7 +275,7 @@ async fn finish_step(r: &Runner, cd: &Run, state: &str, started: Instant) -> any
 }
 
 #[allow(clippy::too_many_arguments)]
-fn prepare(
+pub(super) fn prepare(
     gitops: &Path,
     app: &str,
     env: &Env,
@@ -269,6 +285,7 @@ fn prepare(
     scratch: &Path,
     branch: &str,
     message: &str,
+    replace: Option<Oid>,
 ) -> Result<Option<Prepared>, ProposeError> {
     let content = ProposeError::Content;
     let repo = Repository::open_bare(gitops)
@@ -376,7 +393,8 @@ fn prepare(
     let changes = crate::diff::diff(&before, &after, 3).map_err(|e| content(e.to_string()))?;
 
     let who = Signature::now("fluxgate", "fluxgate@localhost").context("signature")?;
-    let Some(head) = tree::commit_edits(&repo, base, branch, &edits, message, &who)? else {
+    let Some(head) = tree::commit_edits(&repo, base, branch, replace, &edits, message, &who)?
+    else {
         return Ok(None);
     };
     Ok(Some(Prepared {

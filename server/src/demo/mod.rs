@@ -70,6 +70,7 @@ fn demo_environments() -> Vec<Environment> {
                 approvers: admins(),
                 extra_reviews: vec![],
                 auto_promote: false,
+                freeze_windows: vec![],
             },
         ),
         env(
@@ -80,6 +81,7 @@ fn demo_environments() -> Vec<Environment> {
                 approvers: admins(),
                 extra_reviews: vec![security(&["rbac", "secret", "privileged"])],
                 auto_promote: false,
+                freeze_windows: vec![],
             },
         ),
         env(
@@ -96,6 +98,7 @@ fn demo_environments() -> Vec<Environment> {
                     "crd",
                 ])],
                 auto_promote: false,
+                freeze_windows: vec![],
             },
         ),
     ]
@@ -108,6 +111,8 @@ pub async fn seed(db: &Db, data_dir: &Path) -> Result<DemoRepos> {
             Ok(_) | Err(CreateUserError::Exists(_)) => {}
             Err(e) => return Err(e).with_context(|| format!("creating demo user {name}")),
         }
+        // Commits made as `<name> <name@example.invalid>` are that user's changes.
+        app::auth::ssr::set_email(db, name, &format!("{name}@example.invalid")).await?;
     }
     let existing: Vec<(String,)> = sqlx::query_as("SELECT name FROM environments")
         .fetch_all(&db.pool)

@@ -5,9 +5,11 @@
 //! checks the caller's role on the server. Errors are JSON: `{"error": "…"}`.
 
 use super::AppState;
-use crate::{apps, changes, runner, runs, tokens};
+use crate::{apps, runner, runs, tokens};
 use app::auth::{Role, SignedInUser};
+use app::changes::store as changes;
 use app::db::Db;
+use app::error::AppError;
 use axum::extract::{FromRef, FromRequestParts, Path, Query, State};
 use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
@@ -26,6 +28,9 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/changes", get(list_changes))
         .route("/api/v1/changes/{id}", get(get_change))
         .route("/api/v1/changes/{id}/diff", get(get_change_diff))
+        .route("/api/v1/changes/{id}/approve", post(approve))
+        .route("/api/v1/changes/{id}/reject", post(reject))
+        .route("/api/v1/changes/{id}/merge", post(merge))
         .route("/hooks/git/{app}", post(git_hook))
 }
 
@@ -48,6 +53,19 @@ impl IntoResponse for ApiError {
             );
         }
         response
+    }
+}
+
+impl From<AppError> for ApiError {
+    fn from(e: AppError) -> ApiError {
+        let status = match &e {
+            AppError::Unauthenticated => StatusCode::UNAUTHORIZED,
+            AppError::Forbidden(_) => StatusCode::FORBIDDEN,
+            AppError::NotFound(_) => StatusCode::NOT_FOUND,
+            AppError::Invalid(_) => StatusCode::CONFLICT,
+            AppError::Internal | AppError::Transport(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        ApiError(status, e.to_string())
     }
 }
 
@@ -228,7 +246,7 @@ async fn get_change(caller: Caller, State(db): State<Db>, Path(id): Path<String>
         .await?
         .ok_or_else(|| ApiError::not_found("change request"))?;
     // Per-object summary from the stored diff: what changed where, without the text.
-    let diff = changes::diff(&db, &id).await?.unwrap_or(Value::Null);
+    let diff = changes::diff_json(&db, &id).await?.unwrap_or(Value::Null);
     let objects: Vec<Value> = diff["objects"]
         .as_array()
         .map(|objects| {
@@ -248,7 +266,7 @@ async fn get_change_diff(
     Path(id): Path<String>,
 ) -> ApiResult {
     caller.require(Role::Viewer)?;
-    let diff = changes::diff(&db, &id)
+    let diff = changes::diff_json(&db, &id)
         .await?
         .ok_or_else(|| ApiError::not_found("change request"))?;
     Ok(Json(diff))
@@ -273,4 +291,48 @@ async fn git_hook(
         Json(json!({ "app": app.name, "poll": if queued { "queued" } else { "already queued" } })),
     )
         .into_response())
+}
+
+#[derive(Deserialize, Default)]
+struct ReviewBody {
+    #[serde(default)]
+    comment: String,
+}
+
+async fn review(
+    caller: Caller,
+    db: Db,
+    id: String,
+    decision: &str,
+    body: Option<Json<ReviewBody>>,
+) -> ApiResult {
+    let user = caller.require(Role::Developer)?;
+    let comment = body.map(|b| b.0.comment).unwrap_or_default();
+    let summary = app::changes::review::record(&db, &id, user, decision, &comment).await?;
+    Ok(Json(json!({ "policy": summary })))
+}
+
+/// `POST /api/v1/changes/<id>/approve` with an optional `{"comment": "…"}`.
+async fn approve(
+    caller: Caller,
+    State(db): State<Db>,
+    Path(id): Path<String>,
+    body: Option<Json<ReviewBody>>,
+) -> ApiResult {
+    review(caller, db, id, "approve", body).await
+}
+
+async fn reject(
+    caller: Caller,
+    State(db): State<Db>,
+    Path(id): Path<String>,
+    body: Option<Json<ReviewBody>>,
+) -> ApiResult {
+    review(caller, db, id, "reject", body).await
+}
+
+async fn merge(caller: Caller, State(db): State<Db>, Path(id): Path<String>) -> ApiResult {
+    let user = caller.require(Role::Developer)?;
+    let message = app::changes::merge::merge(&db, &id, user).await?;
+    Ok(Json(json!({ "merged": true, "message": message })))
 }

@@ -33,10 +33,30 @@ pub async fn sign_in(
                 return internal(e);
             }
             tracing::info!(user = %user.name, "signed in");
+            let logged = app::audit::ssr::append(
+                &state.db,
+                &user.name,
+                "login",
+                &format!("user:{}", user.name),
+                serde_json::json!({}),
+            )
+            .await;
+            if let Err(e) = logged {
+                return internal(e);
+            }
             Redirect::to(&next).into_response()
         }
         Ok(None) => {
             tracing::warn!(user = %form.username, "sign-in refused: wrong user name or password");
+            // Recorded too (the name as typed, never the password): guessing shows up.
+            let _ = app::audit::ssr::append(
+                &state.db,
+                "anonymous",
+                "login.refused",
+                &format!("user:{}", form.username.chars().take(64).collect::<String>()),
+                serde_json::json!({}),
+            )
+            .await;
             let query =
                 serde_urlencoded::to_string([("error", "invalid"), ("next", next.as_str())])
                     .expect("two string pairs always encode");

@@ -75,12 +75,14 @@ pub enum Edit {
 }
 
 /// Commits `edits` applied to the tree of `base` as a new commit whose parent is `base`,
-/// and points the new branch `branch` at it (refusing to move an existing branch).
+/// and points `branch` at it: a new branch when `replace` is None (an existing one is
+/// refused), else a compare-and-swap from `replace` (a concurrent writer is detected).
 /// Returns None, writing nothing, when the edits leave the tree as it was.
 pub fn commit_edits(
     repo: &Repository,
     base: Oid,
     branch: &str,
+    replace: Option<Oid>,
     edits: &[Edit],
     message: &str,
     author: &Signature,
@@ -108,14 +110,16 @@ pub fn commit_edits(
     }
     let tree = repo.find_tree(tree)?;
     let oid = repo.commit(None, author, author, message, &tree, &[&base_commit])?;
-    // `force = false`: creating the proposal branch fails if the name is taken.
-    repo.reference(
-        &format!("refs/heads/{branch}"),
-        oid,
-        false,
-        message.lines().next().unwrap_or(""),
-    )
-    .with_context(|| format!("creating branch {branch}"))?;
+    let refname = format!("refs/heads/{branch}");
+    let log = message.lines().next().unwrap_or("");
+    match replace {
+        // `force = false`: creating the proposal branch fails if the name is taken.
+        None => repo.reference(&refname, oid, false, log).map(|_| ()),
+        Some(old) => repo
+            .reference_matching(&refname, oid, true, old, log)
+            .map(|_| ()),
+    }
+    .with_context(|| format!("updating branch {branch}"))?;
     Ok(Some(oid))
 }
 

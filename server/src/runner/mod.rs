@@ -178,6 +178,7 @@ impl Runner {
             "poll" => poll::poll(self, &job.payload).await,
             "run" => run::run(self, &job.payload).await,
             "cd" => crate::cd::start(self, &job.payload).await,
+            "rebase" => crate::cd::rebase(self, &job.payload).await,
             other => Err(JobError::fatal(format!("unknown job kind {other}"))),
         };
         beat.abort();

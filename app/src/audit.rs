@@ -1,0 +1,232 @@
+//! The audit log: every decision and state change, append-only, each entry hashing the one
+//! before it, so that editing or deleting a past entry breaks the chain at that entry
+//! (`fluxgate audit verify` names it). Entries never hold secret values.
+
+use crate::error::AppError;
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditEvent {
+    pub seq: i64,
+    pub at: String,
+    pub actor: String,
+    pub action: String,
+    pub target: String,
+    pub detail: String,
+}
+
+/// The newest entries first, 100 per page. Admins and approvers may read the log.
+#[server(endpoint = "audit_page")]
+pub async fn audit_page(page: u32) -> Result<Vec<AuditEvent>, AppError> {
+    use crate::auth::{ssr::require_role, Role};
+    require_role(Role::Approver).await?;
+    ssr::list(&crate::auth::ssr::db()?, page).await
+}
+
+#[component]
+pub fn AuditPage() -> impl IntoView {
+    let events = Resource::new(|| (), |_| audit_page(0));
+    view! {
+        <h1>"Audit log"</h1>
+        <p class="muted">"Every decision, newest first. Each entry hashes the one before it; "
+            <code>"fluxgate audit verify"</code>" checks the chain."</p>
+        <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+            {move || events.get().map(|r| match r {
+                Err(e) => view! { <p class="error">{e.to_string()}</p> }.into_any(),
+                Ok(list) if list.is_empty() => view! { <p>"Nothing recorded yet."</p> }.into_any(),
+                Ok(list) => view! {
+                    <table class="table" data-testid="audit">
+                        <thead><tr><th>"#"</th><th>"When (UTC)"</th><th>"Who"</th><th>"Action"</th><th>"Target"</th><th>"Detail"</th></tr></thead>
+                        <tbody>
+                            {list.into_iter().map(|e| view! {
+                                <tr>
+                                    <td>{e.seq}</td>
+                                    <td>{e.at}</td>
+                                    <td>{e.actor}</td>
+                                    <td>{e.action}</td>
+                                    <td><code>{e.target}</code></td>
+                                    <td class="detail">{e.detail}</td>
+                                </tr>
+                            }).collect_view()}
+                        </tbody>
+                    </table>
+                }.into_any(),
+            })}
+        </Suspense>
+    }
+}
+
+#[cfg(feature = "ssr")]
+pub mod ssr {
+    use super::AuditEvent;
+    use crate::db::{now_text, Backend, Db};
+    use crate::error::AppError;
+    use sha2::{Digest, Sha256};
+    use sqlx::{Executor, Row};
+
+    const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+    fn hash(
+        seq: i64,
+        at: &str,
+        actor: &str,
+        action: &str,
+        target: &str,
+        detail: &str,
+        prev: &str,
+    ) -> String {
+        // Fields joined by a byte that cannot occur in them unescaped (detail is JSON).
+        let text = format!(
+            "{seq}\u{1f}{at}\u{1f}{actor}\u{1f}{action}\u{1f}{target}\u{1f}{detail}\u{1f}{prev}"
+        );
+        hex::encode(Sha256::digest(text.as_bytes()))
+    }
+
+    /// Appends an entry. Writers are serialized (SQLite `BEGIN IMMEDIATE`, a PostgreSQL
+    /// table lock), so the chain never forks.
+    pub async fn append(
+        db: &Db,
+        actor: &str,
+        action: &str,
+        target: &str,
+        detail: serde_json::Value,
+    ) -> Result<i64, AppError> {
+        let detail = detail.to_string();
+        let mut conn = db.pool.acquire().await?;
+        match db.backend {
+            Backend::Sqlite => conn.execute("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => {
+                conn.execute("BEGIN").await?;
+                conn.execute("LOCK TABLE audit_events IN SHARE ROW EXCLUSIVE MODE")
+                    .await?
+            }
+        };
+        let result = async {
+            let last = sqlx::query("SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1")
+                .fetch_optional(&mut *conn)
+                .await?;
+            let (seq, prev) = match last {
+                Some(r) => (
+                    r.try_get::<i64, _>("seq")? + 1,
+                    r.try_get::<String, _>("hash")?,
+                ),
+                None => (1, GENESIS.to_string()),
+            };
+            let at = now_text();
+            let h = hash(seq, &at, actor, action, target, &detail, &prev);
+            sqlx::query(
+                "INSERT INTO audit_events (seq, at, actor, action, target, detail, prev_hash, hash)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            )
+            .bind(seq)
+            .bind(&at)
+            .bind(actor)
+            .bind(action)
+            .bind(target)
+            .bind(&detail)
+            .bind(&prev)
+            .bind(&h)
+            .execute(&mut *conn)
+            .await?;
+            Ok::<i64, sqlx::Error>(seq)
+        }
+        .await;
+        match result {
+            Ok(seq) => {
+                conn.execute("COMMIT").await?;
+                Ok(seq)
+            }
+            Err(e) => {
+                let _ = conn.execute("ROLLBACK").await;
+                Err(e.into())
+            }
+        }
+    }
+
+    fn from_row(r: &sqlx::any::AnyRow) -> Result<AuditEvent, AppError> {
+        Ok(AuditEvent {
+            seq: r.try_get("seq")?,
+            at: r.try_get("at")?,
+            actor: r.try_get("actor")?,
+            action: r.try_get("action")?,
+            target: r.try_get("target")?,
+            detail: r.try_get("detail")?,
+        })
+    }
+
+    pub async fn list(db: &Db, page: u32) -> Result<Vec<AuditEvent>, AppError> {
+        let rows = sqlx::query(
+            "SELECT seq, at, actor, action, target, detail FROM audit_events ORDER BY seq DESC LIMIT 100 OFFSET $1",
+        )
+        .bind(page as i64 * 100)
+        .fetch_all(&db.pool)
+        .await?;
+        rows.iter().map(from_row).collect()
+    }
+
+    /// Entries about one target (e.g. `change:<id>`), oldest first.
+    pub async fn for_target(db: &Db, target: &str) -> Result<Vec<AuditEvent>, AppError> {
+        let rows = sqlx::query(
+            "SELECT seq, at, actor, action, target, detail FROM audit_events WHERE target = $1 ORDER BY seq",
+        )
+        .bind(target)
+        .fetch_all(&db.pool)
+        .await?;
+        rows.iter().map(from_row).collect()
+    }
+
+    /// The result of checking the chain.
+    #[derive(Debug, PartialEq, Eq)]
+    pub struct Verified {
+        pub entries: i64,
+        /// The first entry that does not match, and why.
+        pub first_broken: Option<(i64, String)>,
+    }
+
+    /// Recomputes every hash in order. Reads in pages so a long log needs little memory.
+    pub async fn verify(db: &Db) -> Result<Verified, AppError> {
+        let mut prev = GENESIS.to_string();
+        let mut expected_seq = 1i64;
+        let mut after = 0i64;
+        loop {
+            let rows = sqlx::query(
+                "SELECT seq, at, actor, action, target, detail, prev_hash, hash FROM audit_events
+                 WHERE seq > $1 ORDER BY seq LIMIT 1000",
+            )
+            .bind(after)
+            .fetch_all(&db.pool)
+            .await?;
+            if rows.is_empty() {
+                return Ok(Verified {
+                    entries: expected_seq - 1,
+                    first_broken: None,
+                });
+            }
+            for r in &rows {
+                let e = from_row(r)?;
+                let stored_prev: String = r.try_get("prev_hash")?;
+                let stored: String = r.try_get("hash")?;
+                let broken = |why: &str| Verified {
+                    entries: expected_seq - 1,
+                    first_broken: Some((e.seq, why.to_string())),
+                };
+                if e.seq != expected_seq {
+                    return Ok(broken(&format!("entry {expected_seq} is missing")));
+                }
+                if stored_prev != prev {
+                    return Ok(broken("its link to the previous entry does not match"));
+                }
+                if hash(
+                    e.seq, &e.at, &e.actor, &e.action, &e.target, &e.detail, &prev,
+                ) != stored
+                {
+                    return Ok(broken("its content does not match its hash (edited)"));
+                }
+                prev = stored;
+                expected_seq += 1;
+                after = e.seq;
+            }
+        }
+    }
+}

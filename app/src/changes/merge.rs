@@ -1,0 +1,253 @@
+//! Merging a change into its environment branch (server only).
+//!
+//! The environment branch moves from the change's base commit to its head commit with a
+//! compare-and-swap on the ref, so what lands is byte for byte what was approved (the
+//! approvals are bound to that head), and of two merges at the same moment exactly one
+//! moves the branch. If the branch moved since the change was proposed, nothing merges:
+//! the change is queued to be re-rendered on the new base, which gives it a new head and
+//! so dismisses the approvals given so far.
+
+use super::{review, store, ChangeRequest};
+use crate::audit::ssr as audit;
+use crate::auth::SignedInUser;
+use crate::db::{new_id, now_text, Db};
+use crate::error::AppError;
+use git2::{Oid, Repository};
+use sqlx::Row;
+use std::path::PathBuf;
+
+/// Where the hosted GitOps repository is (recorded in settings at startup).
+pub async fn gitops_path(db: &Db) -> Result<PathBuf, AppError> {
+    let row = sqlx::query("SELECT value FROM settings WHERE key = 'gitops.repo_path'")
+        .fetch_optional(&db.pool)
+        .await?;
+    match row {
+        Some(r) => Ok(PathBuf::from(r.try_get::<String, _>("value")?)),
+        None => Err(AppError::internal(
+            "the GitOps repository path is not configured",
+        )),
+    }
+}
+
+async fn env_branch(db: &Db, change_id: &str) -> Result<(String, String), AppError> {
+    let row = sqlx::query(
+        "SELECT e.id, e.branch FROM environments e JOIN change_requests c ON c.environment_id = e.id WHERE c.id = $1",
+    )
+    .bind(change_id)
+    .fetch_one(&db.pool)
+    .await?;
+    Ok((row.try_get("id")?, row.try_get("branch")?))
+}
+
+enum GitOutcome {
+    /// The branch now points at the head (by us or by an earlier attempt).
+    AtHead,
+    /// The branch is somewhere else than the change's base.
+    BaseMoved(String),
+}
+
+/// Merges as `user` after checking the policy. Returns a sentence for the user.
+pub async fn merge(db: &Db, id: &str, user: &SignedInUser) -> Result<String, AppError> {
+    merge_as(db, id, &user.name).await
+}
+
+/// Merges on behalf of `actor` (a user, or `fluxgate` for auto-promoting environments).
+pub async fn merge_as(db: &Db, id: &str, actor: &str) -> Result<String, AppError> {
+    let change = store::get(db, id)
+        .await?
+        .ok_or_else(|| AppError::NotFound("change request".into()))?;
+    if change.state == "merged" {
+        return Err(AppError::Invalid("this change is already merged".into()));
+    }
+    if !change.is_open() {
+        return Err(AppError::Invalid(format!(
+            "this change is {}; only open changes merge",
+            change.state
+        )));
+    }
+    let (_, verdict) = review::verdict(db, &change).await?;
+    if !verdict.can_merge {
+        return Err(AppError::Forbidden(format!(
+            "the policy does not allow merging yet: {}",
+            verdict.summary()
+        )));
+    }
+    let (env_id, branch) = env_branch(db, id).await?;
+    let path = gitops_path(db).await?;
+    let (head, base, b) = (
+        change.head_commit.clone(),
+        change.base_commit.clone(),
+        branch.clone(),
+    );
+    let outcome = tokio::task::spawn_blocking(move || move_branch(&path, &b, &base, &head))
+        .await
+        .map_err(AppError::internal)?
+        .map_err(AppError::internal)?;
+    match outcome {
+        GitOutcome::BaseMoved(now) => {
+            request_rebase(db, id).await?;
+            Err(AppError::Invalid(format!(
+                "{branch} moved since this change was proposed (it is at {} now, the change was made on {}): \
+                 it is being re-rendered on the new base, and approvals must be given again",
+                &now[..7.min(now.len())],
+                change.base_commit.get(..7).unwrap_or(&change.base_commit)
+            )))
+        }
+        GitOutcome::AtHead => finalize(db, &change, &env_id, &branch, actor).await,
+    }
+}
+
+/// Fast-forwards `branch` from `base` to `head`, atomically.
+fn move_branch(
+    path: &std::path::Path,
+    branch: &str,
+    base: &str,
+    head: &str,
+) -> anyhow::Result<GitOutcome> {
+    let repo = Repository::open_bare(path)?;
+    let refname = format!("refs/heads/{branch}");
+    let (base, head) = (Oid::from_str(base)?, Oid::from_str(head)?);
+    let current = repo.find_reference(&refname)?.target();
+    if current == Some(head) {
+        return Ok(GitOutcome::AtHead);
+    }
+    if current != Some(base) {
+        return Ok(GitOutcome::BaseMoved(
+            current.map(|o| o.to_string()).unwrap_or_default(),
+        ));
+    }
+    let moved = repo
+        .reference_matching(
+            &refname,
+            head,
+            true,
+            base,
+            "fluxgate: merge approved change",
+        )
+        .map(|_| ());
+    match moved {
+        Ok(()) => Ok(GitOutcome::AtHead),
+        // Someone moved it between our read and our write: look again.
+        Err(e) if e.code() == git2::ErrorCode::Modified || e.code() == git2::ErrorCode::Locked => {
+            let now = repo.find_reference(&refname)?.target();
+            if now == Some(head) {
+                Ok(GitOutcome::AtHead)
+            } else {
+                Ok(GitOutcome::BaseMoved(
+                    now.map(|o| o.to_string()).unwrap_or_default(),
+                ))
+            }
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Records the merge once: of concurrent callers, one finds the change still open.
+async fn finalize(
+    db: &Db,
+    change: &ChangeRequest,
+    env_id: &str,
+    branch: &str,
+    actor: &str,
+) -> Result<String, AppError> {
+    let now = now_text();
+    let mut tx = db.pool.begin().await?;
+    let done = sqlx::query(
+        "UPDATE change_requests SET state = 'merged', updated_at = $1 WHERE id = $2 AND state IN ('open', 'approved')",
+    )
+    .bind(&now)
+    .bind(&change.id)
+    .execute(&mut *tx)
+    .await?;
+    if done.rows_affected() != 1 {
+        return Err(AppError::Invalid("this change is already merged".into()));
+    }
+    let app_id: String = sqlx::query("SELECT app_id FROM change_requests WHERE id = $1")
+        .bind(&change.id)
+        .fetch_one(&mut *tx)
+        .await?
+        .try_get("app_id")?;
+    sqlx::query(
+        "INSERT INTO deployments (id, app_id, environment_id, change_id, gitops_commit, app_commit, images, merged_by, merged_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(new_id())
+    .bind(&app_id)
+    .bind(env_id)
+    .bind(&change.id)
+    .bind(&change.head_commit)
+    .bind(&change.app_commit)
+    .bind(serde_json::to_string(&change.images).map_err(AppError::internal)?)
+    .bind(actor)
+    .bind(&now)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    audit::append(
+        db,
+        actor,
+        "change.merge",
+        &format!("change:{}", change.id),
+        serde_json::json!({ "head": change.head_commit, "branch": branch, "app": change.app, "environment": change.environment }),
+    )
+    .await?;
+    Ok(format!(
+        "Merged into {branch} at {}.",
+        &change.head_commit[..7]
+    ))
+}
+
+/// Queues the re-render of a change on its environment branch's new head (the runner does
+/// it; see `server/src/cd`).
+pub async fn request_rebase(db: &Db, id: &str) -> Result<(), AppError> {
+    sqlx::query(
+        "INSERT INTO jobs (id, kind, payload, dedup_key, state, attempts, max_attempts, run_after, created_at)
+         VALUES ($1, 'rebase', $2, $3, 'queued', 0, 5, $4, $4)
+         ON CONFLICT (dedup_key) WHERE state = 'queued' DO NOTHING",
+    )
+    .bind(new_id())
+    .bind(serde_json::json!({ "change_id": id }).to_string())
+    .bind(format!("rebase:{id}"))
+    .bind(now_text())
+    .execute(&db.pool)
+    .await?;
+    Ok(())
+}
+
+/// The templates and values diff of a change (what the developer and the values changed),
+/// as a unified patch, from the GitOps repository.
+pub async fn source_diff(db: &Db, id: &str) -> Result<String, AppError> {
+    let change = store::get(db, id)
+        .await?
+        .ok_or_else(|| AppError::NotFound("change request".into()))?;
+    let path = gitops_path(db).await?;
+    tokio::task::spawn_blocking(move || -> anyhow::Result<String> {
+        let repo = Repository::open_bare(path)?;
+        let base = repo
+            .find_commit(Oid::from_str(&change.base_commit)?)?
+            .tree()?;
+        let head = repo
+            .find_commit(Oid::from_str(&change.head_commit)?)?
+            .tree()?;
+        let mut options = git2::DiffOptions::new();
+        options
+            .pathspec(format!("apps/{}/templates", change.app))
+            .pathspec(format!("apps/{}/values.yaml", change.app))
+            .context_lines(3);
+        let diff = repo.diff_tree_to_tree(Some(&base), Some(&head), Some(&mut options))?;
+        let mut out = String::new();
+        diff.print(git2::DiffFormat::Patch, |_, _, line| {
+            let prefix = match line.origin() {
+                '+' | '-' | ' ' => line.origin().to_string(),
+                _ => String::new(),
+            };
+            out.push_str(&prefix);
+            out.push_str(&String::from_utf8_lossy(line.content()));
+            true
+        })?;
+        Ok(out)
+    })
+    .await
+    .map_err(AppError::internal)?
+    .map_err(AppError::internal)
+}

@@ -1,0 +1,191 @@
+//! Change requests: the state-change PRs against the GitOps repository that cluster admins
+//! review, approve and merge. Types shared with the browser, the server functions the
+//! pages call, and (server only) their storage (`store`), reviews (`review`) and the merge.
+
+#[cfg(feature = "ssr")]
+pub mod merge;
+pub mod page;
+#[cfg(feature = "ssr")]
+pub mod review;
+#[cfg(feature = "ssr")]
+pub mod store;
+
+use crate::error::AppError;
+use crate::policy::{RiskFlag, Verdict};
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Summary {
+    pub added: u32,
+    pub removed: u32,
+    pub changed: u32,
+    pub unchanged: u32,
+}
+
+/// A change request as lists and the API show it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChangeRequest {
+    pub id: String,
+    pub app: String,
+    pub environment: String,
+    pub cd_run_id: String,
+    pub ci_run_id: String,
+    pub app_commit: String,
+    /// The app commit's author as git records it.
+    pub author: String,
+    /// The fluxgate user matched to the author (by e-mail), who may never approve it.
+    pub author_user: Option<String>,
+    pub title: String,
+    pub images: Vec<String>,
+    pub proposal_branch: String,
+    pub head_commit: String,
+    pub base_commit: String,
+    pub state: String,
+    pub summary: Summary,
+    pub risks: Vec<RiskFlag>,
+    pub superseded_by: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl ChangeRequest {
+    pub fn short_commit(&self) -> &str {
+        &self.app_commit[..self.app_commit.len().min(7)]
+    }
+    pub fn is_open(&self) -> bool {
+        matches!(self.state.as_str(), "open" | "approved")
+    }
+}
+
+/// One review as the change page shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReviewEntry {
+    pub user: String,
+    pub decision: String,
+    pub head: String,
+    pub comment: String,
+    pub at: String,
+}
+
+/// One line of a change's timeline.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TimelineEntry {
+    pub at: String,
+    pub actor: String,
+    pub what: String,
+}
+
+/// A changed object in the list beside the diff (the diff text itself loads on demand).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ObjectEntry {
+    pub index: usize,
+    pub display: String,
+    pub status: String,
+    pub added_lines: u32,
+    pub removed_lines: u32,
+    pub fields: Vec<String>,
+    pub risks: Vec<String>,
+}
+
+/// Everything the change page needs except the diff text.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChangeDetail {
+    pub change: ChangeRequest,
+    pub policy_summary: String,
+    pub verdict: Verdict,
+    pub reviews: Vec<ReviewEntry>,
+    pub timeline: Vec<TimelineEntry>,
+    pub objects: Vec<ObjectEntry>,
+    /// Whether the signed-in user may approve or reject it, and if not, why not.
+    pub may_review: Result<(), String>,
+}
+
+/// One line of an object's diff.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DiffLine {
+    /// `context`, `delete` or `insert`.
+    pub tag: String,
+    pub old_line: Option<u32>,
+    pub new_line: Option<u32>,
+    pub text: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DiffHunk {
+    pub header: String,
+    pub lines: Vec<DiffLine>,
+}
+
+/// A page of change requests.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChangeList {
+    pub items: Vec<ChangeRequest>,
+    pub total: i64,
+}
+
+/// Change requests, newest first, filtered; `mine` keeps those waiting for the signed-in
+/// user's review.
+#[server(endpoint = "list_changes")]
+pub async fn list_changes(
+    env: String,
+    state: String,
+    app: String,
+    mine: bool,
+    page: u32,
+) -> Result<ChangeList, AppError> {
+    use crate::auth::{ssr::require_role, Role};
+    let user = require_role(Role::Viewer).await?;
+    let db = crate::auth::ssr::db()?;
+    store::list_page(&db, &env, &state, &app, mine.then_some(&user), page).await
+}
+
+#[server(endpoint = "load_change")]
+pub async fn load_change(id: String) -> Result<ChangeDetail, AppError> {
+    use crate::auth::{ssr::require_role, Role};
+    let user = require_role(Role::Viewer).await?;
+    review::detail(&crate::auth::ssr::db()?, &id, &user).await
+}
+
+/// The diff of one object of a change, loaded when it is opened or scrolled into view.
+#[server(endpoint = "change_object_diff")]
+pub async fn change_object_diff(id: String, index: usize) -> Result<Vec<DiffHunk>, AppError> {
+    use crate::auth::{ssr::require_role, Role};
+    require_role(Role::Viewer).await?;
+    store::object_hunks(&crate::auth::ssr::db()?, &id, index).await
+}
+
+/// The templates and values diff of a change (what the developer changed), as unified text.
+#[server(endpoint = "change_source_diff")]
+pub async fn change_source_diff(id: String) -> Result<String, AppError> {
+    use crate::auth::{ssr::require_role, Role};
+    require_role(Role::Viewer).await?;
+    merge::source_diff(&crate::auth::ssr::db()?, &id).await
+}
+
+/// Approve or reject the change at its current head.
+#[server(endpoint = "review_change")]
+pub async fn review_change(
+    id: String,
+    decision: String,
+    comment: String,
+) -> Result<String, AppError> {
+    use crate::auth::{ssr::require_role, Role};
+    let user = require_role(Role::Developer).await?;
+    review::record(&crate::auth::ssr::db()?, &id, &user, &decision, &comment).await
+}
+
+#[server(endpoint = "comment_change")]
+pub async fn comment_change(id: String, body: String) -> Result<(), AppError> {
+    use crate::auth::{ssr::require_role, Role};
+    let user = require_role(Role::Developer).await?;
+    review::comment(&crate::auth::ssr::db()?, &id, &user, &body).await
+}
+
+/// Merge the change into its environment branch, if the policy says it may.
+#[server(endpoint = "merge_change")]
+pub async fn merge_change(id: String) -> Result<String, AppError> {
+    use crate::auth::{ssr::require_role, Role};
+    let user = require_role(Role::Developer).await?;
+    merge::merge(&crate::auth::ssr::db()?, &id, &user).await
+}

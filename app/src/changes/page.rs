@@ -1,0 +1,378 @@
+//! The Changes list and the change request page (policy status, rendered diff object by
+//! object, templates and values diff, review and merge).
+//!
+//! The diff is never shipped whole: the page gets the list of changed objects, and each
+//! object's lines load when it is opened, a few hundred at a time, so a 10,000-line change
+//! stays quick to open and to scroll.
+
+use super::{
+    change_object_diff, change_source_diff, list_changes, load_change, ChangeDetail, ChangeRequest,
+    DiffHunk, MergeChange, ObjectEntry, ReviewChange,
+};
+use leptos::prelude::*;
+use leptos_router::components::A;
+use leptos_router::hooks::{use_params_map, use_query_map};
+
+/// Lines of one object shown before "show more".
+const LINES_AT_ONCE: usize = 400;
+
+fn state_badge(state: &str) -> impl IntoView {
+    view! { <span class=format!("badge state-{state}")>{state.to_string()}</span> }
+}
+
+#[component]
+pub fn ChangesPage() -> impl IntoView {
+    let query = use_query_map();
+    let param = move |k: &str| query.with(|q| q.get(k).unwrap_or_default());
+    let changes = Resource::new(
+        move || {
+            (
+                param("env"),
+                param("state"),
+                param("app"),
+                param("mine") == "1",
+                param("page").parse::<u32>().unwrap_or(0),
+            )
+        },
+        |(env, state, app, mine, page)| list_changes(env, state, app, mine, page),
+    );
+    view! {
+        <leptos_meta::Title text="Changes"/>
+        <div class="page-head">
+            <h1>"Changes"</h1>
+            <p class="muted">"State-change requests against the GitOps repository, newest first."</p>
+        </div>
+        <form method="get" class="filters" action="/changes">
+            <label>"Environment " <input name="env" value=move || param("env") placeholder="any" size="10"/></label>
+            <label>"State "
+                <select name="state">
+                    {["", "open", "approved", "merged", "superseded", "rejected", "failed"].into_iter().map(|s| {
+                        let selected = move || param("state") == s;
+                        view! { <option value=s selected=selected>{if s.is_empty() { "any" } else { s }}</option> }
+                    }).collect_view()}
+                </select>
+            </label>
+            <label>"App " <input name="app" value=move || param("app") placeholder="any" size="12"/></label>
+            <label><input type="checkbox" name="mine" value="1" checked=move || param("mine") == "1"/>" Waiting for me"</label>
+            <button type="submit">"Filter"</button>
+        </form>
+        <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match changes.await {
+                    Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
+                    Ok(list) if list.items.is_empty() => view! { <p class="empty">"No change requests match."</p> }.into_any(),
+                    Ok(list) => view! {
+                        <p class="muted">{format!("{} change request(s)", list.total)}</p>
+                        <table class="table" data-testid="changes">
+                            <thead><tr><th>"Change"</th><th>"Environment"</th><th>"State"</th><th>"Objects"</th><th>"Risks"</th><th>"Opened"</th></tr></thead>
+                            <tbody>{list.items.into_iter().map(change_row).collect_view()}</tbody>
+                        </table>
+                    }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+fn change_row(c: ChangeRequest) -> impl IntoView {
+    let s = c.summary;
+    view! {
+        <tr data-change=c.id.clone()>
+            <td><A href=format!("/changes/{}", c.id)>{c.title.clone()}</A></td>
+            <td>{c.environment.clone()}</td>
+            <td>{state_badge(&c.state)}</td>
+            <td class="counts">{format!("+{} ~{} -{}", s.added, s.changed, s.removed)}</td>
+            <td>{c.risks.len()}</td>
+            <td>{c.created_at.clone()}</td>
+        </tr>
+    }
+}
+
+#[component]
+pub fn ChangePage() -> impl IntoView {
+    let params = use_params_map();
+    let id = move || params.with(|p| p.get("id").unwrap_or_default());
+    let review = ServerAction::<ReviewChange>::new();
+    let merge = ServerAction::<MergeChange>::new();
+    let detail = Resource::new(
+        move || (id(), review.version().get(), merge.version().get()),
+        |(id, _, _)| load_change(id),
+    );
+    view! {
+        <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match detail.await {
+                    Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
+                    Ok(d) => view! { <ChangeView d review merge/> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+fn ChangeView(
+    d: ChangeDetail,
+    review: ServerAction<ReviewChange>,
+    merge: ServerAction<MergeChange>,
+) -> impl IntoView {
+    let c = d.change.clone();
+    let (tab, set_tab) = signal("rendered");
+    let (comment, set_comment) = signal(String::new());
+    let id = c.id.clone();
+    let can_merge = d.verdict.can_merge && c.is_open();
+    let may_review = d.may_review.clone();
+    let review_result = move || {
+        review.value().get().map(|r| match r {
+            Ok(summary) => view! { <p class="ok" role="status">{summary}</p> }.into_any(),
+            Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
+        })
+    };
+    let merge_result = move || {
+        merge.value().get().map(|r| match r {
+            Ok(text) => view! { <p class="ok" role="status">{text}</p> }.into_any(),
+            Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
+        })
+    };
+    let (id_a, id_r, id_m, id_s) = (id.clone(), id.clone(), id.clone(), id.clone());
+    view! {
+        <leptos_meta::Title text=c.title.clone()/>
+        <div class="page-head">
+            <h1 data-testid="change-title">{c.title.clone()}" "{state_badge(&c.state)}</h1>
+            <p class="muted">
+                {format!("{} → {} · commit {} by {} · ", c.app, c.environment, c.short_commit(), c.author)}
+                <code>{c.proposal_branch.clone()}</code>
+                {format!(" · head {}", &c.head_commit[..7.min(c.head_commit.len())])}
+            </p>
+            <p class="muted">"Images: "{c.images.join(", ")}</p>
+        </div>
+        <section class="card policy-status" data-testid="policy-status">
+            <h2>"Policy"</h2>
+            <p class="policy-line"><strong>{d.verdict.summary()}</strong></p>
+            <p class="muted">{d.policy_summary.clone()}</p>
+            {(!d.verdict.ignored.is_empty()).then(|| view! {
+                <ul class="ignored">{d.verdict.ignored.iter().map(|i| view! { <li>{format!("{}: {}", i.user, i.reason)}</li> }).collect_view()}</ul>
+            })}
+            {(!c.risks.is_empty()).then(|| view! {
+                <h3>"Risk flags"</h3>
+                <ul class="risks" data-testid="risks">{c.risks.iter().map(|r| view! { <li><span class="badge risk">{r.kind.clone()}</span>" "{r.reason.clone()}</li> }).collect_view()}</ul>
+            })}
+            {c.is_open().then(|| view! {
+                <div class="actions">
+                    {match may_review.clone() {
+                        Ok(()) => view! {
+                            <textarea placeholder="Comment (optional)" prop:value=move || comment.get()
+                                on:input=move |ev| set_comment.set(event_target_value(&ev)) aria-label="comment"></textarea>
+                            <button class="approve" data-testid="approve" on:click=move |_| {
+                                review.dispatch(ReviewChange { id: id_a.clone(), decision: "approve".into(), comment: comment.get_untracked() });
+                            }>"Approve"</button>
+                            <button class="reject" data-testid="reject" on:click=move |_| {
+                                review.dispatch(ReviewChange { id: id_r.clone(), decision: "reject".into(), comment: comment.get_untracked() });
+                            }>"Reject"</button>
+                        }.into_any(),
+                        Err(why) => view! { <p class="muted" data-testid="cannot-review">{format!("You cannot review this change: {why}.")}</p> }.into_any(),
+                    }}
+                    <button class="merge" data-testid="merge" disabled=!can_merge on:click=move |_| {
+                        merge.dispatch(MergeChange { id: id_m.clone() });
+                    }>"Merge"</button>
+                </div>
+            })}
+            {review_result}
+            {merge_result}
+        </section>
+        <nav class="tabs" role="tablist">
+            <button role="tab" aria-selected=move || (tab.get() == "rendered").to_string() on:click=move |_| set_tab.set("rendered")>
+                {format!("Rendered objects (+{} ~{} -{})", c.summary.added, c.summary.changed, c.summary.removed)}
+            </button>
+            <button role="tab" aria-selected=move || (tab.get() == "source").to_string() on:click=move |_| set_tab.set("source")>"Templates and values"</button>
+            <button role="tab" aria-selected=move || (tab.get() == "timeline").to_string() on:click=move |_| set_tab.set("timeline")>"Timeline"</button>
+        </nav>
+        <Show when=move || tab.get() == "rendered">
+            <RenderedDiff id=id.clone() objects=d.objects.clone()/>
+        </Show>
+        <Show when=move || tab.get() == "source">
+            <SourceDiff id=id_s.clone()/>
+        </Show>
+        <Show when=move || tab.get() == "timeline">
+            <ol class="timeline" data-testid="timeline">
+                {d.timeline.iter().map(|t| view! { <li><time>{t.at.clone()}</time>" "<strong>{t.actor.clone()}</strong>" "{t.what.clone()}</li> }).collect_view()}
+            </ol>
+        </Show>
+    }
+}
+
+#[component]
+fn RenderedDiff(id: String, objects: Vec<ObjectEntry>) -> impl IntoView {
+    let (split, set_split) = signal(false);
+    if objects.is_empty() {
+        return view! { <p class="empty">"No object changes: the render is the same as on the environment branch."</p> }.into_any();
+    }
+    let count = objects.len();
+    // j/k move between objects (once hydrated).
+    #[cfg(feature = "hydrate")]
+    {
+        let handle = window_event_listener(leptos::ev::keydown, move |ev| {
+            let target = ev.target();
+            let typing = target
+                .and_then(|t| wasm_bindgen::JsCast::dyn_into::<web_sys::HtmlElement>(t).ok())
+                .map(|el| matches!(el.tag_name().as_str(), "TEXTAREA" | "INPUT"))
+                .unwrap_or(false);
+            if typing || !matches!(ev.key().as_str(), "j" | "k") {
+                return;
+            }
+            let doc = document();
+            let current = doc
+                .active_element()
+                .and_then(|e| e.get_attribute("data-object"))
+                .and_then(|v| v.parse::<usize>().ok());
+            let next = match (ev.key().as_str(), current) {
+                ("j", None) => 0,
+                ("j", Some(i)) => (i + 1).min(count - 1),
+                ("k", Some(i)) => i.saturating_sub(1),
+                _ => 0,
+            };
+            if let Some(el) = doc
+                .query_selector(&format!("[data-object=\"{next}\"]"))
+                .ok()
+                .flatten()
+            {
+                if let Ok(el) = wasm_bindgen::JsCast::dyn_into::<web_sys::HtmlElement>(el) {
+                    let _ = el.focus();
+                    el.scroll_into_view();
+                }
+            }
+        });
+        on_cleanup(move || handle.remove());
+    }
+    view! {
+        <div class="diff-tools">
+            <span class="muted">{format!("{count} changed object(s) · j/k to move between them")}</span>
+            <label><input type="checkbox" on:change=move |ev| set_split.set(event_target_checked(&ev))/>" Split view"</label>
+        </div>
+        <div class="objects" data-testid="objects">
+            {objects.into_iter().enumerate().map(|(pos, o)| view! { <ObjectDiff id=id.clone() pos o split/> }).collect_view()}
+        </div>
+    }.into_any()
+}
+
+#[component]
+fn ObjectDiff(id: String, pos: usize, o: ObjectEntry, split: ReadSignal<bool>) -> impl IntoView {
+    let (open, set_open) = signal(pos < 3);
+    let (viewed, set_viewed) = signal(false);
+    let (shown, set_shown) = signal(LINES_AT_ONCE);
+    let index = o.index;
+    let hunks = Resource::new(
+        move || open.get(),
+        move |open| {
+            let id = id.clone();
+            async move {
+                if open {
+                    change_object_diff(id, index).await.map(Some)
+                } else {
+                    Ok(None)
+                }
+            }
+        },
+    );
+    view! {
+        <section class="object card" class:viewed=move || viewed.get() tabindex="0" data-object=pos.to_string()>
+            <header>
+                <button class="link-button" aria-expanded=move || open.get().to_string() on:click=move |_| set_open.update(|v| *v = !*v)>
+                    {move || if open.get() { "▾" } else { "▸" }}
+                </button>
+                <span class=format!("badge status-{}", o.status)>{o.status.clone()}</span>
+                <code class="object-name">{o.display.clone()}</code>
+                <span class="counts">{format!("+{} -{}", o.added_lines, o.removed_lines)}</span>
+                {o.risks.iter().map(|r| view! { <span class="badge risk" title=r.clone()>"risk"</span> }).collect_view()}
+                <label class="viewed-mark"><input type="checkbox" on:change=move |ev| {
+                    let v = event_target_checked(&ev);
+                    set_viewed.set(v);
+                    if v { set_open.set(false); }
+                }/>" Viewed"</label>
+            </header>
+            {(!o.fields.is_empty()).then(|| view! { <p class="fields muted">{o.fields.join(", ")}</p> })}
+            <Show when=move || open.get()>
+                <Suspense fallback=|| view! { <p class="muted">"Loading diff…"</p> }>
+                    {move || Suspend::new(async move {
+                        match hunks.await {
+                            Err(e) => view! { <p class="error">{e.to_string()}</p> }.into_any(),
+                            Ok(None) => ().into_any(),
+                            Ok(Some(h)) => view! { <Hunks hunks=h split shown set_shown/> }.into_any(),
+                        }
+                    })}
+                </Suspense>
+            </Show>
+        </section>
+    }
+}
+
+#[component]
+fn Hunks(
+    hunks: Vec<DiffHunk>,
+    split: ReadSignal<bool>,
+    shown: ReadSignal<usize>,
+    set_shown: WriteSignal<usize>,
+) -> impl IntoView {
+    let total: usize = hunks.iter().map(|h| h.lines.len() + 1).sum();
+    let hunks = StoredValue::new(hunks);
+    move || {
+        let limit = shown.get();
+        let mut budget = limit;
+        let rows = hunks.with_value(|hunks| {
+            let mut rows = Vec::new();
+            for h in hunks {
+                if budget == 0 { break; }
+                budget -= 1;
+                rows.push(view! { <tr class="hunk"><td colspan="4">{h.header.clone()}</td></tr> }.into_any());
+                for l in &h.lines {
+                    if budget == 0 { break; }
+                    budget -= 1;
+                    let num = |n: Option<u32>| n.map(|n| n.to_string()).unwrap_or_default();
+                    let sign = match l.tag.as_str() { "insert" => "+", "delete" => "-", _ => " " };
+                    rows.push(if split.get() {
+                        let (left, right) = match l.tag.as_str() {
+                            "insert" => (String::new(), l.text.clone()),
+                            "delete" => (l.text.clone(), String::new()),
+                            _ => (l.text.clone(), l.text.clone()),
+                        };
+                        view! { <tr class=format!("line {}", l.tag)><td class="num">{num(l.old_line)}</td><td class="code">{left}</td><td class="num">{num(l.new_line)}</td><td class="code">{right}</td></tr> }.into_any()
+                    } else {
+                        view! { <tr class=format!("line {}", l.tag)><td class="num">{num(l.old_line)}</td><td class="num">{num(l.new_line)}</td><td class="sign">{sign}</td><td class="code">{l.text.clone()}</td></tr> }.into_any()
+                    });
+                }
+            }
+            rows
+        });
+        view! {
+            <table class="diff">{rows}</table>
+            {(total > limit).then(|| view! {
+                <button class="link-button" on:click=move |_| set_shown.update(|n| *n += LINES_AT_ONCE * 5)>
+                    {format!("Show more ({} of {} lines shown)", limit, total)}
+                </button>
+            })}
+        }
+    }
+}
+
+#[component]
+fn SourceDiff(id: String) -> impl IntoView {
+    let text = Resource::new(move || id.clone(), change_source_diff);
+    view! {
+        <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match text.await {
+                    Err(e) => view! { <p class="error">{e.to_string()}</p> }.into_any(),
+                    Ok(t) if t.is_empty() => view! { <p class="empty">"Templates and values are unchanged."</p> }.into_any(),
+                    Ok(t) => view! {
+                        <pre class="source-diff" data-testid="source-diff">
+                            {t.lines().map(|l| {
+                                let class = if l.starts_with('+') && !l.starts_with("+++") { "insert" } else if l.starts_with('-') && !l.starts_with("---") { "delete" } else { "" };
+                                view! { <span class=class>{l.to_string()}"\n"</span> }
+                            }).collect_view()}
+                        </pre>
+                    }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}

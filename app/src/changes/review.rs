@@ -1,0 +1,327 @@
+//! Reviews of a change (server only): who may review, recording approvals and
+//! rejections bound to the head commit, comments, and the change page's data. The policy
+//! itself is the pure function in `crate::policy`.
+
+use super::{store, ChangeDetail, ChangeRequest, ObjectEntry, ReviewEntry, TimelineEntry};
+use crate::audit::ssr as audit;
+use crate::auth::SignedInUser;
+use crate::db::{new_id, now_text, Db};
+use crate::environments::Policy;
+use crate::error::AppError;
+use crate::policy::{self, Change, Decision, Gates, Review, Verdict};
+use sqlx::Row;
+
+/// The policy of the change's environment.
+pub async fn policy_of(db: &Db, change_id: &str) -> Result<Policy, AppError> {
+    let row = sqlx::query(
+        "SELECT e.policy FROM environments e JOIN change_requests c ON c.environment_id = e.id WHERE c.id = $1",
+    )
+    .bind(change_id)
+    .fetch_one(&db.pool)
+    .await?;
+    let text: String = row.try_get("policy")?;
+    serde_json::from_str(&text).map_err(AppError::internal)
+}
+
+/// The reason the global stop-the-line switch is on, if it is.
+pub async fn stop_the_line(db: &Db) -> Result<Option<String>, AppError> {
+    let row = sqlx::query("SELECT value FROM settings WHERE key = 'stop_the_line'")
+        .fetch_optional(&db.pool)
+        .await?;
+    Ok(match row {
+        Some(r) => {
+            let v: serde_json::Value =
+                serde_json::from_str(&r.try_get::<String, _>("value")?).unwrap_or_default();
+            Some(v["reason"].as_str().unwrap_or("stop the line").to_string())
+        }
+        None => None,
+    })
+}
+
+/// Every review of a change, oldest first.
+pub async fn reviews(db: &Db, change_id: &str) -> Result<Vec<Review>, AppError> {
+    let rows = sqlx::query(
+        "SELECT user_name, user_groups, decision, head_commit, created_at FROM reviews
+         WHERE change_id = $1 ORDER BY id",
+    )
+    .bind(change_id)
+    .fetch_all(&db.pool)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            let groups: String = r.try_get("user_groups")?;
+            let decision: String = r.try_get("decision")?;
+            Ok(Review {
+                user: r.try_get("user_name")?,
+                groups: serde_json::from_str(&groups).unwrap_or_default(),
+                decision: if decision == "approve" {
+                    Decision::Approve
+                } else {
+                    Decision::Reject
+                },
+                head: r.try_get("head_commit")?,
+                at: r.try_get("created_at")?,
+            })
+        })
+        .collect()
+}
+
+/// The policy's verdict on a change now.
+pub async fn verdict(db: &Db, change: &ChangeRequest) -> Result<(Policy, Verdict), AppError> {
+    let policy = policy_of(db, &change.id).await?;
+    let reviews = reviews(db, &change.id).await?;
+    let stop = stop_the_line(db).await?;
+    let facts = Change {
+        author: change.author_user.as_deref(),
+        head: &change.head_commit,
+        risks: &change.risks,
+    };
+    let gates = Gates {
+        now: time::OffsetDateTime::now_utc(),
+        stop_the_line: stop.as_deref(),
+    };
+    let verdict = policy::evaluate(&policy, &facts, &reviews, &gates);
+    Ok((policy, verdict))
+}
+
+fn may_review(policy: &Policy, change: &ChangeRequest, user: &SignedInUser) -> Result<(), String> {
+    if !change.is_open() {
+        return Err(format!("the change is {}", change.state));
+    }
+    let facts = Change {
+        author: change.author_user.as_deref(),
+        head: &change.head_commit,
+        risks: &change.risks,
+    };
+    policy::may_review(policy, &facts, &user.name, &user.groups)
+}
+
+/// Whether an open change waits for this user: they may review it, have not approved its
+/// current head, and it cannot merge yet.
+pub async fn waits_for(
+    db: &Db,
+    change: &ChangeRequest,
+    user: &SignedInUser,
+) -> Result<bool, AppError> {
+    let (policy, verdict) = verdict(db, change).await?;
+    Ok(may_review(&policy, change, user).is_ok()
+        && !verdict.can_merge
+        && !verdict.approvals.contains(&user.name))
+}
+
+async fn load(db: &Db, id: &str) -> Result<ChangeRequest, AppError> {
+    store::get(db, id)
+        .await?
+        .ok_or_else(|| AppError::NotFound("change request".into()))
+}
+
+pub async fn detail(db: &Db, id: &str, user: &SignedInUser) -> Result<ChangeDetail, AppError> {
+    let change = load(db, id).await?;
+    let (policy, verdict) = verdict(db, &change).await?;
+    let review_rows = sqlx::query(
+        "SELECT user_name, decision, head_commit, comment, created_at FROM reviews WHERE change_id = $1 ORDER BY id",
+    )
+    .bind(id)
+    .fetch_all(&db.pool)
+    .await?;
+    let reviews = review_rows
+        .iter()
+        .map(|r| {
+            Ok(ReviewEntry {
+                user: r.try_get("user_name")?,
+                decision: r.try_get("decision")?,
+                head: r.try_get("head_commit")?,
+                comment: r.try_get("comment")?,
+                at: r.try_get("created_at")?,
+            })
+        })
+        .collect::<Result<Vec<_>, AppError>>()?;
+    let mut timeline = vec![TimelineEntry {
+        at: change.created_at.clone(),
+        actor: "fluxgate".into(),
+        what: format!(
+            "opened from CI run {} (commit {} by {})",
+            &change.ci_run_id,
+            change.short_commit(),
+            change.author
+        ),
+    }];
+    for e in audit::for_target(db, &format!("change:{id}")).await? {
+        timeline.push(TimelineEntry {
+            at: e.at,
+            actor: e.actor,
+            what: describe(&e.action, &e.detail),
+        });
+    }
+    let diff = store::diff_json(db, id).await?.unwrap_or_default();
+    let objects = diff["objects"]
+        .as_array()
+        .map(|list| {
+            list.iter()
+                .enumerate()
+                .filter(|(_, o)| o["status"] != "unchanged")
+                .map(|(index, o)| {
+                    let (mut added, mut removed) = (0, 0);
+                    for h in o["hunks"].as_array().into_iter().flatten() {
+                        for l in h["lines"].as_array().into_iter().flatten() {
+                            match l["tag"].as_str() {
+                                Some("insert") => added += 1,
+                                Some("delete") => removed += 1,
+                                _ => {}
+                            }
+                        }
+                    }
+                    ObjectEntry {
+                        index,
+                        display: o["display"].as_str().unwrap_or("").to_string(),
+                        status: o["status"].as_str().unwrap_or("").to_string(),
+                        added_lines: added,
+                        removed_lines: removed,
+                        fields: o["fields"]
+                            .as_array()
+                            .map(|f| {
+                                f.iter()
+                                    .filter_map(|x| x["path"].as_str().map(String::from))
+                                    .collect()
+                            })
+                            .unwrap_or_default(),
+                        risks: o["risks"]
+                            .as_array()
+                            .map(|r| {
+                                r.iter()
+                                    .filter_map(|x| x["reason"].as_str().map(String::from))
+                                    .collect()
+                            })
+                            .unwrap_or_default(),
+                    }
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let may_review = may_review(&policy, &change, user);
+    Ok(ChangeDetail {
+        policy_summary: policy.summary(),
+        change,
+        verdict,
+        reviews,
+        timeline,
+        objects,
+        may_review,
+    })
+}
+
+fn describe(action: &str, detail: &str) -> String {
+    let d: serde_json::Value = serde_json::from_str(detail).unwrap_or_default();
+    let head = d["head"]
+        .as_str()
+        .map(|h| &h[..h.len().min(7)])
+        .unwrap_or("");
+    let comment = d["comment"]
+        .as_str()
+        .filter(|c| !c.is_empty())
+        .map(|c| format!(": “{c}”"))
+        .unwrap_or_default();
+    match action {
+        "change.approve" => format!("approved {head}{comment}"),
+        "change.reject" => format!("rejected {head}{comment}"),
+        "change.comment" => format!("commented{comment}"),
+        "change.merge" => format!("merged into {} at {}", d["branch"].as_str().unwrap_or("?"), head),
+        "change.rebase" => format!("re-rendered on the new base; the head is now {head} and earlier approvals no longer count"),
+        other => other.to_string(),
+    }
+}
+
+/// Records an approval or rejection at the change's current head.
+pub async fn record(
+    db: &Db,
+    id: &str,
+    user: &SignedInUser,
+    decision: &str,
+    comment: &str,
+) -> Result<String, AppError> {
+    let decision = match decision {
+        "approve" => Decision::Approve,
+        "reject" => Decision::Reject,
+        other => {
+            return Err(AppError::Invalid(format!(
+                "unknown decision {other:?}: approve or reject"
+            )))
+        }
+    };
+    if comment.len() > 10_000 {
+        return Err(AppError::Invalid(
+            "the comment is longer than 10,000 characters".into(),
+        ));
+    }
+    let change = load(db, id).await?;
+    let policy = policy_of(db, id).await?;
+    may_review(&policy, &change, user).map_err(AppError::Forbidden)?;
+    let word = match decision {
+        Decision::Approve => "approve",
+        Decision::Reject => "reject",
+    };
+    // Bound to the head the reviewer saw: if the change moved meanwhile, the review is
+    // stored for the old head and does not count (the policy says so on the page).
+    sqlx::query(
+        "INSERT INTO reviews (id, change_id, user_name, user_groups, decision, head_commit, comment, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(new_id())
+    .bind(id)
+    .bind(&user.name)
+    .bind(serde_json::to_string(&user.groups).map_err(AppError::internal)?)
+    .bind(word)
+    .bind(&change.head_commit)
+    .bind(comment)
+    .bind(now_text())
+    .execute(&db.pool)
+    .await?;
+    audit::append(
+        db,
+        &user.name,
+        &format!("change.{word}"),
+        &format!("change:{id}"),
+        serde_json::json!({ "head": change.head_commit, "comment": comment, "environment": change.environment, "app": change.app }),
+    )
+    .await?;
+    let (_, verdict) = verdict(db, &change).await?;
+    let state = if verdict.can_merge {
+        "approved"
+    } else {
+        "open"
+    };
+    sqlx::query("UPDATE change_requests SET state = $1, updated_at = $2 WHERE id = $3 AND state IN ('open', 'approved')")
+        .bind(state)
+        .bind(now_text())
+        .bind(id)
+        .execute(&db.pool)
+        .await?;
+    Ok(verdict.summary())
+}
+
+pub async fn comment(db: &Db, id: &str, user: &SignedInUser, body: &str) -> Result<(), AppError> {
+    let body = body.trim();
+    if body.is_empty() || body.len() > 10_000 {
+        return Err(AppError::Invalid(
+            "a comment has 1 to 10,000 characters".into(),
+        ));
+    }
+    load(db, id).await?;
+    sqlx::query("INSERT INTO comments (id, change_id, user_name, body, created_at) VALUES ($1, $2, $3, $4, $5)")
+        .bind(new_id())
+        .bind(id)
+        .bind(&user.name)
+        .bind(body)
+        .bind(now_text())
+        .execute(&db.pool)
+        .await?;
+    audit::append(
+        db,
+        &user.name,
+        "change.comment",
+        &format!("change:{id}"),
+        serde_json::json!({ "comment": body }),
+    )
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,200 @@
+//! Settings for admins: the global stop-the-line switch, each environment's approval policy
+//! (edited as JSON, checked strictly), and the users with their roles and groups.
+//! Every change is written to the audit log.
+
+use crate::environments::Policy;
+use crate::error::AppError;
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserRow {
+    pub name: String,
+    pub role: String,
+    pub groups: Vec<String>,
+    pub email: Option<String>,
+    pub disabled: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SettingsData {
+    pub stop_the_line: Option<String>,
+    pub policies: Vec<(String, String)>,
+    pub users: Vec<UserRow>,
+}
+
+#[server(endpoint = "load_settings")]
+pub async fn load_settings() -> Result<SettingsData, AppError> {
+    use crate::auth::{ssr::require_role, Role};
+    require_role(Role::Admin).await?;
+    ssr::load(&crate::auth::ssr::db()?).await
+}
+
+/// Turns stop-the-line on (with a reason) or off.
+#[server(endpoint = "set_stop_the_line")]
+pub async fn set_stop_the_line(on: bool, reason: String) -> Result<(), AppError> {
+    use crate::auth::{ssr::require_role, Role};
+    let user = require_role(Role::Admin).await?;
+    let reason = reason.trim();
+    if on && reason.is_empty() {
+        return Err(AppError::Invalid("say why the line stops".into()));
+    }
+    ssr::set_stop_the_line(&crate::auth::ssr::db()?, &user.name, on.then_some(reason)).await
+}
+
+/// Replaces an environment's policy with `json` (unknown fields and bad freeze windows are
+/// refused, and nothing changes).
+#[server(endpoint = "save_policy")]
+pub async fn save_policy(env: String, json: String) -> Result<(), AppError> {
+    use crate::auth::{ssr::require_role, Role};
+    let user = require_role(Role::Admin).await?;
+    ssr::save_policy(&crate::auth::ssr::db()?, &user.name, &env, &json).await
+}
+
+#[component]
+pub fn SettingsPage() -> impl IntoView {
+    let stop = ServerAction::<SetStopTheLine>::new();
+    let save = ServerAction::<SavePolicy>::new();
+    let data = Resource::new(move || (stop.version().get(), save.version().get()), |_| load_settings());
+    let (reason, set_reason) = signal(String::new());
+    view! {
+        <leptos_meta::Title text="Settings"/>
+        <h1>"Settings"</h1>
+        <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match data.await {
+                    Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
+                    Ok(d) => view! {
+                        <section class="card" data-testid="stop-the-line">
+                            <h2>"Stop the line"</h2>
+                            {match d.stop_the_line.clone() {
+                                Some(why) => view! {
+                                    <p class="error">{format!("On: nothing merges anywhere. Reason: {why}")}</p>
+                                    <button on:click=move |_| { stop.dispatch(SetStopTheLine { on: false, reason: String::new() }); }>"Allow merges again"</button>
+                                }.into_any(),
+                                None => view! {
+                                    <p class="muted">"Off: merges follow each environment's policy."</p>
+                                    <input placeholder="Reason" prop:value=move || reason.get() on:input=move |ev| set_reason.set(event_target_value(&ev))/>
+                                    <button on:click=move |_| { stop.dispatch(SetStopTheLine { on: true, reason: reason.get_untracked() }); }>"Stop all merges"</button>
+                                }.into_any(),
+                            }}
+                        </section>
+                        <section class="card">
+                            <h2>"Environment policies"</h2>
+                            <p class="muted">"JSON: required_approvals, approvers (user names or group:NAME), extra_reviews [{group, when: [risk kinds]}], auto_promote, freeze_windows [{from, to, reason}] with RFC 3339 times or weekly \"Fri 16:00\" (UTC)."</p>
+                            {d.policies.into_iter().map(|(env, json)| {
+                                let (text, set_text) = signal(json);
+                                let env2 = env.clone();
+                                view! {
+                                    <h3>{env.clone()}</h3>
+                                    <textarea class="policy-json" rows="8" prop:value=move || text.get() on:input=move |ev| set_text.set(event_target_value(&ev))></textarea>
+                                    <button on:click=move |_| { save.dispatch(SavePolicy { env: env2.clone(), json: text.get_untracked() }); }>"Save policy"</button>
+                                }
+                            }).collect_view()}
+                            {move || save.value().get().map(|r| match r {
+                                Ok(()) => view! { <p class="ok">"Saved."</p> }.into_any(),
+                                Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
+                            })}
+                        </section>
+                        <section class="card">
+                            <h2>"Users"</h2>
+                            <p class="muted">"Adding users and changing roles in the browser is not built yet: use `fluxgate user add`."</p>
+                            <table class="table">
+                                <thead><tr><th>"Name"</th><th>"Role"</th><th>"Groups"</th><th>"E-mail"</th><th>"Active"</th></tr></thead>
+                                <tbody>{d.users.into_iter().map(|u| view! {
+                                    <tr><td>{u.name}</td><td>{u.role}</td><td>{u.groups.join(", ")}</td><td>{u.email.unwrap_or_default()}</td><td>{if u.disabled { "disabled" } else { "yes" }}</td></tr>
+                                }).collect_view()}</tbody>
+                            </table>
+                        </section>
+                    }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[cfg(feature = "ssr")]
+pub mod ssr {
+    use super::{Policy, SettingsData, UserRow};
+    use crate::audit::ssr as audit;
+    use crate::db::Db;
+    use crate::error::AppError;
+    use sqlx::Row;
+
+    pub async fn load(db: &Db) -> Result<SettingsData, AppError> {
+        let stop = crate::changes::review::stop_the_line(db).await?;
+        let rows = sqlx::query("SELECT name, policy FROM environments ORDER BY position")
+            .fetch_all(&db.pool)
+            .await?;
+        let mut policies = Vec::new();
+        for r in rows {
+            let text: String = r.try_get("policy")?;
+            let pretty = serde_json::from_str::<serde_json::Value>(&text)
+                .and_then(|v| serde_json::to_string_pretty(&v))
+                .unwrap_or(text);
+            policies.push((r.try_get("name")?, pretty));
+        }
+        let rows = sqlx::query("SELECT id, name, role, email, disabled FROM users ORDER BY name")
+            .fetch_all(&db.pool)
+            .await?;
+        let mut users = Vec::new();
+        for r in rows {
+            let id: String = r.try_get("id")?;
+            let groups: Vec<(String,)> =
+                sqlx::query_as("SELECT group_name FROM group_members WHERE user_id = $1 ORDER BY group_name")
+                    .bind(&id)
+                    .fetch_all(&db.pool)
+                    .await?;
+            users.push(UserRow {
+                name: r.try_get("name")?,
+                role: r.try_get("role")?,
+                groups: groups.into_iter().map(|(g,)| g).collect(),
+                email: r.try_get("email")?,
+                disabled: r.try_get::<i64, _>("disabled")? != 0,
+            });
+        }
+        Ok(SettingsData { stop_the_line: stop, policies, users })
+    }
+
+    pub async fn set_stop_the_line(db: &Db, actor: &str, reason: Option<&str>) -> Result<(), AppError> {
+        match reason {
+            Some(reason) => {
+                sqlx::query(
+                    "INSERT INTO settings (key, value) VALUES ('stop_the_line', $1)
+                     ON CONFLICT (key) DO UPDATE SET value = $1",
+                )
+                .bind(serde_json::json!({ "reason": reason, "by": actor }).to_string())
+                .execute(&db.pool)
+                .await?;
+                audit::append(db, actor, "stop-the-line.on", "settings", serde_json::json!({ "reason": reason })).await?;
+            }
+            None => {
+                sqlx::query("DELETE FROM settings WHERE key = 'stop_the_line'").execute(&db.pool).await?;
+                audit::append(db, actor, "stop-the-line.off", "settings", serde_json::json!({})).await?;
+            }
+        }
+        Ok(())
+    }
+
+    pub async fn save_policy(db: &Db, actor: &str, env: &str, json: &str) -> Result<(), AppError> {
+        if json.len() > 64 * 1024 {
+            return Err(AppError::Invalid("the policy is larger than 64 KiB".into()));
+        }
+        let policy: Policy = serde_json::from_str(json)
+            .map_err(|e| AppError::Invalid(format!("policy of {env}: {e}")))?;
+        for w in &policy.freeze_windows {
+            w.validate().map_err(|e| AppError::Invalid(format!("policy of {env}: {e}")))?;
+        }
+        let text = serde_json::to_string(&policy).map_err(AppError::internal)?;
+        let done = sqlx::query("UPDATE environments SET policy = $1 WHERE name = $2")
+            .bind(&text)
+            .bind(env)
+            .execute(&db.pool)
+            .await?;
+        if done.rows_affected() != 1 {
+            return Err(AppError::NotFound(format!("environment {env}")));
+        }
+        audit::append(db, actor, "policy.update", &format!("environment:{env}"), serde_json::from_str(&text).unwrap_or_default()).await?;
+        Ok(())
+    }
+}
