@@ -55,7 +55,10 @@ pub async fn save_policy(env: String, json: String) -> Result<(), AppError> {
 pub fn SettingsPage() -> impl IntoView {
     let stop = ServerAction::<SetStopTheLine>::new();
     let save = ServerAction::<SavePolicy>::new();
-    let data = Resource::new(move || (stop.version().get(), save.version().get()), |_| load_settings());
+    let data = Resource::new(
+        move || (stop.version().get(), save.version().get()),
+        |_| load_settings(),
+    );
     let (reason, set_reason) = signal(String::new());
     view! {
         <leptos_meta::Title text="Settings"/>
@@ -140,11 +143,12 @@ pub mod ssr {
         let mut users = Vec::new();
         for r in rows {
             let id: String = r.try_get("id")?;
-            let groups: Vec<(String,)> =
-                sqlx::query_as("SELECT group_name FROM group_members WHERE user_id = $1 ORDER BY group_name")
-                    .bind(&id)
-                    .fetch_all(&db.pool)
-                    .await?;
+            let groups: Vec<(String,)> = sqlx::query_as(
+                "SELECT group_name FROM group_members WHERE user_id = $1 ORDER BY group_name",
+            )
+            .bind(&id)
+            .fetch_all(&db.pool)
+            .await?;
             users.push(UserRow {
                 name: r.try_get("name")?,
                 role: r.try_get("role")?,
@@ -153,10 +157,18 @@ pub mod ssr {
                 disabled: r.try_get::<i64, _>("disabled")? != 0,
             });
         }
-        Ok(SettingsData { stop_the_line: stop, policies, users })
+        Ok(SettingsData {
+            stop_the_line: stop,
+            policies,
+            users,
+        })
     }
 
-    pub async fn set_stop_the_line(db: &Db, actor: &str, reason: Option<&str>) -> Result<(), AppError> {
+    pub async fn set_stop_the_line(
+        db: &Db,
+        actor: &str,
+        reason: Option<&str>,
+    ) -> Result<(), AppError> {
         match reason {
             Some(reason) => {
                 sqlx::query(
@@ -166,11 +178,27 @@ pub mod ssr {
                 .bind(serde_json::json!({ "reason": reason, "by": actor }).to_string())
                 .execute(&db.pool)
                 .await?;
-                audit::append(db, actor, "stop-the-line.on", "settings", serde_json::json!({ "reason": reason })).await?;
+                audit::append(
+                    db,
+                    actor,
+                    "stop-the-line.on",
+                    "settings",
+                    serde_json::json!({ "reason": reason }),
+                )
+                .await?;
             }
             None => {
-                sqlx::query("DELETE FROM settings WHERE key = 'stop_the_line'").execute(&db.pool).await?;
-                audit::append(db, actor, "stop-the-line.off", "settings", serde_json::json!({})).await?;
+                sqlx::query("DELETE FROM settings WHERE key = 'stop_the_line'")
+                    .execute(&db.pool)
+                    .await?;
+                audit::append(
+                    db,
+                    actor,
+                    "stop-the-line.off",
+                    "settings",
+                    serde_json::json!({}),
+                )
+                .await?;
             }
         }
         Ok(())
@@ -183,7 +211,8 @@ pub mod ssr {
         let policy: Policy = serde_json::from_str(json)
             .map_err(|e| AppError::Invalid(format!("policy of {env}: {e}")))?;
         for w in &policy.freeze_windows {
-            w.validate().map_err(|e| AppError::Invalid(format!("policy of {env}: {e}")))?;
+            w.validate()
+                .map_err(|e| AppError::Invalid(format!("policy of {env}: {e}")))?;
         }
         let text = serde_json::to_string(&policy).map_err(AppError::internal)?;
         let done = sqlx::query("UPDATE environments SET policy = $1 WHERE name = $2")
@@ -194,7 +223,14 @@ pub mod ssr {
         if done.rows_affected() != 1 {
             return Err(AppError::NotFound(format!("environment {env}")));
         }
-        audit::append(db, actor, "policy.update", &format!("environment:{env}"), serde_json::from_str(&text).unwrap_or_default()).await?;
+        audit::append(
+            db,
+            actor,
+            "policy.update",
+            &format!("environment:{env}"),
+            serde_json::from_str(&text).unwrap_or_default(),
+        )
+        .await?;
         Ok(())
     }
 }

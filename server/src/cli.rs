@@ -263,8 +263,15 @@ pub async fn run(cli: Cli) -> Result<()> {
             ref reason,
         } => {
             let database = open(&cli).await?;
-            let reason = reason.clone().unwrap_or_else(|| "stopped from the command line".into());
-            app::settings::ssr::set_stop_the_line(&database.db, "cli", (state == "on").then_some(reason.as_str())).await?;
+            let reason = reason
+                .clone()
+                .unwrap_or_else(|| "stopped from the command line".into());
+            app::settings::ssr::set_stop_the_line(
+                &database.db,
+                "cli",
+                (state == "on").then_some(reason.as_str()),
+            )
+            .await?;
             println!("stop-the-line is {state}");
             Ok(())
         }

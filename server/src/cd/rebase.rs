@@ -38,7 +38,9 @@ pub async fn rebase(r: &Runner, payload: &serde_json::Value) -> Result<(), JobEr
     let (templates, images, kind) = match published(r, &ci).await {
         Ok(p) => p,
         Err(super::propose::ProposeError::Content(m)) => return Err(JobError::fatal(m)),
-        Err(super::propose::ProposeError::Other(e)) => return Err(JobError::retry(format!("{e:#}"))),
+        Err(super::propose::ProposeError::Other(e)) => {
+            return Err(JobError::retry(format!("{e:#}")))
+        }
     };
     let gitops = super::gitops_repo_path(&r.db, &r.config.data_dir).await?;
     let scratch = r.config.data_dir.join("work").join(format!("rebase-{id}"));
@@ -57,8 +59,16 @@ pub async fn rebase(r: &Runner, payload: &serde_json::Value) -> Result<(), JobEr
     let prepared = tokio::task::spawn_blocking(move || {
         let result = with_repo_lock(&gitops, || {
             prepare(
-                &gitops, &app.name, &env_c, &templates, kind, &images, &scratch, &branch,
-                &message, Some(old_head),
+                &gitops,
+                &app.name,
+                &env_c,
+                &templates,
+                kind,
+                &images,
+                &scratch,
+                &branch,
+                &message,
+                Some(old_head),
             )
         });
         let _ = std::fs::remove_dir_all(&scratch);
@@ -79,7 +89,9 @@ pub async fn rebase(r: &Runner, payload: &serde_json::Value) -> Result<(), JobEr
             return Ok(());
         }
         Err(super::propose::ProposeError::Content(m)) => return Err(JobError::fatal(m)),
-        Err(super::propose::ProposeError::Other(e)) => return Err(JobError::retry(format!("{e:#}"))),
+        Err(super::propose::ProposeError::Other(e)) => {
+            return Err(JobError::retry(format!("{e:#}")))
+        }
     };
     sqlx::query(
         "UPDATE change_requests SET head_commit = $1, base_commit = $2, summary = $3, risks = $4,

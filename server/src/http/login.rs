@@ -53,7 +53,10 @@ pub async fn sign_in(
                 &state.db,
                 "anonymous",
                 "login.refused",
-                &format!("user:{}", form.username.chars().take(64).collect::<String>()),
+                &format!(
+                    "user:{}",
+                    form.username.chars().take(64).collect::<String>()
+                ),
                 serde_json::json!({}),
             )
             .await;

@@ -7,6 +7,7 @@ mod failures;
 mod flow;
 mod queue;
 mod recovery;
+mod review;
 
 use crate::support::{Backend, TestServer};
 use git2::build::TreeUpdateBuilder;
@@ -163,7 +164,7 @@ pub fn push(
         match content {
             // `link:<target>` makes a symbolic link.
             Some(text) if text.starts_with("link:") => {
-                let blob = repo.blob(text["link:".len()..].as_bytes()).unwrap();
+                let blob = repo.blob(&text.as_bytes()["link:".len()..]).unwrap();
                 update.upsert(*path, blob, FileMode::Link);
             }
             Some(text) => {
