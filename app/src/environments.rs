@@ -148,8 +148,10 @@ pub fn EnvironmentsPage() -> impl IntoView {
         <leptos_meta::Title text="Environments"/>
         <div class="page-head">
             <h1>"Environments"</h1>
-            <p class="muted">"Promotion order, left to right. Each environment follows its own GitOps branch."</p>
+            <p class="muted">"What runs where, and what waits to go next. Promotion order is left to right; each environment follows its own GitOps branch."</p>
         </div>
+        <crate::dashboard::DashboardMatrix/>
+        <h2>"Environments"</h2>
         <Suspense fallback=|| view! { <p class="muted">"Loading environments…"</p> }>
             {move || Suspend::new(async move {
                 match envs.await {

@@ -8,6 +8,7 @@
 pub mod audit;
 pub mod auth;
 pub mod changes;
+pub mod dashboard;
 #[cfg(feature = "ssr")]
 pub mod db;
 pub mod environments;
@@ -15,6 +16,7 @@ pub mod error;
 pub mod layout;
 pub mod pages;
 pub mod policy;
+pub mod runs;
 pub mod settings;
 
 use leptos::prelude::*;
@@ -72,15 +74,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("") view=environments::EnvironmentsPage/>
                     <Route path=path!("changes") view=changes::page::ChangesPage/>
                     <Route path=path!("changes/:id") view=changes::page::ChangePage/>
-                    <Route
-                        path=path!("runs")
-                        view=|| view! {
-                            <pages::NotBuiltYet
-                                title="Runs"
-                                what="PR, CI and CD pipeline runs with live logs arrive with the pipeline engine."
-                            />
-                        }
-                    />
+                    <Route path=path!("runs") view=runs::RunsPage/>
+                    <Route path=path!("runs/:id") view=runs::RunPage/>
                     <Route
                         path=path!("apps")
                         view=|| view! {

@@ -2,7 +2,6 @@
 //! (edited as JSON, checked strictly), and the users with their roles and groups.
 //! Every change is written to the audit log.
 
-use crate::environments::Policy;
 use crate::error::AppError;
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -118,7 +117,8 @@ pub fn SettingsPage() -> impl IntoView {
 
 #[cfg(feature = "ssr")]
 pub mod ssr {
-    use super::{Policy, SettingsData, UserRow};
+    use super::{SettingsData, UserRow};
+    use crate::environments::Policy;
     use crate::audit::ssr as audit;
     use crate::db::Db;
     use crate::error::AppError;

@@ -18,6 +18,6 @@ pub mod pipeline;
 pub mod render;
 pub mod repos;
 pub mod runner;
-pub mod runs;
+pub use app::runs::store as runs;
 pub mod telemetry;
 pub mod tokens;

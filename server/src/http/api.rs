@@ -25,6 +25,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/runs", get(list_runs))
         .route("/api/v1/runs/{id}", get(get_run))
         .route("/api/v1/runs/{id}/logs", get(run_logs))
+        .route("/api/v1/runs/{id}/events", get(run_events))
         .route("/api/v1/changes", get(list_changes))
         .route("/api/v1/changes/{id}", get(get_change))
         .route("/api/v1/changes/{id}/diff", get(get_change_diff))
@@ -335,4 +336,60 @@ async fn merge(caller: Caller, State(db): State<Db>, Path(id): Path<String>) -> 
     let user = caller.require(Role::Developer)?;
     let message = app::changes::merge::merge(&db, &id, user).await?;
     Ok(Json(json!({ "merged": true, "message": message })))
+}
+
+/// Live output of a run as server-sent events: `line` events (JSON of one stored line)
+/// from `after` on, then one `end` event once the run has finished and every line is sent.
+/// Lines come from the database, so any web process can serve any runner's run.
+async fn run_events(
+    caller: Caller,
+    State(db): State<Db>,
+    Path(id): Path<String>,
+    Query(q): Query<LogsQuery>,
+) -> Result<Response, ApiError> {
+    use axum::response::sse::{Event, KeepAlive, Sse};
+    use std::collections::VecDeque;
+    caller.require(Role::Viewer)?;
+    runs::get(&db, &id).await?.ok_or_else(|| ApiError::not_found("run"))?;
+    struct Cursor {
+        db: Db,
+        id: String,
+        after: i64,
+        pending: VecDeque<runs::LogLine>,
+        done: bool,
+    }
+    let start = Cursor { db, id, after: q.after.unwrap_or(0), pending: VecDeque::new(), done: false };
+    let stream = futures_util::stream::unfold(start, |mut c| async move {
+        loop {
+            if let Some(line) = c.pending.pop_front() {
+                let event = Event::default().event("line").json_data(&line).unwrap_or_default();
+                return Some((Ok::<_, std::convert::Infallible>(event), c));
+            }
+            if c.done {
+                return None;
+            }
+            // Read the state before the lines: a run seen finished has stored all of them.
+            let finished = match runs::get(&c.db, &c.id).await {
+                Ok(Some(run)) => !matches!(run.state.as_str(), "queued" | "running"),
+                _ => true,
+            };
+            match runs::logs(&c.db, &c.id, c.after, 1000).await {
+                Ok(lines) if !lines.is_empty() => {
+                    c.after = lines.last().map(|l| l.seq).unwrap_or(c.after);
+                    c.pending.extend(lines);
+                }
+                Ok(_) if finished => {
+                    c.done = true;
+                    return Some((Ok(Event::default().event("end").data("finished")), c));
+                }
+                Ok(_) => tokio::time::sleep(std::time::Duration::from_millis(250)).await,
+                Err(e) => {
+                    tracing::warn!(error = %format!("{e:#}"), "reading log lines for a live view");
+                    c.done = true;
+                    return Some((Ok(Event::default().event("end").data("error")), c));
+                }
+            }
+        }
+    });
+    Ok(Sse::new(stream).keep_alive(KeepAlive::default()).into_response())
 }

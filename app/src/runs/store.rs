@@ -1,7 +1,7 @@
 //! Pipeline runs as stored: the run, its steps, its log lines and its artifacts.
 
 use anyhow::{Context, Result};
-use app::db::{new_id, now_text, Db};
+use crate::db::{new_id, now_text, Db};
 use serde::Serialize;
 use sqlx::Row;
 
