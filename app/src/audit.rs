@@ -21,7 +21,9 @@ pub struct AuditEvent {
 pub async fn audit_page(page: u32) -> Result<Vec<AuditEvent>, AppError> {
     use crate::auth::{ssr::require_role, Role};
     require_role(Role::Approver).await?;
-    ssr::list(&crate::auth::ssr::db()?, page).await
+    ssr::list(&crate::auth::ssr::db()?, page)
+        .await
+        .map_err(AppError::with_status)
 }
 
 #[component]

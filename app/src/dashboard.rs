@@ -42,7 +42,9 @@ pub struct Dashboard {
 pub async fn load_dashboard(filter: String, page: u32) -> Result<Dashboard, AppError> {
     use crate::auth::{ssr::require_role, Role};
     require_role(Role::Viewer).await?;
-    ssr::load(&crate::auth::ssr::db()?, &filter, page).await
+    ssr::load(&crate::auth::ssr::db()?, &filter, page)
+        .await
+        .map_err(AppError::with_status)
 }
 
 /// Boxes for the environments, arrows between them, each with its open changes.
@@ -143,26 +145,31 @@ pub mod ssr {
     use std::collections::HashMap;
 
     fn placeholders(from: usize, n: usize) -> String {
-        (from..from + n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
+        (from..from + n)
+            .map(|i| format!("${i}"))
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 
     pub async fn load(db: &Db, filter: &str, page: u32) -> Result<Dashboard, AppError> {
-        let envs: Vec<(String, String)> = sqlx::query_as("SELECT id, name FROM environments ORDER BY position")
-            .fetch_all(&db.pool)
-            .await?;
+        let envs: Vec<(String, String)> =
+            sqlx::query_as("SELECT id, name FROM environments ORDER BY position")
+                .fetch_all(&db.pool)
+                .await?;
         let like = format!("%{}%", filter.replace(['%', '_'], ""));
         let total: i64 = sqlx::query("SELECT COUNT(*) AS n FROM apps WHERE name LIKE $1")
             .bind(&like)
             .fetch_one(&db.pool)
             .await?
             .try_get("n")?;
-        let apps: Vec<(String, String)> =
-            sqlx::query_as("SELECT id, name FROM apps WHERE name LIKE $1 ORDER BY name LIMIT $2 OFFSET $3")
-                .bind(&like)
-                .bind(PAGE)
-                .bind(page as i64 * PAGE)
-                .fetch_all(&db.pool)
-                .await?;
+        let apps: Vec<(String, String)> = sqlx::query_as(
+            "SELECT id, name FROM apps WHERE name LIKE $1 ORDER BY name LIMIT $2 OFFSET $3",
+        )
+        .bind(&like)
+        .bind(PAGE)
+        .bind(page as i64 * PAGE)
+        .fetch_all(&db.pool)
+        .await?;
         let waiting_rows = sqlx::query(
             "SELECT environment_id, COUNT(*) AS n FROM change_requests WHERE state IN ('open', 'approved') GROUP BY environment_id",
         )
@@ -170,7 +177,10 @@ pub mod ssr {
         .await?;
         let mut waiting_by_env = HashMap::new();
         for r in waiting_rows {
-            waiting_by_env.insert(r.try_get::<String, _>("environment_id")?, r.try_get::<i64, _>("n")?);
+            waiting_by_env.insert(
+                r.try_get::<String, _>("environment_id")?,
+                r.try_get::<i64, _>("n")?,
+            );
         }
         let mut latest: HashMap<(String, String), Cell> = HashMap::new();
         let mut pending: HashMap<(String, String), String> = HashMap::new();
@@ -188,10 +198,14 @@ pub mod ssr {
                 q = q.bind(id);
             }
             for r in q.fetch_all(&db.pool).await? {
-                let images: Vec<String> = serde_json::from_str(&r.try_get::<String, _>("images")?).unwrap_or_default();
+                let images: Vec<String> =
+                    serde_json::from_str(&r.try_get::<String, _>("images")?).unwrap_or_default();
                 let commit: String = r.try_get("app_commit")?;
-                let tag = images.first().and_then(|i| i.rsplit_once([':', '@']).map(|(_, t)| t.to_string()));
-                let (applied, verified): (Option<String>, Option<String>) = (r.try_get("applied_at")?, r.try_get("verified_at")?);
+                let tag = images
+                    .first()
+                    .and_then(|i| i.rsplit_once([':', '@']).map(|(_, t)| t.to_string()));
+                let (applied, verified): (Option<String>, Option<String>) =
+                    (r.try_get("applied_at")?, r.try_get("verified_at")?);
                 let (state, since) = match (verified, applied) {
                     (Some(v), _) => ("verified", v),
                     (None, Some(a)) => ("applied", a),
@@ -201,7 +215,9 @@ pub mod ssr {
                     (r.try_get("app_id")?, r.try_get("environment_id")?),
                     Cell {
                         version: Some(match tag {
-                            Some(t) if t.len() < 40 => format!("{} ({t})", &commit[..7.min(commit.len())]),
+                            Some(t) if t.len() < 40 => {
+                                format!("{} ({t})", &commit[..7.min(commit.len())])
+                            }
                             _ => commit[..7.min(commit.len())].to_string(),
                         }),
                         state: state.into(),
@@ -219,7 +235,10 @@ pub mod ssr {
                 q = q.bind(id);
             }
             for r in q.fetch_all(&db.pool).await? {
-                pending.insert((r.try_get("app_id")?, r.try_get("environment_id")?), r.try_get("id")?);
+                pending.insert(
+                    (r.try_get("app_id")?, r.try_get("environment_id")?),
+                    r.try_get("id")?,
+                );
             }
         }
         let rows = apps
@@ -246,7 +265,10 @@ pub mod ssr {
             })
             .collect();
         Ok(Dashboard {
-            waiting: envs.iter().map(|(id, _)| waiting_by_env.get(id).copied().unwrap_or(0)).collect(),
+            waiting: envs
+                .iter()
+                .map(|(id, _)| waiting_by_env.get(id).copied().unwrap_or(0))
+                .collect(),
             envs: envs.into_iter().map(|(_, n)| n).collect(),
             rows,
             total_apps: total,

@@ -26,7 +26,9 @@ pub struct SettingsData {
 pub async fn load_settings() -> Result<SettingsData, AppError> {
     use crate::auth::{ssr::require_role, Role};
     require_role(Role::Admin).await?;
-    ssr::load(&crate::auth::ssr::db()?).await
+    ssr::load(&crate::auth::ssr::db()?)
+        .await
+        .map_err(AppError::with_status)
 }
 
 /// Turns stop-the-line on (with a reason) or off.
@@ -36,9 +38,11 @@ pub async fn set_stop_the_line(on: bool, reason: String) -> Result<(), AppError>
     let user = require_role(Role::Admin).await?;
     let reason = reason.trim();
     if on && reason.is_empty() {
-        return Err(AppError::Invalid("say why the line stops".into()));
+        return Err(AppError::Invalid("say why the line stops".into()).with_status());
     }
-    ssr::set_stop_the_line(&crate::auth::ssr::db()?, &user.name, on.then_some(reason)).await
+    ssr::set_stop_the_line(&crate::auth::ssr::db()?, &user.name, on.then_some(reason))
+        .await
+        .map_err(AppError::with_status)
 }
 
 /// Replaces an environment's policy with `json` (unknown fields and bad freeze windows are
@@ -47,7 +51,9 @@ pub async fn set_stop_the_line(on: bool, reason: String) -> Result<(), AppError>
 pub async fn save_policy(env: String, json: String) -> Result<(), AppError> {
     use crate::auth::{ssr::require_role, Role};
     let user = require_role(Role::Admin).await?;
-    ssr::save_policy(&crate::auth::ssr::db()?, &user.name, &env, &json).await
+    ssr::save_policy(&crate::auth::ssr::db()?, &user.name, &env, &json)
+        .await
+        .map_err(AppError::with_status)
 }
 
 #[component]
@@ -118,9 +124,9 @@ pub fn SettingsPage() -> impl IntoView {
 #[cfg(feature = "ssr")]
 pub mod ssr {
     use super::{SettingsData, UserRow};
-    use crate::environments::Policy;
     use crate::audit::ssr as audit;
     use crate::db::Db;
+    use crate::environments::Policy;
     use crate::error::AppError;
     use sqlx::Row;
 

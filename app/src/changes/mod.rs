@@ -137,14 +137,18 @@ pub async fn list_changes(
     use crate::auth::{ssr::require_role, Role};
     let user = require_role(Role::Viewer).await?;
     let db = crate::auth::ssr::db()?;
-    store::list_page(&db, &env, &state, &app, mine.then_some(&user), page).await
+    store::list_page(&db, &env, &state, &app, mine.then_some(&user), page)
+        .await
+        .map_err(AppError::with_status)
 }
 
 #[server(endpoint = "load_change")]
 pub async fn load_change(id: String) -> Result<ChangeDetail, AppError> {
     use crate::auth::{ssr::require_role, Role};
     let user = require_role(Role::Viewer).await?;
-    review::detail(&crate::auth::ssr::db()?, &id, &user).await
+    review::detail(&crate::auth::ssr::db()?, &id, &user)
+        .await
+        .map_err(AppError::with_status)
 }
 
 /// The diff of one object of a change, loaded when it is opened or scrolled into view.
@@ -152,7 +156,9 @@ pub async fn load_change(id: String) -> Result<ChangeDetail, AppError> {
 pub async fn change_object_diff(id: String, index: usize) -> Result<Vec<DiffHunk>, AppError> {
     use crate::auth::{ssr::require_role, Role};
     require_role(Role::Viewer).await?;
-    store::object_hunks(&crate::auth::ssr::db()?, &id, index).await
+    store::object_hunks(&crate::auth::ssr::db()?, &id, index)
+        .await
+        .map_err(AppError::with_status)
 }
 
 /// The templates and values diff of a change (what the developer changed), as unified text.
@@ -160,7 +166,9 @@ pub async fn change_object_diff(id: String, index: usize) -> Result<Vec<DiffHunk
 pub async fn change_source_diff(id: String) -> Result<String, AppError> {
     use crate::auth::{ssr::require_role, Role};
     require_role(Role::Viewer).await?;
-    merge::source_diff(&crate::auth::ssr::db()?, &id).await
+    merge::source_diff(&crate::auth::ssr::db()?, &id)
+        .await
+        .map_err(AppError::with_status)
 }
 
 /// Approve or reject the change at its current head.
@@ -172,14 +180,18 @@ pub async fn review_change(
 ) -> Result<String, AppError> {
     use crate::auth::{ssr::require_role, Role};
     let user = require_role(Role::Developer).await?;
-    review::record(&crate::auth::ssr::db()?, &id, &user, &decision, &comment).await
+    review::record(&crate::auth::ssr::db()?, &id, &user, &decision, &comment)
+        .await
+        .map_err(AppError::with_status)
 }
 
 #[server(endpoint = "comment_change")]
 pub async fn comment_change(id: String, body: String) -> Result<(), AppError> {
     use crate::auth::{ssr::require_role, Role};
     let user = require_role(Role::Developer).await?;
-    review::comment(&crate::auth::ssr::db()?, &id, &user, &body).await
+    review::comment(&crate::auth::ssr::db()?, &id, &user, &body)
+        .await
+        .map_err(AppError::with_status)
 }
 
 /// Merge the change into its environment branch, if the policy says it may.
@@ -187,5 +199,7 @@ pub async fn comment_change(id: String, body: String) -> Result<(), AppError> {
 pub async fn merge_change(id: String) -> Result<String, AppError> {
     use crate::auth::{ssr::require_role, Role};
     let user = require_role(Role::Developer).await?;
-    merge::merge(&crate::auth::ssr::db()?, &id, &user).await
+    merge::merge(&crate::auth::ssr::db()?, &id, &user)
+        .await
+        .map_err(AppError::with_status)
 }

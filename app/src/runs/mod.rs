@@ -57,14 +57,18 @@ pub struct RunView {
 pub async fn list_runs(app: String, kind: String) -> Result<Vec<RunRow>, AppError> {
     use crate::auth::{ssr::require_role, Role};
     require_role(Role::Viewer).await?;
-    ssr::list(&crate::auth::ssr::db()?, &app, &kind).await
+    ssr::list(&crate::auth::ssr::db()?, &app, &kind)
+        .await
+        .map_err(AppError::with_status)
 }
 
 #[server(endpoint = "load_run")]
 pub async fn load_run(id: String) -> Result<RunView, AppError> {
     use crate::auth::{ssr::require_role, Role};
     require_role(Role::Viewer).await?;
-    ssr::view(&crate::auth::ssr::db()?, &id).await
+    ssr::view(&crate::auth::ssr::db()?, &id)
+        .await
+        .map_err(AppError::with_status)
 }
 
 fn finished(state: &str) -> bool {
@@ -75,7 +79,10 @@ fn finished(state: &str) -> bool {
 pub fn RunsPage() -> impl IntoView {
     let query = use_query_map();
     let param = move |k: &str| query.with(|q| q.get(k).unwrap_or_default());
-    let runs = Resource::new(move || (param("app"), param("kind")), |(a, k)| list_runs(a, k));
+    let runs = Resource::new(
+        move || (param("app"), param("kind")),
+        |(a, k)| list_runs(a, k),
+    );
     view! {
         <leptos_meta::Title text="Runs"/>
         <div class="page-head"><h1>"Runs"</h1><p class="muted">"PR, CI and CD pipeline runs, newest first."</p></div>
@@ -139,16 +146,21 @@ fn RunDetail(v: RunView, set_tick: WriteSignal<u32>) -> impl IntoView {
     if live {
         // Server-sent events carry new lines as they are stored; the run's end ends them.
         let after = v.logs.last().map(|l| l.seq).unwrap_or(0);
-        if let Ok(source) = web_sys::EventSource::new(&format!("/api/v1/runs/{}/events?after={after}", r.id)) {
+        if let Ok(source) =
+            web_sys::EventSource::new(&format!("/api/v1/runs/{}/events?after={after}", r.id))
+        {
             use wasm_bindgen::{closure::Closure, JsCast};
-            let on_line = Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |ev: web_sys::MessageEvent| {
-                if let Some(text) = ev.data().as_string() {
-                    if let Ok(line) = serde_json::from_str::<LogRow>(&text) {
-                        set_lines.update(|l| l.push(line));
+            let on_line = Closure::<dyn FnMut(web_sys::MessageEvent)>::new(
+                move |ev: web_sys::MessageEvent| {
+                    if let Some(text) = ev.data().as_string() {
+                        if let Ok(line) = serde_json::from_str::<LogRow>(&text) {
+                            set_lines.update(|l| l.push(line));
+                        }
                     }
-                }
-            });
-            let _ = source.add_event_listener_with_callback("line", on_line.as_ref().unchecked_ref());
+                },
+            );
+            let _ =
+                source.add_event_listener_with_callback("line", on_line.as_ref().unchecked_ref());
             on_line.forget();
             let closer = source.clone();
             let on_end = Closure::<dyn FnMut(web_sys::Event)>::new(move |_| {
@@ -217,7 +229,8 @@ pub mod ssr {
         })
     }
 
-    const COLUMNS: &str = "r.id, a.name AS app, r.kind, r.commit_sha, r.branch, r.author, r.message, \
+    const COLUMNS: &str =
+        "r.id, a.name AS app, r.kind, r.commit_sha, r.branch, r.author, r.message, \
         r.image_tag, r.state, r.error, r.created_at, r.finished_at";
 
     pub async fn list(db: &Db, app: &str, kind: &str) -> Result<Vec<RunRow>, AppError> {
@@ -233,11 +246,13 @@ pub mod ssr {
     }
 
     pub async fn view(db: &Db, id: &str) -> Result<RunView, AppError> {
-        let row = sqlx::query(&format!("SELECT {COLUMNS} FROM runs r JOIN apps a ON a.id = r.app_id WHERE r.id = $1"))
-            .bind(id)
-            .fetch_optional(&db.pool)
-            .await?
-            .ok_or_else(|| AppError::NotFound("run".into()))?;
+        let row = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM runs r JOIN apps a ON a.id = r.app_id WHERE r.id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&db.pool)
+        .await?
+        .ok_or_else(|| AppError::NotFound("run".into()))?;
         let run = run_row(&row)?;
         let steps = super::store::steps(db, id)
             .await
@@ -257,7 +272,12 @@ pub mod ssr {
             .await
             .map_err(AppError::internal)?
             .into_iter()
-            .map(|l| LogRow { seq: l.seq, step: l.step, stream: l.stream, line: l.line })
+            .map(|l| LogRow {
+                seq: l.seq,
+                step: l.step,
+                stream: l.stream,
+                line: l.line,
+            })
             .collect();
         Ok(RunView { run, steps, logs })
     }

@@ -1,7 +1,7 @@
 //! Pipeline runs as stored: the run, its steps, its log lines and its artifacts.
 
-use anyhow::{Context, Result};
 use crate::db::{new_id, now_text, Db};
+use anyhow::{Context, Result};
 use serde::Serialize;
 use sqlx::Row;
 

@@ -350,7 +350,9 @@ async fn run_events(
     use axum::response::sse::{Event, KeepAlive, Sse};
     use std::collections::VecDeque;
     caller.require(Role::Viewer)?;
-    runs::get(&db, &id).await?.ok_or_else(|| ApiError::not_found("run"))?;
+    runs::get(&db, &id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("run"))?;
     struct Cursor {
         db: Db,
         id: String,
@@ -358,11 +360,20 @@ async fn run_events(
         pending: VecDeque<runs::LogLine>,
         done: bool,
     }
-    let start = Cursor { db, id, after: q.after.unwrap_or(0), pending: VecDeque::new(), done: false };
+    let start = Cursor {
+        db,
+        id,
+        after: q.after.unwrap_or(0),
+        pending: VecDeque::new(),
+        done: false,
+    };
     let stream = futures_util::stream::unfold(start, |mut c| async move {
         loop {
             if let Some(line) = c.pending.pop_front() {
-                let event = Event::default().event("line").json_data(&line).unwrap_or_default();
+                let event = Event::default()
+                    .event("line")
+                    .json_data(&line)
+                    .unwrap_or_default();
                 return Some((Ok::<_, std::convert::Infallible>(event), c));
             }
             if c.done {
@@ -391,5 +402,7 @@ async fn run_events(
             }
         }
     });
-    Ok(Sse::new(stream).keep_alive(KeepAlive::default()).into_response())
+    Ok(Sse::new(stream)
+        .keep_alive(KeepAlive::default())
+        .into_response())
 }
