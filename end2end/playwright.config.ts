@@ -8,6 +8,8 @@ import { join, resolve } from 'node:path';
 const port = Number(process.env.E2E_PORT ?? 3917);
 const bin = process.env.FLUXGATE_BIN ?? resolve(__dirname, '../target/release/fluxgate');
 const dataDir = mkdtempSync(join(tmpdir(), 'fluxgate-e2e-'));
+// Tests push to the demo's application repository in there, as a developer would.
+process.env.FLUXGATE_E2E_DATA = dataDir;
 
 export default defineConfig({
   testDir: './tests',

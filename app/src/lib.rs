@@ -5,6 +5,7 @@
 //! functions run there), and with `hydrate` into the WASM that makes those pages live in
 //! the browser. Server-only code sits in `#[cfg(feature = "ssr")] mod ssr` blocks.
 
+pub mod apps;
 pub mod audit;
 pub mod auth;
 pub mod changes;
@@ -76,15 +77,9 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("changes/:id") view=changes::page::ChangePage/>
                     <Route path=path!("runs") view=runs::RunsPage/>
                     <Route path=path!("runs/:id") view=runs::RunPage/>
-                    <Route
-                        path=path!("apps")
-                        view=|| view! {
-                            <pages::NotBuiltYet
-                                title="Apps"
-                                what="Each application's commits and where each one is now arrive with the pipeline engine."
-                            />
-                        }
-                    />
+                    <Route path=path!("apps") view=apps::AppsPage/>
+                    <Route path=path!("apps/:name") view=apps::AppPage/>
+                    <Route path=path!("apps/:name/commits/:sha") view=apps::CommitPage/>
                     <Route path=path!("audit") view=audit::AuditPage/>
                     <Route path=path!("settings") view=settings::SettingsPage/>
                 </ParentRoute>

@@ -24,10 +24,10 @@ test('bob signs in, sees dev → staging → prod, and opens a policy in the hyd
   await envs.togglePolicy('prod');
   await expect(envs.card('prod').locator('.policy-details')).toHaveCount(0);
 
-  // Client-side navigation to a page that says honestly it is not built yet.
-  await page.getByRole('link', { name: 'Changes' }).click();
-  await expect(page).toHaveURL(/\/changes$/);
-  await expect(page.getByRole('status')).toContainText('Not built yet.');
+  // Client-side navigation to another page.
+  await page.getByRole('link', { name: 'Apps' }).click();
+  await expect(page).toHaveURL(/\/apps$/);
+  await expect(page.getByTestId('apps')).toContainText('hello-web');
   expect(errors).toEqual([]);
 });
 

@@ -1,0 +1,99 @@
+import { expect, test } from '@playwright/test';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { LoginPage, waitForHydration, watchForErrors } from './pages';
+
+/** alice commits a visible change to the demo app and pushes it (the push hook tells fluxgate). */
+function alicePushes(): string {
+  const data = process.env.FLUXGATE_E2E_DATA!;
+  const work = mkdtempSync(join(tmpdir(), 'fluxgate-e2e-work-'));
+  const git = (...args: string[]) =>
+    execFileSync('git', ['-c', 'user.name=Alice', '-c', 'user.email=alice@example.invalid', ...args], {
+      cwd: work,
+      encoding: 'utf8',
+    });
+  git('clone', '-q', join(data, 'repos/hello-web.git'), '.');
+  const page = join(work, 'site/index.html');
+  writeFileSync(page, readFileSync(page, 'utf8').replace('</body>', '<p>New in this release.</p></body>'));
+  git('commit', '-qam', 'A line for the release notes');
+  git('push', '-q', 'origin', 'main');
+  return git('rev-parse', 'HEAD').trim();
+}
+
+async function signIn(page: import('@playwright/test').Page, user: string) {
+  await page.goto('/login');
+  await waitForHydration(page);
+  await new LoginPage(page).signIn(user, 'demo');
+  await expect(page).toHaveURL(/\/$/);
+}
+
+test('alice pushes, CI and CD run, bob reviews the diff, approves and merges, the dashboard shows it in dev', async ({ page, browser }) => {
+  const errors = watchForErrors(page);
+  const sha = alicePushes();
+  const short = sha.slice(0, 7);
+
+  await signIn(page, 'bob');
+  // The change request appears once CI and CD ran (seconds).
+  await expect(async () => {
+    await page.goto('/changes?env=dev&state=open');
+    await expect(page.getByRole('link', { name: `hello-web ${short} to dev` })).toBeVisible({ timeout: 1000 });
+  }).toPass({ timeout: 30_000 });
+  await page.getByRole('link', { name: `hello-web ${short} to dev` }).click();
+  await waitForHydration(page);
+  await expect(page.getByTestId('change-title')).toContainText(`hello-web ${short} to dev`);
+  await expect(page.getByTestId('policy-status')).toContainText('0 of 1 approval');
+
+  // The rendered diff, object by object: the Deployment's image is the new tag.
+  const objects = page.getByTestId('objects');
+  await expect(objects).toContainText('Deployment');
+  await expect(objects.locator('tr.insert').filter({ hasText: `main-${short}` }).first()).toBeVisible();
+  await page.getByRole('tab', { name: 'Templates and values' }).click();
+  await expect(page.getByTestId('source-diff')).toContainText('apps/hello-web/templates/deployment.yaml');
+  await page.getByRole('tab', { name: /Rendered objects/ }).click();
+
+  await expect(page.getByTestId('merge')).toBeDisabled();
+  await page.getByLabel('comment').fill('Looks right.');
+  await page.getByTestId('approve').click();
+  await expect(page.getByTestId('policy-status')).toContainText('Ready to merge', { timeout: 10_000 });
+  await expect(page.getByTestId('merge')).toBeEnabled();
+  await page.getByTestId('merge').click();
+  await expect(page.getByRole('status')).toContainText('Merged into env/dev');
+  await expect(page.getByTestId('change-title')).toContainText('merged');
+
+  // alice, the author, may not review her own change; the timeline shows what happened.
+  const alice = await browser.newPage();
+  await signIn(alice, 'alice');
+  await alice.goto(page.url());
+  await expect(alice.getByTestId('change-title')).toContainText('merged');
+  await alice.getByRole('tab', { name: 'Timeline' }).click();
+  await expect(alice.getByTestId('timeline')).toContainText('approved');
+  await expect(alice.getByTestId('timeline')).toContainText('merged into env/dev');
+
+  // The dashboard shows the new version in dev.
+  await page.goto('/');
+  const cell = page.getByTestId('matrix').locator('tr[data-app="hello-web"] td[data-env="dev"]');
+  await expect(cell).toContainText(short);
+  await expect(cell).toContainText('merged');
+
+  // The CI run's page shows its steps and log.
+  await page.goto('/runs?app=hello-web&kind=ci');
+  await page.getByTestId('runs').getByRole('link').first().click();
+  await expect(page.getByTestId('run-state')).toHaveText('succeeded');
+  await expect(page.getByTestId('log')).toContainText('tests passed');
+  expect(errors).toEqual([]);
+});
+
+test('alice cannot approve her own change', async ({ page }) => {
+  const sha = alicePushes();
+  const short = sha.slice(0, 7);
+  await signIn(page, 'alice');
+  await expect(async () => {
+    await page.goto('/changes?env=dev&state=open');
+    await expect(page.getByRole('link', { name: `hello-web ${short} to dev` })).toBeVisible({ timeout: 1000 });
+  }).toPass({ timeout: 30_000 });
+  await page.getByRole('link', { name: `hello-web ${short} to dev` }).click();
+  await expect(page.getByTestId('cannot-review')).toContainText('authors cannot');
+  await expect(page.getByTestId('approve')).toHaveCount(0);
+});
