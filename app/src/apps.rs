@@ -29,6 +29,16 @@ pub struct CommitRow {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeploymentRow {
+    pub id: String,
+    pub environment: String,
+    pub commit: String,
+    pub images: Vec<String>,
+    pub merged_by: String,
+    pub merged_at: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TraceEntry {
     pub at: String,
     pub what: String,
@@ -49,6 +59,26 @@ pub async fn app_commits(app: String) -> Result<Vec<CommitRow>, AppError> {
     use crate::auth::{ssr::require_role, Role};
     require_role(Role::Viewer).await?;
     ssr::commits(&crate::auth::ssr::db()?, &app)
+        .await
+        .map_err(AppError::with_status)
+}
+
+#[server(endpoint = "app_deployments")]
+pub async fn app_deployments(app: String) -> Result<Vec<DeploymentRow>, AppError> {
+    use crate::auth::{ssr::require_role, Role};
+    require_role(Role::Viewer).await?;
+    ssr::deployments(&crate::auth::ssr::db()?, &app)
+        .await
+        .map_err(AppError::with_status)
+}
+
+/// Opens (through the runner) a change request that restores an earlier deployment. It
+/// goes through the environment's policy like any change; the requester is its author.
+#[server(endpoint = "request_rollback")]
+pub async fn request_rollback(deployment: String) -> Result<String, AppError> {
+    use crate::auth::{ssr::require_role, Role};
+    let user = require_role(Role::Developer).await?;
+    ssr::request_rollback(&crate::auth::ssr::db()?, &deployment, &user.name)
         .await
         .map_err(AppError::with_status)
 }
@@ -100,6 +130,8 @@ pub fn AppPage() -> impl IntoView {
     let params = use_params_map();
     let name = move || params.with(|p| p.get("name").unwrap_or_default());
     let commits = Resource::new(name, app_commits);
+    let rollback = ServerAction::<RequestRollback>::new();
+    let deployments = Resource::new(name, app_deployments);
     view! {
         <leptos_meta::Title text=name()/>
         <div class="page-head"><h1>{name}</h1><p class="muted">"Recent commits and where each one is now."</p></div>
@@ -119,6 +151,36 @@ pub fn AppPage() -> impl IntoView {
                                         <td><code>{c.branch}</code></td>
                                         <td>{c.ci.map(|s| view! { <span class=format!("badge state-{s}")>{s.clone()}</span> })}</td>
                                         <td>{c.envs.into_iter().map(|(env, state)| view! { <span class=format!("badge state-{state}")>{format!("{env}: {state}")}</span>" " }).collect_view()}</td>
+                                    </tr>
+                                }
+                            }).collect_view()}</tbody>
+                        </table>
+                    }.into_any(),
+                }
+            })}
+        </Suspense>
+        <h2>"Deployment history"</h2>
+        {move || rollback.value().get().map(|r| match r {
+            Ok(text) => view! { <p class="ok" role="status">{text}</p> }.into_any(),
+            Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
+        })}
+        <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match deployments.await {
+                    Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
+                    Ok(list) if list.is_empty() => view! { <p class="empty">"Nothing merged yet."</p> }.into_any(),
+                    Ok(list) => view! {
+                        <table class="table" data-testid="deployments">
+                            <thead><tr><th>"Environment"</th><th>"Commit"</th><th>"Images"</th><th>"Merged"</th><th></th></tr></thead>
+                            <tbody>{list.into_iter().map(|d| {
+                                let id = d.id.clone();
+                                view! {
+                                    <tr>
+                                        <td>{d.environment}</td>
+                                        <td><code>{d.commit[..7.min(d.commit.len())].to_string()}</code></td>
+                                        <td>{d.images.join(", ")}</td>
+                                        <td>{format!("{} by {}", d.merged_at, d.merged_by)}</td>
+                                        <td><button on:click=move |_| { rollback.dispatch(RequestRollback { deployment: id.clone() }); }>"Roll back to this"</button></td>
                                     </tr>
                                 }
                             }).collect_view()}</tbody>
@@ -169,7 +231,7 @@ pub fn CommitPage() -> impl IntoView {
 
 #[cfg(feature = "ssr")]
 pub mod ssr {
-    use super::{AppRow, CommitRow, TraceEntry};
+    use super::{AppRow, CommitRow, DeploymentRow, TraceEntry};
     use crate::db::Db;
     use crate::error::AppError;
     use sqlx::Row;
@@ -239,6 +301,55 @@ pub mod ssr {
             });
         }
         Ok(out)
+    }
+
+    pub async fn deployments(db: &Db, app: &str) -> Result<Vec<DeploymentRow>, AppError> {
+        let id = app_id(db, app).await?;
+        let rows = sqlx::query(
+            "SELECT d.id, e.name, d.app_commit, d.images, d.merged_by, d.merged_at FROM deployments d
+             JOIN environments e ON e.id = d.environment_id WHERE d.app_id = $1 ORDER BY d.id DESC LIMIT 50",
+        )
+        .bind(&id)
+        .fetch_all(&db.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(DeploymentRow {
+                    id: r.try_get("id")?,
+                    environment: r.try_get("name")?,
+                    commit: r.try_get("app_commit")?,
+                    images: serde_json::from_str(&r.try_get::<String, _>("images")?)
+                        .unwrap_or_default(),
+                    merged_by: r.try_get("merged_by")?,
+                    merged_at: r.try_get("merged_at")?,
+                })
+            })
+            .collect()
+    }
+
+    pub async fn request_rollback(
+        db: &Db,
+        deployment: &str,
+        user: &str,
+    ) -> Result<String, AppError> {
+        let exists = sqlx::query("SELECT id FROM deployments WHERE id = $1")
+            .bind(deployment)
+            .fetch_optional(&db.pool)
+            .await?;
+        if exists.is_none() {
+            return Err(AppError::NotFound("deployment".into()));
+        }
+        let now = crate::db::now_text();
+        sqlx::query(
+            "INSERT INTO jobs (id, kind, payload, dedup_key, state, attempts, max_attempts, run_after, created_at)
+             VALUES ($1, 'rollback', $2, NULL, 'queued', 0, 3, $3, $3)",
+        )
+        .bind(crate::db::new_id())
+        .bind(serde_json::json!({ "deployment_id": deployment, "user": user }).to_string())
+        .bind(&now)
+        .execute(&db.pool)
+        .await?;
+        Ok("A rollback change request is being prepared; it will appear under Changes and needs approval like any change.".into())
     }
 
     pub async fn trace(db: &Db, app: &str, sha: &str) -> Result<Vec<TraceEntry>, AppError> {

@@ -5,8 +5,10 @@
 
 mod propose;
 mod rebase;
+mod rollback;
 
 pub use rebase::rebase;
+pub use rollback::rollback;
 
 pub use propose::{rendered_file_name, Proposal};
 

@@ -179,6 +179,7 @@ impl Runner {
             "run" => run::run(self, &job.payload).await,
             "cd" => crate::cd::start(self, &job.payload).await,
             "rebase" => crate::cd::rebase(self, &job.payload).await,
+            "rollback" => crate::cd::rollback(self, &job.payload).await,
             other => Err(JobError::fatal(format!("unknown job kind {other}"))),
         };
         beat.abort();

@@ -13,6 +13,7 @@ crate::pipelines_on_both_databases!(
     a_cluster_role_needs_the_security_review,
     freeze_window_and_stop_the_line_refuse_merges_with_the_reason,
     two_merges_at_once_make_exactly_one,
+    rollback_restores_an_earlier_deployment_through_the_policy,
 );
 
 impl Pipes {
@@ -490,5 +491,121 @@ async fn two_merges_at_once_make_exactly_one(p: &Pipes) {
     assert_eq!(
         head.id().to_string(),
         change["head_commit"].as_str().unwrap()
+    );
+}
+
+async fn rollback_restores_an_earlier_deployment_through_the_policy(p: &Pipes) {
+    let bob = p.token("bob").await;
+    let admin = p.token("admin").await;
+    let first = p.open_change(&bob, None).await;
+    p.post(
+        &bob,
+        &format!("/api/v1/changes/{}/approve", id(&first)),
+        serde_json::json!({}),
+    )
+    .await;
+    let (status, _) = p
+        .post(
+            &bob,
+            &format!("/api/v1/changes/{}/merge", id(&first)),
+            serde_json::json!({}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let service =
+        read_app_file(&p.app_repo(), "deploy/service.yaml").replace("port: 80", "port: 8080");
+    let sha = push(
+        &p.app_repo(),
+        "main",
+        "main",
+        &[("deploy/service.yaml", Some(&service))],
+        "port 8080",
+    );
+    p.hook(&bob).await;
+    let second = p.open_change(&bob, Some(&sha)).await;
+    p.post(
+        &bob,
+        &format!("/api/v1/changes/{}/approve", id(&second)),
+        serde_json::json!({}),
+    )
+    .await;
+    let (status, _) = p
+        .post(
+            &bob,
+            &format!("/api/v1/changes/{}/merge", id(&second)),
+            serde_json::json!({}),
+        )
+        .await;
+    assert_eq!(status, 200);
+
+    let db = &p.server.database.db;
+    let (deployment,): (String,) =
+        sqlx::query_as("SELECT id FROM deployments WHERE change_id = $1")
+            .bind(id(&first))
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+    app::apps::ssr::request_rollback(db, &deployment, "bob")
+        .await
+        .unwrap();
+    let rollback = wait_for(
+        "the rollback change request",
+        Duration::from_secs(30),
+        || async {
+            p.changes(&bob, "dev")
+                .await
+                .into_iter()
+                .find(|c| c["title"].as_str().unwrap().contains("roll back"))
+        },
+    )
+    .await;
+    assert_eq!(rollback["author_user"], "bob");
+    // The Service goes back to port 80 and the Deployment to the first image.
+    assert_eq!(rollback["summary"]["changed"], 2, "{rollback}");
+    let first_tag = format!("main-{}\"", &first["app_commit"].as_str().unwrap()[..7]);
+    let reason = rollback["risks"][0]["reason"].as_str().unwrap();
+    assert!(reason.ends_with(&first_tag), "{reason}");
+    let (status, body) = p
+        .post(
+            &bob,
+            &format!("/api/v1/changes/{}/approve", id(&rollback)),
+            serde_json::json!({}),
+        )
+        .await;
+    assert_eq!(
+        status, 403,
+        "who asked for the rollback may not approve it: {body}"
+    );
+    p.post(
+        &admin,
+        &format!("/api/v1/changes/{}/approve", id(&rollback)),
+        serde_json::json!({}),
+    )
+    .await;
+    let (status, body) = p
+        .post(
+            &admin,
+            &format!("/api/v1/changes/{}/merge", id(&rollback)),
+            serde_json::json!({}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let repo = Repository::open_bare(p.gitops_repo()).unwrap();
+    let read = |commit: &str| {
+        let c = repo
+            .find_commit(git2::Oid::from_str(commit).unwrap())
+            .unwrap();
+        let e = c
+            .tree()
+            .unwrap()
+            .get_path(std::path::Path::new(
+                "apps/hello-web/rendered/service_hello-dev_hello-web.yaml",
+            ))
+            .unwrap();
+        String::from_utf8(repo.find_blob(e.id()).unwrap().content().to_vec()).unwrap()
+    };
+    assert_eq!(
+        read(&p.env_head("dev")),
+        read(first["head_commit"].as_str().unwrap())
     );
 }
