@@ -7,8 +7,9 @@ import { join, resolve } from 'node:path';
 
 const port = Number(process.env.E2E_PORT ?? 3917);
 const bin = process.env.FLUXGATE_BIN ?? resolve(__dirname, '../target/release/fluxgate');
-const dataDir = mkdtempSync(join(tmpdir(), 'fluxgate-e2e-'));
-// Tests push to the demo's application repository in there, as a developer would.
+// Tests push to the demo's application repository in there, as a developer would. The
+// config is loaded again in each worker, which inherits the variable: one directory.
+const dataDir = process.env.FLUXGATE_E2E_DATA ?? mkdtempSync(join(tmpdir(), 'fluxgate-e2e-'));
 process.env.FLUXGATE_E2E_DATA = dataDir;
 
 export default defineConfig({

@@ -147,7 +147,7 @@ pub fn AppPage() -> impl IntoView {
                                 let href = format!("/apps/{}/commits/{}", name(), c.sha);
                                 view! {
                                     <tr>
-                                        <td><A href=href><code>{c.sha[..7.min(c.sha.len())].to_string()}</code></A>" "{c.message.lines().next().unwrap_or("").to_string()}<div class="muted">{c.author}</div></td>
+                                        <td><A href=href><code>{c.sha[..7.min(c.sha.len())].to_string()}</code></A>{format!(" {}", c.message.lines().next().unwrap_or(""))}<div class="muted">{c.author}</div></td>
                                         <td><code>{c.branch}</code></td>
                                         <td>{c.ci.map(|s| view! { <span class=format!("badge state-{s}")>{s.clone()}</span> })}</td>
                                         <td>{c.envs.into_iter().map(|(env, state)| view! { <span class=format!("badge state-{state}")>{format!("{env}: {state}")}</span>" " }).collect_view()}</td>
@@ -178,7 +178,7 @@ pub fn AppPage() -> impl IntoView {
                                     <tr>
                                         <td>{d.environment}</td>
                                         <td><code>{d.commit[..7.min(d.commit.len())].to_string()}</code></td>
-                                        <td>{d.images.join(", ")}</td>
+                                        <td>{format!("{} ", d.images.join(", "))}</td>
                                         <td>{format!("{} by {}", d.merged_at, d.merged_by)}</td>
                                         <td><button on:click=move |_| { rollback.dispatch(RequestRollback { deployment: id.clone() }); }>"Roll back to this"</button></td>
                                     </tr>

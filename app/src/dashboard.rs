@@ -110,7 +110,7 @@ pub fn DashboardMatrix() -> impl IntoView {
                                                         {row.cells.into_iter().zip(d.envs.clone()).map(|(c, env)| view! {
                                                             <td data-env=env class=format!("cell state-{}", c.state.replace(' ', "-"))>
                                                                 <div class="version">{c.version.clone().unwrap_or_else(|| "—".into())}</div>
-                                                                <div class="muted">{c.state.clone()}{c.since.clone().map(|s| format!(" · {s}")).unwrap_or_default()}</div>
+                                                                <div class="muted">{format!("{}{}", c.state, c.since.as_deref().map(|s| format!(" · {s}")).unwrap_or_default())}</div>
                                                                 {c.pending.clone().map(|id| view! { <a href=format!("/changes/{id}") class="pending">"change waiting"</a> })}
                                                             </td>
                                                         }).collect_view()}

@@ -110,7 +110,7 @@ pub fn SettingsPage() -> impl IntoView {
                             <table class="table">
                                 <thead><tr><th>"Name"</th><th>"Role"</th><th>"Groups"</th><th>"E-mail"</th><th>"Active"</th></tr></thead>
                                 <tbody>{d.users.into_iter().map(|u| view! {
-                                    <tr><td>{u.name}</td><td>{u.role}</td><td>{u.groups.join(", ")}</td><td>{u.email.unwrap_or_default()}</td><td>{if u.disabled { "disabled" } else { "yes" }}</td></tr>
+                                    <tr><td>{u.name}</td><td>{u.role}</td><td>{Some(u.groups.join(", ")).filter(|g| !g.is_empty())}</td><td>{u.email.filter(|e| !e.is_empty())}</td><td>{if u.disabled { "disabled" } else { "yes" }}</td></tr>
                                 }).collect_view()}</tbody>
                             </table>
                         </section>

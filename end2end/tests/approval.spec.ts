@@ -59,7 +59,7 @@ test('alice pushes, CI and CD run, bob reviews the diff, approves and merges, th
   await expect(page.getByTestId('policy-status')).toContainText('Ready to merge', { timeout: 10_000 });
   await expect(page.getByTestId('merge')).toBeEnabled();
   await page.getByTestId('merge').click();
-  await expect(page.getByRole('status')).toContainText('Merged into env/dev');
+  await expect(page.getByRole('status').filter({ hasText: 'Merged into env/dev' })).toBeVisible();
   await expect(page.getByTestId('change-title')).toContainText('merged');
 
   // alice, the author, may not review her own change; the timeline shows what happened.
@@ -67,6 +67,7 @@ test('alice pushes, CI and CD run, bob reviews the diff, approves and merges, th
   await signIn(alice, 'alice');
   await alice.goto(page.url());
   await expect(alice.getByTestId('change-title')).toContainText('merged');
+  await waitForHydration(alice);
   await alice.getByRole('tab', { name: 'Timeline' }).click();
   await expect(alice.getByTestId('timeline')).toContainText('approved');
   await expect(alice.getByTestId('timeline')).toContainText('merged into env/dev');

@@ -33,7 +33,7 @@ export class EnvironmentsPage {
   }
 
   card(env: string) {
-    return this.page.locator(`[data-env="${env}"]`);
+    return this.page.locator(`.env-card[data-env="${env}"]`);
   }
 
   async togglePolicy(env: string) {

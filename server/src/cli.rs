@@ -211,6 +211,14 @@ pub async fn run(cli: Cli) -> Result<()> {
             if let Some(email) = email {
                 app::auth::ssr::set_email(&database.db, name, email).await?;
             }
+            app::audit::ssr::append(
+                &database.db,
+                "cli",
+                "user.add",
+                &format!("user:{name}"),
+                serde_json::json!({ "role": role.as_str(), "groups": groups }),
+            )
+            .await?;
             println!("added user {name} with role {role}");
             Ok(())
         }

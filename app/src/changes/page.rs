@@ -7,7 +7,7 @@
 
 use super::{
     change_object_diff, change_source_diff, list_changes, load_change, ChangeDetail, ChangeRequest,
-    DiffHunk, MergeChange, ObjectEntry, ReviewChange,
+    CommentChange, DiffHunk, MergeChange, ObjectEntry, ReviewChange,
 };
 use leptos::prelude::*;
 use leptos_router::components::A;
@@ -94,16 +94,24 @@ pub fn ChangePage() -> impl IntoView {
     let id = move || params.with(|p| p.get("id").unwrap_or_default());
     let review = ServerAction::<ReviewChange>::new();
     let merge = ServerAction::<MergeChange>::new();
+    let comment = ServerAction::<CommentChange>::new();
     let detail = Resource::new(
-        move || (id(), review.version().get(), merge.version().get()),
-        |(id, _, _)| load_change(id),
+        move || {
+            (
+                id(),
+                review.version().get(),
+                merge.version().get(),
+                comment.version().get(),
+            )
+        },
+        |(id, _, _, _)| load_change(id),
     );
     view! {
         <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match detail.await {
                     Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
-                    Ok(d) => view! { <ChangeView d review merge/> }.into_any(),
+                    Ok(d) => view! { <ChangeView d review merge comment/> }.into_any(),
                 }
             })}
         </Suspense>
@@ -115,10 +123,11 @@ fn ChangeView(
     d: ChangeDetail,
     review: ServerAction<ReviewChange>,
     merge: ServerAction<MergeChange>,
+    comment: ServerAction<CommentChange>,
 ) -> impl IntoView {
     let c = d.change.clone();
     let (tab, set_tab) = signal("rendered");
-    let (comment, set_comment) = signal(String::new());
+    let (text, set_text) = signal(String::new());
     let id = c.id.clone();
     let can_merge = d.verdict.can_merge && c.is_open();
     let may_review = d.may_review.clone();
@@ -135,6 +144,7 @@ fn ChangeView(
         })
     };
     let (id_a, id_r, id_m, id_s) = (id.clone(), id.clone(), id.clone(), id.clone());
+    let id_c = id.clone();
     view! {
         <leptos_meta::Title text=c.title.clone()/>
         <div class="page-head">
@@ -144,7 +154,7 @@ fn ChangeView(
                 <code>{c.proposal_branch.clone()}</code>
                 {format!(" · head {}", &c.head_commit[..7.min(c.head_commit.len())])}
             </p>
-            <p class="muted">"Images: "{c.images.join(", ")}</p>
+            <p class="muted">{format!("Images: {}", if c.images.is_empty() { "none".to_string() } else { c.images.join(", ") })}</p>
         </div>
         <section class="card policy-status" data-testid="policy-status">
             <h2>"Policy"</h2>
@@ -155,23 +165,26 @@ fn ChangeView(
             })}
             {(!c.risks.is_empty()).then(|| view! {
                 <h3>"Risk flags"</h3>
-                <ul class="risks" data-testid="risks">{c.risks.iter().map(|r| view! { <li><span class="badge risk">{r.kind.clone()}</span>" "{r.reason.clone()}</li> }).collect_view()}</ul>
+                <ul class="risks" data-testid="risks">{c.risks.iter().map(|r| view! { <li><span class="badge risk">{r.kind.clone()}</span>{format!(" {}", r.reason)}</li> }).collect_view()}</ul>
             })}
             {c.is_open().then(|| view! {
                 <div class="actions">
                     {match may_review.clone() {
                         Ok(()) => view! {
-                            <textarea placeholder="Comment (optional)" prop:value=move || comment.get()
-                                on:input=move |ev| set_comment.set(event_target_value(&ev)) aria-label="comment"></textarea>
+                            <textarea placeholder="Comment (optional)" prop:value=move || text.get()
+                                on:input=move |ev| set_text.set(event_target_value(&ev)) aria-label="comment"></textarea>
                             <button class="approve" data-testid="approve" on:click=move |_| {
-                                review.dispatch(ReviewChange { id: id_a.clone(), decision: "approve".into(), comment: comment.get_untracked() });
+                                review.dispatch(ReviewChange { id: id_a.clone(), decision: "approve".into(), comment: text.get_untracked() });
                             }>"Approve"</button>
                             <button class="reject" data-testid="reject" on:click=move |_| {
-                                review.dispatch(ReviewChange { id: id_r.clone(), decision: "reject".into(), comment: comment.get_untracked() });
+                                review.dispatch(ReviewChange { id: id_r.clone(), decision: "reject".into(), comment: text.get_untracked() });
                             }>"Reject"</button>
                         }.into_any(),
                         Err(why) => view! { <p class="muted" data-testid="cannot-review">{format!("You cannot review this change: {why}.")}</p> }.into_any(),
                     }}
+                    <button class="comment" data-testid="comment" on:click=move |_| {
+                        comment.dispatch(CommentChange { id: id_c.clone(), body: text.get_untracked() });
+                    }>"Comment"</button>
                     <button class="merge" data-testid="merge" disabled=!can_merge on:click=move |_| {
                         merge.dispatch(MergeChange { id: id_m.clone() });
                     }>"Merge"</button>
@@ -195,7 +208,7 @@ fn ChangeView(
         </Show>
         <Show when=move || tab.get() == "timeline">
             <ol class="timeline" data-testid="timeline">
-                {d.timeline.iter().map(|t| view! { <li><time>{t.at.clone()}</time>" "<strong>{t.actor.clone()}</strong>" "{t.what.clone()}</li> }).collect_view()}
+                {d.timeline.iter().map(|t| view! { <li><time>{t.at.clone()}</time>" "<strong>{t.actor.clone()}</strong>{format!(" {}", t.what)}</li> }).collect_view()}
             </ol>
         </Show>
     }
@@ -327,24 +340,27 @@ fn Hunks(
                 for l in &h.lines {
                     if budget == 0 { break; }
                     budget -= 1;
-                    let num = |n: Option<u32>| n.map(|n| n.to_string()).unwrap_or_default();
+                    // Never an empty text node: hydration cannot find one the server did not
+                    // write, so absent values are None (a placeholder on both sides).
+                    let num = |n: Option<u32>| n.map(|n| n.to_string());
+                    let text = |t: &str| Some(t.to_string()).filter(|t| !t.is_empty());
                     let sign = match l.tag.as_str() { "insert" => "+", "delete" => "-", _ => " " };
                     rows.push(if split.get() {
                         let (left, right) = match l.tag.as_str() {
-                            "insert" => (String::new(), l.text.clone()),
-                            "delete" => (l.text.clone(), String::new()),
-                            _ => (l.text.clone(), l.text.clone()),
+                            "insert" => (None, text(&l.text)),
+                            "delete" => (text(&l.text), None),
+                            _ => (text(&l.text), text(&l.text)),
                         };
                         view! { <tr class=format!("line {}", l.tag)><td class="num">{num(l.old_line)}</td><td class="code">{left}</td><td class="num">{num(l.new_line)}</td><td class="code">{right}</td></tr> }.into_any()
                     } else {
-                        view! { <tr class=format!("line {}", l.tag)><td class="num">{num(l.old_line)}</td><td class="num">{num(l.new_line)}</td><td class="sign">{sign}</td><td class="code">{l.text.clone()}</td></tr> }.into_any()
+                        view! { <tr class=format!("line {}", l.tag)><td class="num">{num(l.old_line)}</td><td class="num">{num(l.new_line)}</td><td class="sign">{sign}</td><td class="code">{text(&l.text)}</td></tr> }.into_any()
                     });
                 }
             }
             rows
         });
         view! {
-            <table class="diff">{rows}</table>
+            <table class="diff"><tbody>{rows}</tbody></table>
             {(total > limit).then(|| view! {
                 <button class="link-button" on:click=move |_| set_shown.update(|n| *n += LINES_AT_ONCE * 5)>
                     {format!("Show more ({} of {} lines shown)", limit, total)}
@@ -367,7 +383,7 @@ fn SourceDiff(id: String) -> impl IntoView {
                         <pre class="source-diff" data-testid="source-diff">
                             {t.lines().map(|l| {
                                 let class = if l.starts_with('+') && !l.starts_with("+++") { "insert" } else if l.starts_with('-') && !l.starts_with("---") { "delete" } else { "" };
-                                view! { <span class=class>{l.to_string()}"\n"</span> }
+                                view! { <span class=class>{format!("{l}\n")}</span> }
                             }).collect_view()}
                         </pre>
                     }.into_any(),

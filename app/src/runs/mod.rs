@@ -106,7 +106,7 @@ pub fn RunsPage() -> impl IntoView {
                                     <td><A href=format!("/runs/{}", r.id)>{r.kind.to_uppercase()}" · "{r.image_tag.clone()}</A></td>
                                     <td>{r.app.clone()}</td>
                                     <td><code>{r.branch.clone()}</code></td>
-                                    <td title=r.message.clone()><code>{r.commit[..7.min(r.commit.len())].to_string()}</code>" "{r.message.lines().next().unwrap_or("").to_string()}</td>
+                                    <td title=r.message.clone()><code>{r.commit[..7.min(r.commit.len())].to_string()}</code>{format!(" {}", r.message.lines().next().unwrap_or(""))}</td>
                                     <td><span class=format!("badge state-{}", r.state)>{r.state.clone()}</span></td>
                                     <td>{r.created_at.clone()}</td>
                                 </tr>
@@ -179,7 +179,7 @@ fn RunDetail(v: RunView, set_tick: WriteSignal<u32>) -> impl IntoView {
         <div class="page-head">
             <h1>{format!("{} run of {}", r.kind.to_uppercase(), r.app)}" "<span class=format!("badge state-{}", r.state) data-testid="run-state">{r.state.clone()}</span></h1>
             <p class="muted">{format!("{} at {} · {} · image tag {}", r.branch, &r.commit[..7.min(r.commit.len())], r.author, r.image_tag)}</p>
-            <p>{r.message.clone()}</p>
+            <p>{Some(r.message.clone()).filter(|m| !m.is_empty())}</p>
             {r.error.clone().map(|e| view! { <p class="error" role="alert">{e}</p> })}
             {live.then(|| view! { <p class="muted">"Live: new output appears as it is produced."</p> })}
         </div>
@@ -196,7 +196,7 @@ fn RunDetail(v: RunView, set_tick: WriteSignal<u32>) -> impl IntoView {
         </ol>
         <pre class="log" data-testid="log">
             {move || lines.get().into_iter().map(|l| view! {
-                <span class=format!("log-line {}", l.stream) data-step=l.step>{l.line}"\n"</span>
+                <span class=format!("log-line {}", l.stream) data-step=l.step>{format!("{}\n", l.line)}</span>
             }).collect_view()}
         </pre>
     }
