@@ -151,7 +151,42 @@ pub mod ssr {
             .join(", ")
     }
 
+    /// Recent answers, for at most [`FRESH`]: a busy dashboard (many people, many
+    /// refreshes) costs a few queries per second instead of a few per view. Anything that
+    /// changes what it shows in this process (a merge, a new change request) clears it.
+    static CACHE: std::sync::Mutex<Option<HashMap<(String, u32), (std::time::Instant, Dashboard)>>> =
+        std::sync::Mutex::new(None);
+    const FRESH: std::time::Duration = std::time::Duration::from_millis(1000);
+
+    /// Forgets cached answers (called after a merge or a new change request).
+    pub fn invalidate() {
+        if let Ok(mut cache) = CACHE.lock() {
+            *cache = None;
+        }
+    }
+
     pub async fn load(db: &Db, filter: &str, page: u32) -> Result<Dashboard, AppError> {
+        let key = (filter.to_string(), page);
+        if let Ok(cache) = CACHE.lock() {
+            if let Some((at, d)) = cache.as_ref().and_then(|c| c.get(&key)) {
+                if at.elapsed() < FRESH {
+                    return Ok(d.clone());
+                }
+            }
+        }
+        let d = query(db, filter, page).await?;
+        if let Ok(mut cache) = CACHE.lock() {
+            let map = cache.get_or_insert_with(HashMap::new);
+            // Bounded: filters typed by people are few; forget them all if they pile up.
+            if map.len() > 256 {
+                map.clear();
+            }
+            map.insert(key, (std::time::Instant::now(), d.clone()));
+        }
+        Ok(d)
+    }
+
+    async fn query(db: &Db, filter: &str, page: u32) -> Result<Dashboard, AppError> {
         let envs: Vec<(String, String)> =
             sqlx::query_as("SELECT id, name FROM environments ORDER BY position")
                 .fetch_all(&db.pool)

@@ -183,6 +183,7 @@ async fn finalize(
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
+    crate::dashboard::ssr::invalidate();
     audit::append(
         db,
         actor,

@@ -232,6 +232,7 @@ pub async fn open(db: &Db, c: NewChange<'_>) -> Result<(), AppError> {
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
+    crate::dashboard::ssr::invalidate();
     Ok(())
 }
 
