@@ -4,4 +4,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/../end2end"
 FLUXGATE_BIN="${FLUXGATE_BIN:-$(cd "${CARGO_TARGET_DIR:-../target}" && pwd)/release/fluxgate}" \
-  npx playwright test -c bench.config.ts
+  npx playwright test -c bench.config.ts bigdiff
