@@ -154,8 +154,8 @@ pub mod ssr {
     /// Recent answers, for at most [`FRESH`]: a busy dashboard (many people, many
     /// refreshes) costs a few queries per second instead of a few per view. Anything that
     /// changes what it shows in this process (a merge, a new change request) clears it.
-    static CACHE: std::sync::Mutex<Option<HashMap<(String, u32), (std::time::Instant, Dashboard)>>> =
-        std::sync::Mutex::new(None);
+    type Answers = HashMap<(String, u32), (std::time::Instant, Dashboard)>;
+    static CACHE: std::sync::Mutex<Option<Answers>> = std::sync::Mutex::new(None);
     const FRESH: std::time::Duration = std::time::Duration::from_millis(1000);
 
     /// Forgets cached answers (called after a merge or a new change request).
