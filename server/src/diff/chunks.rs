@@ -7,10 +7,11 @@
 use std::sync::atomic::AtomicUsize;
 use std::sync::Arc;
 
+use crate::diff::block_style::load_block_style;
 use crate::diff::error::DiffError;
 use crate::diff::objects::{to_object, ObjectId};
 use crate::diff::value::Value;
-use crate::diff::yaml_load::{load_documents, load_documents_light};
+use crate::diff::yaml_load::{load_documents, load_documents_light, Document};
 
 /// Below this much unique text, threads cost more than they save.
 const PARALLEL_MIN_BYTES: usize = 256 * 1024;
@@ -37,16 +38,29 @@ fn list_kind(v: &Value) -> bool {
         .is_some_and(|k| k.ends_with("List"))
 }
 
+/// Loads a chunk's documents; in light mode `None` means "load fully instead".
+fn load(text: &str, light: bool, budget: &AtomicUsize) -> Result<Option<Vec<Document>>, DiffError> {
+    // The block style of renders loads fast; anything else goes to yaml-rust2.
+    if let Some(doc) = load_block_style(text, light) {
+        return Ok(Some(vec![doc]));
+    }
+    if light {
+        load_documents_light(text, budget)
+    } else {
+        load_documents("", text, budget).map(Some)
+    }
+}
+
 fn parse_chunk(text: &str, light: bool, budget: &AtomicUsize) -> Result<Parsed, DiffError> {
     let light_docs = if light {
-        load_documents_light(text, budget)?
+        load(text, true, budget)?
     } else {
         None
     };
     // Lists need their items, which light mode does not keep.
     let (docs, light) = match light_docs {
         Some(docs) if !docs.iter().any(|d| list_kind(&d.value)) => (docs, true),
-        _ => (load_documents("", text, budget)?, false),
+        _ => (load(text, false, budget)?.unwrap_or_default(), false),
     };
     let mut items = Vec::new();
     let documents = docs.len();

@@ -2,6 +2,7 @@
 //!
 //! Declares the modules and re-exports the public API; see each module for its concept.
 
+mod block_style;
 mod canonical;
 mod changeset;
 mod chunks;
@@ -10,6 +11,7 @@ mod error;
 mod files;
 mod hash;
 mod keep;
+mod line_scalar;
 mod load;
 mod merge;
 mod objects;

@@ -226,8 +226,13 @@ pub fn resolve_plain(v: &str) -> Value {
 
 /// [`resolve_plain`] reusing the scanner's string, which saves a copy per scalar.
 pub fn resolve_plain_owned(s: String) -> Value {
-    let v = s.as_str();
-    match v {
+    resolve_plain_typed(&s).unwrap_or(Value::Str(s))
+}
+
+/// [`resolve_plain`] for a scalar that is not a string; `None` when it is one.
+/// Allocates nothing for strings, so keys can be checked cheaply.
+pub fn resolve_plain_typed(v: &str) -> Option<Value> {
+    Some(match v {
         "" | "~" | "null" | "Null" | "NULL" => Value::Null,
         "true" | "True" | "TRUE" | "yes" | "Yes" | "YES" | "on" | "On" | "ON" | "y" | "Y" => {
             Value::Bool(true)
@@ -238,13 +243,11 @@ pub fn resolve_plain_owned(s: String) -> Value {
         _ => {
             if let Some(i) = parse_int(v) {
                 Value::Int(i)
-            } else if let Some(f) = parse_float(v) {
-                Value::Float(canonical_float(f))
             } else {
-                Value::Str(s)
+                Value::Float(canonical_float(parse_float(v)?))
             }
         }
-    }
+    })
 }
 
 /// Types a scalar that carries an explicit core-schema tag (`!!str`, `!!int`, ...).

@@ -1,0 +1,273 @@
+//! A fast loader for the narrow block YAML style that renderers print.
+//!
+//! Kustomize and `fluxgate render` print manifests as block mappings and
+//! sequences of `key: value` and `- ` lines, with one-line plain or quoted
+//! scalars and `{}`/`[]`. A document written only with such lines is valid
+//! YAML by construction, so it can be turned into a [`Value`] line by line,
+//! several times faster than through yaml-rust2's scanner and parser (which
+//! dominated diff time). Recognition is strict: any other line (comments, flow
+//! collections, block scalars, anchors, aliases, tags, multi-line scalars,
+//! tabs, CR, unusual keys, directives...) and anything yaml-rust2 would reject
+//! (duplicate keys, bad escapes, deep nesting) makes it decline with `None`,
+//! and the caller parses with yaml-rust2, which also reports any error. So the
+//! result never depends on this path, only the speed does.
+//!
+//! It builds exactly what [`yaml_load`](crate::diff::yaml_load) builds, in full
+//! and in light mode; the tests compare both on fixtures and corpus renders.
+
+use crate::diff::keep::Keep;
+use crate::diff::line_scalar::scalar;
+use crate::diff::value::{resolve_plain_typed, Map, Value};
+use crate::diff::yaml_load::Document;
+
+/// yaml-rust2 gives up on a key whose `:` comes more than 1024 characters after it.
+const MAX_KEY_BYTES: usize = 256;
+/// Far below yaml_load's MAX_DEPTH, so its limit error can never be bypassed.
+const MAX_FRAMES: usize = 64;
+
+/// One open block collection.
+struct Frame<'a> {
+    indent: usize,
+    is_seq: bool,
+    keep: Keep,
+    /// The parent mapping's key this collection is the value of.
+    key: Option<&'a str>,
+    /// Start of this mapping's keys in `Loader::keys`, for the duplicate check.
+    keys_from: usize,
+    entries: Vec<(String, Value)>,
+    items: Vec<Value>,
+}
+
+struct Loader<'a> {
+    light: bool,
+    stack: Vec<Frame<'a>>,
+    /// Keys of every open mapping, innermost last; kept even where values are not.
+    keys: Vec<&'a str>,
+    /// A `key:` line whose value starts on a later line: (mapping indent, key).
+    pending: Option<(usize, &'a str)>,
+    root: Option<Value>,
+}
+
+/// Loads `text` as one document if every line is in the block style; `None` otherwise.
+/// `light` keeps only the id fields, as [`load_documents_light`](crate::diff::yaml_load::load_documents_light) does.
+pub(crate) fn load_block_style(text: &str, light: bool) -> Option<Document> {
+    let mut loader = Loader {
+        light,
+        stack: Vec::new(),
+        keys: Vec::new(),
+        pending: None,
+        root: None,
+    };
+    let mut first_line = None;
+    for (n, line) in text.split('\n').enumerate() {
+        if !line.is_empty() {
+            first_line.get_or_insert(n + 1);
+            loader.line(line)?;
+        }
+    }
+    Some(Document {
+        index: 1,
+        line: first_line?,
+        value: loader.finish()?,
+    })
+}
+
+impl<'a> Loader<'a> {
+    fn line(&mut self, line: &'a str) -> Option<()> {
+        let indent = line.bytes().take_while(|&b| b == b' ').count();
+        let content = &line[indent..];
+        if content.is_empty() {
+            return None;
+        }
+        if let Some((n, key)) = self.pending.take() {
+            // A sequence may sit at its key's own indent; a mapping must go deeper.
+            if is_item(content) && indent >= n {
+                self.open(indent, true, Some(key))?;
+            } else if indent > n && split_key(content).is_some() {
+                self.open(indent, false, Some(key))?;
+            } else if indent > n {
+                return None;
+            } else {
+                self.put(key, Value::Null)?;
+            }
+        }
+        if self.stack.is_empty() {
+            if indent > 0 {
+                return None;
+            }
+            self.open(0, false, None)?;
+        }
+        while self.stack.last()?.indent > indent {
+            self.close()?;
+        }
+        let top = self.stack.last()?;
+        if top.indent != indent {
+            return None;
+        }
+        if top.is_seq {
+            if is_item(content) {
+                return self.item(indent, &content[1..]);
+            }
+            // A key at a sequence's indent ends it only if the sequence is that mapping's value.
+            let len = self.stack.len();
+            if len < 2 || self.stack[len - 2].is_seq || self.stack[len - 2].indent != indent {
+                return None;
+            }
+            self.close()?;
+        } else if is_item(content) {
+            return None;
+        }
+        self.key_line(content)
+    }
+
+    fn key_line(&mut self, content: &'a str) -> Option<()> {
+        let (key, rest) = split_key(content)?;
+        let top = self.stack.last()?;
+        let (indent, keep) = (top.indent, top.keep);
+        if key.len() > MAX_KEY_BYTES || resolve_plain_typed(key).is_some() {
+            return None;
+        }
+        self.keys.push(key);
+        match rest {
+            None => self.pending = Some((indent, key)),
+            Some(v) => {
+                let value = scalar(v, keep.keeps(key))?;
+                self.put(key, value)?;
+            }
+        }
+        Some(())
+    }
+
+    /// `rest` follows the `-` of an item line.
+    fn item(&mut self, indent: usize, rest: &'a str) -> Option<()> {
+        let rest = rest.strip_prefix(' ')?;
+        // Empty or compact nested items (`-`, `- - x`) and extra spaces are left to yaml-rust2.
+        if rest.is_empty() || rest.starts_with(' ') || is_item(rest) {
+            return None;
+        }
+        if split_key(rest).is_some() {
+            self.open(indent + 2, false, None)?;
+            return self.key_line(rest);
+        }
+        let top = self.stack.last_mut()?;
+        let value = scalar(rest, top.keep == Keep::All)?;
+        if top.keep == Keep::All {
+            top.items.push(value);
+        }
+        Some(())
+    }
+
+    /// Opens a collection at `indent`, the value of `key` in the top mapping
+    /// (or an item of the top sequence when `key` is `None`).
+    fn open(&mut self, indent: usize, is_seq: bool, key: Option<&'a str>) -> Option<()> {
+        if self.stack.len() >= MAX_FRAMES {
+            return None;
+        }
+        let keep = match (self.stack.last().map(|f| f.keep), key) {
+            _ if !self.light => Keep::All,
+            (None, _) => Keep::Root,
+            (Some(Keep::Root), Some("metadata")) if !is_seq => Keep::Meta,
+            // A kept id field that is a collection: rare, left to yaml-rust2.
+            (Some(k), Some(key)) if k.keeps(key) => return None,
+            _ => Keep::Nothing,
+        };
+        self.stack.push(Frame {
+            indent,
+            is_seq,
+            keep,
+            key,
+            keys_from: self.keys.len(),
+            entries: Vec::new(),
+            items: Vec::new(),
+        });
+        Some(())
+    }
+
+    fn close(&mut self) -> Option<()> {
+        let f = self.stack.pop()?;
+        if has_duplicates(&mut self.keys[f.keys_from..]) {
+            return None;
+        }
+        self.keys.truncate(f.keys_from);
+        let value = match f.keep {
+            // Its parent does not keep it either.
+            Keep::Nothing => Value::Null,
+            _ if f.is_seq => Value::Seq(f.items),
+            _ => Value::Map(Map::from_entries(f.entries).ok()?),
+        };
+        match (self.stack.last_mut(), f.key) {
+            (None, _) => self.root = Some(value),
+            (Some(_), Some(key)) => self.put(key, value)?,
+            (Some(parent), None) => {
+                if parent.keep == Keep::All {
+                    parent.items.push(value);
+                }
+            }
+        }
+        Some(())
+    }
+
+    /// Sets `key` in the top mapping; unkept values stay as nulls, as in light mode.
+    fn put(&mut self, key: &str, value: Value) -> Option<()> {
+        let top = self.stack.last_mut()?;
+        if top.keep != Keep::Nothing {
+            let value = if top.keep.keeps(key) {
+                value
+            } else {
+                Value::Null
+            };
+            top.entries.push((key.to_owned(), value));
+        }
+        Some(())
+    }
+
+    fn finish(mut self) -> Option<Value> {
+        if let Some((_, key)) = self.pending.take() {
+            self.put(key, Value::Null)?;
+        }
+        while !self.stack.is_empty() {
+            self.close()?;
+        }
+        self.root
+    }
+}
+
+fn is_item(content: &str) -> bool {
+    content == "-" || content.starts_with("- ")
+}
+
+/// Splits `key:` or `key: value`; `None` if the line does not start with a
+/// simple key. Keys are restricted to a safe alphabet so they read as the
+/// same plain string in every YAML context.
+fn split_key(content: &str) -> Option<(&str, Option<&str>)> {
+    let b = content.as_bytes();
+    if !b.first()?.is_ascii_alphanumeric() && b[0] != b'_' {
+        return None;
+    }
+    let end = b
+        .iter()
+        .position(|&c| !(c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'/' | b'-')))?;
+    if b[end] != b':' {
+        return None;
+    }
+    let key = &content[..end];
+    match &content[end + 1..] {
+        "" => Some((key, None)),
+        rest => {
+            let v = rest.strip_prefix(' ')?;
+            (!v.is_empty() && !v.starts_with(' ')).then_some((key, Some(v)))
+        }
+    }
+}
+
+fn has_duplicates(keys: &mut [&str]) -> bool {
+    if keys.len() <= 8 {
+        return (1..keys.len()).any(|i| keys[..i].contains(&keys[i]));
+    }
+    keys.sort_unstable();
+    keys.windows(2).any(|w| w[0] == w[1])
+}
+
+#[cfg(test)]
+#[path = "block_style_tests.rs"]
+mod tests;
