@@ -12,11 +12,14 @@
 //! and the caller parses with yaml-rust2, which also reports any error. So the
 //! result never depends on this path, only the speed does.
 //!
-//! It builds exactly what [`yaml_load`](crate::diff::yaml_load) builds, in full
-//! and in light mode; the tests compare both on fixtures and corpus renders.
+//! Full mode builds exactly what [`yaml_load`](crate::diff::yaml_load) builds.
+//! Light mode, for documents found unchanged on both sides of a diff, builds
+//! nothing but the object's id, still validating every line and key.
+//! The tests compare both modes with yaml-rust2 on fixtures and corpus renders.
 
 use crate::diff::keep::Keep;
 use crate::diff::line_scalar::scalar;
+use crate::diff::objects::ObjectId;
 use crate::diff::value::{resolve_plain_typed, Map, Value};
 use crate::diff::yaml_load::Document;
 
@@ -46,30 +49,70 @@ struct Loader<'a> {
     /// A `key:` line whose value starts on a later line: (mapping indent, key).
     pending: Option<(usize, &'a str)>,
     root: Option<Value>,
+    /// Light mode: apiVersion, kind, metadata.name, metadata.namespace.
+    id: [Option<Value>; 4],
 }
 
 /// Loads `text` as one document if every line is in the block style; `None` otherwise.
-/// `light` keeps only the id fields, as [`load_documents_light`](crate::diff::yaml_load::load_documents_light) does.
-pub(crate) fn load_block_style(text: &str, light: bool) -> Option<Document> {
-    let mut loader = Loader {
-        light,
-        stack: Vec::new(),
-        keys: Vec::new(),
-        pending: None,
-        root: None,
-    };
-    let mut first_line = None;
-    for (n, line) in text.split('\n').enumerate() {
-        if !line.is_empty() {
-            first_line.get_or_insert(n + 1);
-            loader.line(line)?;
-        }
-    }
+pub(crate) fn load_block_style(text: &str) -> Option<Document> {
+    let (mut loader, line) = run(text, false)?;
     Some(Document {
         index: 1,
-        line: first_line?,
-        value: loader.finish()?,
+        line,
+        value: loader.root.take()?,
     })
+}
+
+/// The id of the one object in `text`, if every line is in the block style and
+/// the id fields are what [`to_object`](crate::diff::objects::to_object) accepts
+/// (and not a `*List`, whose items are the objects); `None` otherwise.
+pub(crate) fn block_style_id(text: &str) -> Option<ObjectId> {
+    let (loader, _) = run(text, true)?;
+    let [api_version, kind, name, namespace] = loader.id;
+    let text_of = |v: Option<Value>| match v {
+        Some(Value::Str(s)) if !s.is_empty() => Some(s),
+        _ => None,
+    };
+    let (api_version, kind, name) = (text_of(api_version)?, text_of(kind)?, text_of(name)?);
+    let namespace = match namespace {
+        None | Some(Value::Null) => String::new(),
+        Some(Value::Str(s)) => s,
+        Some(_) => return None,
+    };
+    if kind.ends_with("List") {
+        return None;
+    }
+    Some(ObjectId::from_fields(&api_version, kind, namespace, name))
+}
+
+/// Reads every line; returns the finished loader and the first content line.
+fn run(text: &str, light: bool) -> Option<(Loader<'_>, usize)> {
+    let mut loader = Loader {
+        light,
+        // Sized for typical manifests, so they rarely regrow.
+        stack: Vec::with_capacity(8),
+        keys: Vec::with_capacity(16),
+        pending: None,
+        root: None,
+        id: [None, None, None, None],
+    };
+    let mut first_line = None;
+    let mut rest = text;
+    for n in 1.. {
+        // A byte loop: lines are short, and `str::split` costs a call per line.
+        let end = rest.bytes().position(|b| b == b'\n').unwrap_or(rest.len());
+        let line = &rest[..end];
+        if !line.is_empty() {
+            first_line.get_or_insert(n);
+            loader.line(line)?;
+        }
+        match rest.get(end + 1..) {
+            Some(next) => rest = next,
+            None => break,
+        }
+    }
+    loader.finish()?;
+    Some((loader, first_line?))
 }
 
 impl<'a> Loader<'a> {
@@ -207,33 +250,40 @@ impl<'a> Loader<'a> {
         Some(())
     }
 
-    /// Sets `key` in the top mapping; unkept values stay as nulls, as in light mode.
+    /// Sets `key` in the top mapping (light mode: records the id fields).
     fn put(&mut self, key: &str, value: Value) -> Option<()> {
         let top = self.stack.last_mut()?;
-        if top.keep != Keep::Nothing {
-            let value = if top.keep.keeps(key) {
-                value
-            } else {
-                Value::Null
-            };
-            top.entries.push((key.to_owned(), value));
-        }
+        let slot = match (top.keep, key) {
+            (Keep::All, _) => {
+                top.entries.push((key.to_owned(), value));
+                return Some(());
+            }
+            (Keep::Root, "apiVersion") => 0,
+            (Keep::Root, "kind") => 1,
+            (Keep::Meta, "name") => 2,
+            (Keep::Meta, "namespace") => 3,
+            // Anything but a mapping here is an error for to_object: leave it to the full path.
+            (Keep::Root, "metadata") if !matches!(value, Value::Map(_)) => return None,
+            _ => return Some(()),
+        };
+        self.id[slot] = Some(value);
         Some(())
     }
 
-    fn finish(mut self) -> Option<Value> {
+    fn finish(&mut self) -> Option<()> {
         if let Some((_, key)) = self.pending.take() {
             self.put(key, Value::Null)?;
         }
         while !self.stack.is_empty() {
             self.close()?;
         }
-        self.root
+        Some(())
     }
 }
 
 fn is_item(content: &str) -> bool {
-    content == "-" || content.starts_with("- ")
+    let b = content.as_bytes();
+    b.first() == Some(&b'-') && matches!(b.get(1), None | Some(b' '))
 }
 
 /// Splits `key:` or `key: value`; `None` if the line does not start with a

@@ -9,7 +9,7 @@
 //! bidirectional-control characters are always escaped so a reviewer cannot be
 //! shown text that differs from what is applied.
 
-use crate::diff::value::{resolve_plain, Map, Value};
+use crate::diff::value::{resolve_plain_typed, Map, Value};
 
 #[derive(Clone, Copy, PartialEq)]
 enum Ctx {
@@ -124,7 +124,8 @@ fn write_scalar(out: &mut String, v: &Value, indent: usize) {
 /// Text for one-line display (ids, field paths): invisible and bidi characters
 /// as `\u{..}` escapes, so what a reviewer reads is what is applied.
 pub(crate) fn visible(s: &str) -> std::borrow::Cow<'_, str> {
-    if !s.chars().any(needs_escape) {
+    // Printable ASCII (nearly every id) needs no escape; checking bytes is cheaper.
+    if s.bytes().all(|b| (0x20..0x7f).contains(&b)) || !s.chars().any(needs_escape) {
         return s.into();
     }
     s.chars()
@@ -163,7 +164,7 @@ fn plain_ok(s: &str) -> bool {
         && !s.contains(": ")
         && !s.contains(" #")
         && !s.chars().any(|c| c == '\t' || needs_escape(c))
-        && resolve_plain(s) == Value::Str(s.to_owned())
+        && resolve_plain_typed(s).is_none()
 }
 
 fn literal_ok(s: &str) -> bool {

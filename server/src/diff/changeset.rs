@@ -13,6 +13,7 @@ use crate::diff::compare::{field_changes, FieldChange};
 use crate::diff::error::DiffError;
 use crate::diff::hash::BuildTextHasher;
 use crate::diff::objects::{Object, ObjectId};
+use crate::diff::parallel::{self, map_ordered};
 use crate::diff::redact::redact_pair;
 use crate::diff::risk::{object_risks, Risk, RiskKind};
 use crate::diff::textdiff::{hunks, unified, Hunk};
@@ -80,34 +81,23 @@ fn index(objects: &[Object]) -> Result<Index<'_>, DiffError> {
 pub fn diff(before: &[Object], after: &[Object], context: usize) -> Result<ChangeSet, DiffError> {
     let (bmap, amap) = (index(before)?, index(after)?);
     // Union via the indexes first: sorting half as many ids is the costly part.
-    let mut ids: Vec<&ObjectId> = bmap
+    let ids: Vec<&ObjectId> = bmap
         .keys()
         .copied()
         .chain(amap.keys().copied().filter(|id| !bmap.contains_key(id)))
         .collect();
-    ids.sort_unstable();
-    let run = |part: &[&ObjectId]| -> Vec<ObjectDiff> {
-        part.iter()
-            .map(|id| object_diff(id, bmap.get(id).copied(), amap.get(id).copied(), context))
-            .collect()
-    };
-    // Two halves on two threads: independent objects, order kept by concatenation.
-    let mut objects = if ids.len() >= 512 {
-        let (left, right) = ids.split_at(ids.len() / 2);
-        std::thread::scope(|s| {
-            let h = std::thread::Builder::new().spawn_scoped(s, || run(right));
-            let mut l = run(left);
-            // Without a thread (or if it died), the right half is done here.
-            l.extend(
-                h.ok()
-                    .and_then(|h| h.join().ok())
-                    .unwrap_or_else(|| run(right)),
-            );
-            l
-        })
+    let ids = sorted(ids);
+    let one =
+        |id: &&ObjectId| object_diff(id, bmap.get(id).copied(), amap.get(id).copied(), context);
+    // Changed objects cost far more than unchanged ones and sit together
+    // (one image bump changes every Deployment), so threads claim small blocks.
+    // If a thread fails, its objects are done here.
+    let threads = if ids.len() >= 512 {
+        parallel::threads()
     } else {
-        run(&ids)
+        1
     };
+    let mut objects = map_ordered(&ids, threads, 64, one, one);
     let mut summary = Summary::default();
     for d in &objects {
         match d.status {
@@ -129,6 +119,29 @@ pub fn diff(before: &[Object], after: &[Object], context: usize) -> Result<Chang
     })
 }
 
+/// Sorts ids in their `Ord` order. A render has few distinct (group, kind,
+/// namespace) triples, so they are ranked once and each comparison of the sort
+/// is then one integer and one name instead of up to four strings.
+fn sorted<'a>(ids: Vec<&'a ObjectId>) -> Vec<&'a ObjectId> {
+    type Triple<'a> = (&'a str, &'a str, &'a str);
+    let triple = |id: &'a ObjectId| -> Triple<'a> { (&id.group, &id.kind, &id.namespace) };
+    let mut ranks: HashMap<Triple, u32, BuildTextHasher> = HashMap::default();
+    for id in &ids {
+        ranks.entry(triple(id)).or_insert(0);
+    }
+    let mut distinct: Vec<Triple> = ranks.keys().copied().collect();
+    distinct.sort_unstable();
+    for (rank, t) in distinct.iter().enumerate() {
+        ranks.insert(*t, rank as u32);
+    }
+    let mut keyed: Vec<(u32, &str, &ObjectId)> = ids
+        .into_iter()
+        .map(|id| (ranks[&triple(id)], id.name.as_str(), id))
+        .collect();
+    keyed.sort_unstable_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+    keyed.into_iter().map(|(_, _, id)| id).collect()
+}
+
 fn object_diff(
     id: &ObjectId,
     b: Option<&Object>,
@@ -143,10 +156,9 @@ fn object_diff(
         (None, _) => Status::Added,
         (_, None) => Status::Removed,
     };
-    let display = id.to_string();
     let mut d = ObjectDiff {
         id: id.clone(),
-        display: display.clone(),
+        display: id.to_string(),
         status,
         before_source: b.map(|o| o.source.clone()),
         after_source: a.map(|o| o.source.clone()),
@@ -163,21 +175,18 @@ fn object_diff(
     }
     d.risks = object_risks(id, bv, av, &d.fields);
     let (rb, ra) = redact_pair(bv, av);
-    let old = rb.as_ref().map(to_yaml).unwrap_or_default();
-    let new = ra.as_ref().map(to_yaml).unwrap_or_default();
+    let old = rb.as_deref().map(to_yaml).unwrap_or_default();
+    let new = ra.as_deref().map(to_yaml).unwrap_or_default();
     d.hunks = hunks(&old, &new, context);
     let side = |present: bool, prefix: &str| {
         if present {
-            format!("{prefix}/{display}")
+            format!("{prefix}/{}", d.display)
         } else {
             "/dev/null".into()
         }
     };
-    d.unified = unified(
-        &side(b.is_some(), "before"),
-        &side(a.is_some(), "after"),
-        &d.hunks,
-    );
+    let (old_name, new_name) = (side(b.is_some(), "before"), side(a.is_some(), "after"));
+    d.unified = unified(&old_name, &new_name, &d.hunks);
     d
 }
 
@@ -252,6 +261,31 @@ mod tests {
             "{}",
             changed.unified
         );
+    }
+
+    #[test]
+    fn ids_sort_in_their_own_order() {
+        let parts = ["", "a", "apps", "b", "Secret", "secret", "x.y", "\u{e9}"];
+        let mut ids = Vec::new();
+        let mut n = 7usize;
+        for i in 0..600 {
+            n = n
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let pick = |shift: usize| parts[(n >> shift) % parts.len()].to_owned();
+            ids.push(ObjectId {
+                group: pick(8),
+                kind: pick(16),
+                namespace: pick(24),
+                name: format!("{}{}", pick(32), i % 50),
+            });
+        }
+        ids.sort_unstable();
+        ids.dedup();
+        let mut shuffled: Vec<&ObjectId> = ids.iter().collect();
+        shuffled.reverse();
+        shuffled.rotate_left(ids.len() / 3);
+        assert!(sorted(shuffled).into_iter().eq(ids.iter()));
     }
 
     #[test]

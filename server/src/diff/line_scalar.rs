@@ -21,24 +21,22 @@ pub(crate) fn scalar(v: &str, kept: bool) -> Option<Value> {
     }
 }
 
-/// Bytes that yaml-rust2 might read differently from plain text, or that a
-/// reviewer could not see: control characters (and DEL), C1 controls
-/// (U+0080..U+009F, NEL among them), U+2028/U+2029 and the byte order mark.
-fn clean(b: &[u8]) -> bool {
-    let mut i = 0;
-    while i < b.len() {
-        match b[i] {
-            0..=0x1f | 0x7f => return false,
-            0xc2 if matches!(b.get(i + 1), Some(0x80..=0x9f)) => return false,
-            0xe2 if b.get(i + 1) == Some(&0x80) && matches!(b.get(i + 2), Some(0xa8 | 0xa9)) => {
-                return false
-            }
-            0xef if b.get(i + 1) == Some(&0xbb) && b.get(i + 2) == Some(&0xbf) => return false,
-            _ => {}
-        }
-        i += 1;
+/// Whether `b[i]` starts a character that yaml-rust2 might read differently
+/// from plain text, or that a reviewer could not see: control characters (and
+/// DEL), C1 controls (U+0080..U+009F, NEL among them), U+2028/U+2029 and the
+/// byte order mark. Called on every byte, so it stays a cheap match.
+fn unclean_at(b: &[u8], i: usize) -> bool {
+    match b[i] {
+        0..=0x1f | 0x7f => true,
+        0xc2 => matches!(b.get(i + 1), Some(0x80..=0x9f)),
+        0xe2 => b.get(i + 1) == Some(&0x80) && matches!(b.get(i + 2), Some(0xa8 | 0xa9)),
+        0xef => b.get(i + 1) == Some(&0xbb) && b.get(i + 2) == Some(&0xbf),
+        _ => false,
     }
-    true
+}
+
+fn clean(b: &[u8]) -> bool {
+    !(0..b.len()).any(|i| unclean_at(b, i))
 }
 
 fn plain_ok(b: &[u8]) -> bool {
@@ -49,11 +47,14 @@ fn plain_ok(b: &[u8]) -> bool {
         | b'>' | b'\'' | b'"' | b'%' | b'@' | b'`' => false,
         _ => true,
     };
-    // `: ` would start a mapping, ` #` a comment; a final `:` or space is not plain text.
-    first_ok
-        && !matches!(b[b.len() - 1], b':' | b' ')
-        && !b.windows(2).any(|w| w == b": " || w == b" #")
-        && clean(b)
+    // A final `:` or space is not plain text; `: ` would start a mapping, ` #` a comment.
+    if !first_ok || matches!(b[b.len() - 1], b':' | b' ') {
+        return false;
+    }
+    (0..b.len()).all(|i| match b[i] {
+        b' ' => b[i - 1] != b':' && b.get(i + 1) != Some(&b'#'),
+        _ => !unclean_at(b, i),
+    })
 }
 
 fn single_quoted(v: &str, kept: bool) -> Option<Value> {

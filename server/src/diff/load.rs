@@ -19,7 +19,7 @@ use crate::diff::error::DiffError;
 use crate::diff::files::read_inputs;
 use crate::diff::hash::BuildTextHasher;
 use crate::diff::objects::Object;
-use crate::diff::split::split_documents;
+use crate::diff::split::{split_documents, Chunk};
 
 /// Largest single input accepted (file or string).
 pub const MAX_FILE_BYTES: u64 = 32 * 1024 * 1024;
@@ -105,7 +105,6 @@ fn parse_sides(
         .zip(&seen)
         .map(|(t, s)| (*t, light && *s == all_sides))
         .collect();
-    let mut slots = slots.into_iter();
     // A cached light parse serves only a light job; a full one serves both.
     let cached: Vec<Option<Arc<Parsed>>> = jobs
         .iter()
@@ -146,34 +145,63 @@ fn parse_sides(
             })
             .collect();
     }
-    let mut out = Vec::with_capacity(sides.len());
-    for (files, chunks_per_file) in sides.iter().zip(&layout) {
-        let mut objects = Vec::new();
-        for ((name, _), chunks) in files.iter().zip(chunks_per_file) {
-            let mut index_offset = 0;
-            for chunk in chunks {
-                let slot = slots.next().unwrap_or_default();
-                let p = parsed[slot]
-                    .as_ref()
-                    .map_err(|e| e.clone().relocate(name, chunk.line_offset, index_offset))?;
-                for it in &p.items {
-                    let index = it.index + index_offset;
-                    let source = match it.list_item {
-                        Some(i) => format!("{name}#{index}.items[{i}]"),
-                        None => format!("{name}#{index}"),
-                    };
-                    objects.push(Object {
-                        id: it.id.clone(),
-                        source,
-                        value: Arc::clone(&it.value),
-                    });
-                }
-                index_offset += p.documents.max(usize::from(chunk.explicit));
-            }
-        }
-        out.push(objects);
+    // Sides are independent, and each holds thousands of objects to build.
+    let mut per_side = Vec::with_capacity(sides.len());
+    let mut rest = &slots[..];
+    for chunks_per_file in &layout {
+        let (mine, later) = rest.split_at(chunks_per_file.iter().map(Vec::len).sum());
+        per_side.push(mine);
+        rest = later;
     }
-    Ok(out)
+    let build = |side: usize| side_objects(&sides[side], &layout[side], per_side[side], &parsed);
+    let out: Vec<Result<Vec<Object>, DiffError>> = if sides.len() == 2 && slots.len() >= 512 {
+        std::thread::scope(|s| {
+            let first = std::thread::Builder::new().spawn_scoped(s, || build(0));
+            let second = build(1);
+            // Without a thread (or if it died), the first side is built here.
+            let first = first.ok().and_then(|h| h.join().ok());
+            vec![first.unwrap_or_else(|| build(0)), second]
+        })
+    } else {
+        (0..sides.len()).map(build).collect()
+    };
+    out.into_iter().collect()
+}
+
+/// One side's objects, in file and document order; errors name their file.
+fn side_objects(
+    files: &[(String, String)],
+    chunks_per_file: &[Vec<Chunk>],
+    slots: &[usize],
+    parsed: &[Result<Arc<Parsed>, DiffError>],
+) -> Result<Vec<Object>, DiffError> {
+    let mut slots = slots.iter();
+    let mut objects = Vec::with_capacity(slots.len());
+    for ((name, _), chunks) in files.iter().zip(chunks_per_file) {
+        let mut index_offset = 0;
+        for chunk in chunks {
+            let slot = slots.next().copied().unwrap_or_default();
+            let p = parsed
+                .get(slot)
+                .ok_or_else(lost)?
+                .as_ref()
+                .map_err(|e| e.clone().relocate(name, chunk.line_offset, index_offset))?;
+            for it in &p.items {
+                let index = it.index + index_offset;
+                let source = match it.list_item {
+                    Some(i) => format!("{name}#{index}.items[{i}]"),
+                    None => format!("{name}#{index}"),
+                };
+                objects.push(Object {
+                    id: it.id.clone(),
+                    source,
+                    value: Arc::clone(&it.value),
+                });
+            }
+            index_offset += p.documents.max(usize::from(chunk.explicit));
+        }
+    }
+    Ok(objects)
 }
 
 /// Parses a YAML stream into objects. `name` labels errors and sources.
@@ -208,7 +236,7 @@ pub fn load_pair(
 ///
 /// Documents whose text is identical on both sides are unchanged by
 /// definition, so they are parsed in light mode (id only, fully validated);
-/// their objects carry partial values, which is why they never leave here.
+/// their objects carry null values, which is why they never leave here.
 pub fn diff_paths(
     before: impl AsRef<Path>,
     after: impl AsRef<Path>,

@@ -28,19 +28,38 @@ pub struct ObjectId {
 impl fmt::Display for ObjectId {
     /// `apps/Deployment ns/name`, `Service ns/name`, `rbac.authorization.k8s.io/ClusterRole name`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Plain writes: this runs for every object of a diff.
         let v = crate::diff::canonical::visible;
         if !self.group.is_empty() {
-            write!(f, "{}/", v(&self.group))?;
+            f.write_str(&v(&self.group))?;
+            f.write_str("/")?;
         }
-        write!(f, "{} ", v(&self.kind))?;
+        f.write_str(&v(&self.kind))?;
+        f.write_str(" ")?;
         if !self.namespace.is_empty() {
-            write!(f, "{}/", v(&self.namespace))?;
+            f.write_str(&v(&self.namespace))?;
+            f.write_str("/")?;
         }
         f.write_str(&v(&self.name))
     }
 }
 
 impl ObjectId {
+    /// The id of an object whose fields were checked as [`to_object`] checks them.
+    pub(crate) fn from_fields(
+        api_version: &str,
+        kind: String,
+        namespace: String,
+        name: String,
+    ) -> ObjectId {
+        ObjectId {
+            group: group_of(api_version).to_owned(),
+            kind,
+            namespace,
+            name,
+        }
+    }
+
     /// Case-insensitive on purpose: redacting too much is harmless, too little is not.
     pub fn is_secret(&self) -> bool {
         self.group.is_empty() && self.kind.eq_ignore_ascii_case("Secret")
@@ -145,12 +164,12 @@ pub(crate) fn to_object(
             )))
         }
     };
-    let id = ObjectId {
-        group: group_of(api_version).to_owned(),
-        kind: kind.to_owned(),
-        namespace: namespace.to_owned(),
-        name: name.to_owned(),
-    };
+    let id = ObjectId::from_fields(
+        api_version,
+        kind.to_owned(),
+        namespace.to_owned(),
+        name.to_owned(),
+    );
     if id.is_secret() {
         seal_secret(&mut value);
     }

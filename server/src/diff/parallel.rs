@@ -1,0 +1,102 @@
+//! An order-keeping parallel map for the engine's batch work: parsing document
+//! texts and diffing objects.
+//!
+//! Costs per item vary a lot (a light block-style parse is ~10x cheaper than a
+//! fallback to yaml-rust2; an unchanged object costs nothing next to a changed
+//! one), and such items cluster, so fixed shares leave a core idle. Threads
+//! instead claim small blocks from a shared counter until none are left. The
+//! calling thread works too, so two cores need one spawned thread.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// Threads worth using: the cores, but not more than the engine can feed.
+pub(crate) fn threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get().min(8))
+}
+
+/// `items.iter().map(f)` on up to `threads` threads, in order, claiming
+/// `claim` items at a time. Items claimed by a helper thread that failed get
+/// `lost(item)` instead.
+pub(crate) fn map_ordered<T: Sync, R: Send>(
+    items: &[T],
+    threads: usize,
+    claim: usize,
+    f: impl Fn(&T) -> R + Sync,
+    lost: impl Fn(&T) -> R,
+) -> Vec<R> {
+    if threads < 2 || items.len() <= claim {
+        return items.iter().map(f).collect();
+    }
+    let next = AtomicUsize::new(0);
+    let work = || {
+        let mut done = Vec::new();
+        loop {
+            let start = next.fetch_add(claim, Ordering::Relaxed);
+            let block = items.get(start..items.len().min(start + claim));
+            match block {
+                Some(block) if !block.is_empty() => {
+                    done.push((start, block.iter().map(&f).collect::<Vec<_>>()));
+                }
+                _ => return done,
+            }
+        }
+    };
+    let mut blocks = std::thread::scope(|s| {
+        let helpers: Vec<_> = (1..threads)
+            .filter_map(|_| std::thread::Builder::new().spawn_scoped(s, work).ok())
+            .collect();
+        let mut blocks = work();
+        for h in helpers {
+            blocks.extend(h.join().unwrap_or_default());
+        }
+        blocks
+    });
+    blocks.sort_unstable_by_key(|(start, _)| *start);
+    let mut out = Vec::with_capacity(items.len());
+    for (start, results) in blocks {
+        out.extend(items[out.len()..start].iter().map(&lost));
+        out.extend(results);
+    }
+    out.extend(items[out.len()..].iter().map(&lost));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keeps_order_whatever_the_thread_count() {
+        let items: Vec<usize> = (0..1000).collect();
+        for threads in [1, 2, 3, 8] {
+            let out = map_ordered(&items, threads, 7, |i| i * 2, |_| usize::MAX);
+            assert_eq!(out, items.iter().map(|i| i * 2).collect::<Vec<_>>());
+        }
+    }
+
+    #[test]
+    fn items_of_a_failed_thread_are_reported_lost() {
+        let items: Vec<usize> = (0..400).collect();
+        let main = std::thread::current().id();
+        let out = map_ordered(
+            &items,
+            2,
+            10,
+            |i| {
+                // Slow down this thread so that the helper claims some blocks.
+                if std::thread::current().id() == main {
+                    std::thread::sleep(std::time::Duration::from_micros(50));
+                    Some(*i)
+                } else {
+                    panic!("helper fails")
+                }
+            },
+            |_| None,
+        );
+        assert_eq!(out.len(), items.len());
+        assert!(out
+            .iter()
+            .enumerate()
+            .all(|(i, o)| o.is_none_or(|v| v == i)));
+    }
+}
