@@ -4,11 +4,19 @@
 use clap::Parser;
 use std::process::ExitCode;
 
-#[tokio::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
     keep_big_allocations_out_of_the_heap();
     let cli = server::cli::Cli::parse();
-    match server::cli::run(cli).await {
+    let result = if cli.command.is_blocking() {
+        server::cli::run_blocking(&cli)
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .map_err(anyhow::Error::from)
+            .and_then(|runtime| runtime.block_on(server::cli::run(cli)))
+    };
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("fluxgate: error: {e:#}");
