@@ -20,6 +20,7 @@
 use crate::diff::keep::Keep;
 use crate::diff::line_scalar::scalar;
 use crate::diff::objects::ObjectId;
+use crate::diff::split::newline;
 use crate::diff::value::{resolve_plain_typed, Map, Value};
 use crate::diff::yaml_load::Document;
 
@@ -99,8 +100,7 @@ fn run(text: &str, light: bool) -> Option<(Loader<'_>, usize)> {
     let mut first_line = None;
     let mut rest = text;
     for n in 1.. {
-        // A byte loop: lines are short, and `str::split` costs a call per line.
-        let end = rest.bytes().position(|b| b == b'\n').unwrap_or(rest.len());
+        let end = newline(rest.as_bytes()).unwrap_or(rest.len());
         let line = &rest[..end];
         if !line.is_empty() {
             first_line.get_or_insert(n);

@@ -61,43 +61,51 @@ pub struct ChangeSet {
     pub risks: Vec<Risk>,
 }
 
-type Index<'a> = HashMap<&'a ObjectId, &'a Object, BuildTextHasher>;
+/// An id with its object on each side.
+type Pair<'a> = (&'a ObjectId, Option<&'a Object>, Option<&'a Object>);
 
-fn index(objects: &[Object]) -> Result<Index<'_>, DiffError> {
-    let mut map = Index::with_capacity_and_hasher(objects.len(), BuildTextHasher::default());
-    for o in objects {
-        if let Some(prev) = map.insert(&o.id, o) {
-            return Err(DiffError::Duplicate {
-                id: o.id.to_string(),
-                first: prev.source.clone(),
-                second: o.source.clone(),
-            });
+fn duplicate(first: &Object, second: &Object) -> DiffError {
+    DiffError::Duplicate {
+        id: second.id.to_string(),
+        first: first.source.clone(),
+        second: second.source.clone(),
+    }
+}
+
+/// Matches both sides by id in one map. Errors when one side defines an object
+/// twice (the before side is checked first).
+fn pair_up<'a>(before: &'a [Object], after: &'a [Object]) -> Result<Vec<Pair<'a>>, DiffError> {
+    type Sides<'a> = (Option<&'a Object>, Option<&'a Object>);
+    let mut map: HashMap<&ObjectId, Sides, BuildTextHasher> = HashMap::with_capacity_and_hasher(
+        before.len().max(after.len()),
+        BuildTextHasher::default(),
+    );
+    for o in before {
+        if let Some((Some(prev), _)) = map.insert(&o.id, (Some(o), None)) {
+            return Err(duplicate(prev, o));
         }
     }
-    Ok(map)
+    for o in after {
+        if let Some(prev) = map.entry(&o.id).or_default().1.replace(o) {
+            return Err(duplicate(prev, o));
+        }
+    }
+    Ok(map.into_iter().map(|(id, (b, a))| (id, b, a)).collect())
 }
 
 /// Compares two renders. Errors when one side defines an object twice.
 pub fn diff(before: &[Object], after: &[Object], context: usize) -> Result<ChangeSet, DiffError> {
-    let (bmap, amap) = (index(before)?, index(after)?);
-    // Union via the indexes first: sorting half as many ids is the costly part.
-    let ids: Vec<&ObjectId> = bmap
-        .keys()
-        .copied()
-        .chain(amap.keys().copied().filter(|id| !bmap.contains_key(id)))
-        .collect();
-    let ids = sorted(ids);
-    let one =
-        |id: &&ObjectId| object_diff(id, bmap.get(id).copied(), amap.get(id).copied(), context);
+    let pairs = sorted(pair_up(before, after)?);
+    let one = |(id, b, a): &Pair| object_diff(id, *b, *a, context);
     // Changed objects cost far more than unchanged ones and sit together
     // (one image bump changes every Deployment), so threads claim small blocks.
     // If a thread fails, its objects are done here.
-    let threads = if ids.len() >= 512 {
+    let threads = if pairs.len() >= 512 {
         parallel::threads()
     } else {
         1
     };
-    let mut objects = map_ordered(&ids, threads, 64, one, one);
+    let mut objects = map_ordered(&pairs, threads, 64, one, one);
     let mut summary = Summary::default();
     for d in &objects {
         match d.status {
@@ -119,27 +127,35 @@ pub fn diff(before: &[Object], after: &[Object], context: usize) -> Result<Chang
     })
 }
 
-/// Sorts ids in their `Ord` order. A render has few distinct (group, kind,
-/// namespace) triples, so they are ranked once and each comparison of the sort
-/// is then one integer and one name instead of up to four strings.
-fn sorted<'a>(ids: Vec<&'a ObjectId>) -> Vec<&'a ObjectId> {
+/// Sorts by id, in `ObjectId`'s `Ord` order. A render has few distinct (group,
+/// kind, namespace) triples, so they are ranked once and each comparison of
+/// the sort is then one integer and one name instead of up to four strings.
+fn sorted(pairs: Vec<Pair<'_>>) -> Vec<Pair<'_>> {
     type Triple<'a> = (&'a str, &'a str, &'a str);
-    let triple = |id: &'a ObjectId| -> Triple<'a> { (&id.group, &id.kind, &id.namespace) };
-    let mut ranks: HashMap<Triple, u32, BuildTextHasher> = HashMap::default();
-    for id in &ids {
-        ranks.entry(triple(id)).or_insert(0);
+    let mut slots: HashMap<Triple, u32, BuildTextHasher> = HashMap::default();
+    let mut distinct: Vec<Triple> = Vec::new();
+    let mut slot_of = Vec::with_capacity(pairs.len());
+    for (id, _, _) in &pairs {
+        let triple = (id.group.as_str(), id.kind.as_str(), id.namespace.as_str());
+        let slot = *slots.entry(triple).or_insert_with(|| {
+            distinct.push(triple);
+            distinct.len() as u32 - 1
+        });
+        slot_of.push(slot);
     }
-    let mut distinct: Vec<Triple> = ranks.keys().copied().collect();
-    distinct.sort_unstable();
-    for (rank, t) in distinct.iter().enumerate() {
-        ranks.insert(*t, rank as u32);
+    let mut order: Vec<usize> = (0..distinct.len()).collect();
+    order.sort_unstable_by_key(|&i| distinct[i]);
+    let mut rank = vec![0u32; distinct.len()];
+    for (r, &i) in order.iter().enumerate() {
+        rank[i] = r as u32;
     }
-    let mut keyed: Vec<(u32, &str, &ObjectId)> = ids
+    let mut keyed: Vec<(u32, &str, Pair)> = pairs
         .into_iter()
-        .map(|id| (ranks[&triple(id)], id.name.as_str(), id))
+        .zip(slot_of)
+        .map(|(p, slot)| (rank[slot as usize], p.0.name.as_str(), p))
         .collect();
     keyed.sort_unstable_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
-    keyed.into_iter().map(|(_, _, id)| id).collect()
+    keyed.into_iter().map(|(_, _, p)| p).collect()
 }
 
 fn object_diff(
@@ -158,7 +174,7 @@ fn object_diff(
     };
     let mut d = ObjectDiff {
         id: id.clone(),
-        display: id.to_string(),
+        display: id.display(),
         status,
         before_source: b.map(|o| o.source.clone()),
         after_source: a.map(|o| o.source.clone()),
@@ -282,10 +298,10 @@ mod tests {
         }
         ids.sort_unstable();
         ids.dedup();
-        let mut shuffled: Vec<&ObjectId> = ids.iter().collect();
+        let mut shuffled: Vec<Pair> = ids.iter().map(|id| (id, None, None)).collect();
         shuffled.reverse();
         shuffled.rotate_left(ids.len() / 3);
-        assert!(sorted(shuffled).into_iter().eq(ids.iter()));
+        assert!(sorted(shuffled).into_iter().map(|p| p.0).eq(ids.iter()));
     }
 
     #[test]

@@ -9,6 +9,7 @@
 //! Errors found in a piece are relocated to their file, line and document.
 
 use std::collections::HashMap;
+use std::fmt::Write;
 use std::path::Path;
 use std::sync::atomic::AtomicUsize;
 use std::sync::Arc;
@@ -60,13 +61,16 @@ impl ParseCache {
     }
 }
 
+/// The parses behind the objects, for the caller to free when it suits it.
+type Parses = Vec<Result<Arc<Parsed>, DiffError>>;
+
 /// Parses several sides, each a list of (name, text) files; shares identical documents.
 /// With `light_shared`, documents present on every side get only their ids.
 fn parse_sides(
     sides: &[Vec<(String, String)>],
     light_shared: bool,
     cache: Option<&mut ParseCache>,
-) -> Result<Vec<Vec<Object>>, DiffError> {
+) -> Result<(Vec<Vec<Object>>, Parses), DiffError> {
     for (name, text) in sides.iter().flatten() {
         if text.len() as u64 > MAX_FILE_BYTES {
             return Err(DiffError::Limit {
@@ -145,27 +149,15 @@ fn parse_sides(
             })
             .collect();
     }
-    // Sides are independent, and each holds thousands of objects to build.
-    let mut per_side = Vec::with_capacity(sides.len());
+    let mut objects = Vec::with_capacity(sides.len());
     let mut rest = &slots[..];
-    for chunks_per_file in &layout {
+    for (files, chunks_per_file) in sides.iter().zip(&layout) {
         let (mine, later) = rest.split_at(chunks_per_file.iter().map(Vec::len).sum());
-        per_side.push(mine);
+        objects.push(side_objects(files, chunks_per_file, mine, &parsed));
         rest = later;
     }
-    let build = |side: usize| side_objects(&sides[side], &layout[side], per_side[side], &parsed);
-    let out: Vec<Result<Vec<Object>, DiffError>> = if sides.len() == 2 && slots.len() >= 512 {
-        std::thread::scope(|s| {
-            let first = std::thread::Builder::new().spawn_scoped(s, || build(0));
-            let second = build(1);
-            // Without a thread (or if it died), the first side is built here.
-            let first = first.ok().and_then(|h| h.join().ok());
-            vec![first.unwrap_or_else(|| build(0)), second]
-        })
-    } else {
-        (0..sides.len()).map(build).collect()
-    };
-    out.into_iter().collect()
+    let objects = objects.into_iter().collect::<Result<_, _>>()?;
+    Ok((objects, parsed))
 }
 
 /// One side's objects, in file and document order; errors name their file.
@@ -188,9 +180,11 @@ fn side_objects(
                 .map_err(|e| e.clone().relocate(name, chunk.line_offset, index_offset))?;
             for it in &p.items {
                 let index = it.index + index_offset;
-                let source = match it.list_item {
-                    Some(i) => format!("{name}#{index}.items[{i}]"),
-                    None => format!("{name}#{index}"),
+                // Sized up front: `format!` would regrow it for every object.
+                let mut source = String::with_capacity(name.len() + 24);
+                let _ = match it.list_item {
+                    Some(i) => write!(source, "{name}#{index}.items[{i}]"),
+                    None => write!(source, "{name}#{index}"),
                 };
                 objects.push(Object {
                     id: it.id.clone(),
@@ -207,13 +201,13 @@ fn side_objects(
 /// Parses a YAML stream into objects. `name` labels errors and sources.
 /// Empty documents are skipped; lists (`v1 List`, `SecretList`, ...) are flattened into their items.
 pub fn parse_objects(name: &str, yaml: &str) -> Result<Vec<Object>, DiffError> {
-    let mut sides = parse_sides(&[vec![(name.to_owned(), yaml.to_owned())]], false, None)?;
+    let (mut sides, _) = parse_sides(&[vec![(name.to_owned(), yaml.to_owned())]], false, None)?;
     Ok(sides.pop().unwrap_or_default())
 }
 
 /// Loads one file, or every `*.yaml`/`*.yml` below a folder in sorted path order.
 pub fn load_path(path: impl AsRef<Path>) -> Result<Vec<Object>, DiffError> {
-    let mut sides = parse_sides(&[read_inputs(path.as_ref())?], false, None)?;
+    let (mut sides, _) = parse_sides(&[read_inputs(path.as_ref())?], false, None)?;
     Ok(sides.pop().unwrap_or_default())
 }
 
@@ -222,7 +216,7 @@ pub fn load_pair(
     before: impl AsRef<Path>,
     after: impl AsRef<Path>,
 ) -> Result<(Vec<Object>, Vec<Object>), DiffError> {
-    let mut sides = parse_sides(
+    let (mut sides, _) = parse_sides(
         &[read_inputs(before.as_ref())?, read_inputs(after.as_ref())?],
         false,
         None,
@@ -252,7 +246,7 @@ fn diff_paths_with(
     cache: Option<&mut ParseCache>,
 ) -> Result<ChangeSet, DiffError> {
     let (b, a) = (read_inputs(before)?, read_inputs(after)?);
-    let mut sides = parse_sides(&[b, a], true, cache)?;
+    let (mut sides, parses) = parse_sides(&[b, a], true, cache)?;
     let a = sides.pop().unwrap_or_default();
     let b = sides.pop().unwrap_or_default();
     let cs = diff(&b, &a, context);
@@ -261,6 +255,6 @@ fn diff_paths_with(
     // (If no thread can be started, the failed spawn drops them right here.)
     let _ = std::thread::Builder::new()
         .name("diff-free".into())
-        .spawn(move || drop((b, a)));
+        .spawn(move || drop((b, a, parses)));
     cs
 }

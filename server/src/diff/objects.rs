@@ -60,6 +60,15 @@ impl ObjectId {
         }
     }
 
+    /// [`Display`](fmt::Display) text, built without regrowing (it is made for every object).
+    pub(crate) fn display(&self) -> String {
+        use fmt::Write;
+        let parts = [&self.group, &self.kind, &self.namespace, &self.name];
+        let mut s = String::with_capacity(parts.iter().map(|p| p.len() + 1).sum());
+        let _ = write!(s, "{self}");
+        s
+    }
+
     /// Case-insensitive on purpose: redacting too much is harmless, too little is not.
     pub fn is_secret(&self) -> bool {
         self.group.is_empty() && self.kind.eq_ignore_ascii_case("Secret")

@@ -42,6 +42,24 @@ fn is_separator(line: &str) -> bool {
         .is_some_and(|rest| rest.is_empty() || rest.starts_with([' ', '\t', '\r', '\n']))
 }
 
+/// Position of the first `\n`, eight bytes at a time: the loaders look for
+/// every line end of their input, and lines are short.
+pub(crate) fn newline(bytes: &[u8]) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let mut i = 0;
+    while let Some(word) = bytes.get(i..i + 8) {
+        let word = u64::from_le_bytes(word.try_into().unwrap_or_default()) ^ (ONES * 0x0a);
+        // The lowest high bit set marks the first zero byte, that is the first `\n`.
+        let zero = word.wrapping_sub(ONES) & !word & HIGHS;
+        if zero != 0 {
+            return Some(i + zero.trailing_zeros() as usize / 8);
+        }
+        i += 8;
+    }
+    bytes[i..].iter().position(|&b| b == b'\n').map(|p| i + p)
+}
+
 /// Splits a stream at `---` lines. Streams with directives (`%YAML`, `%TAG`)
 /// stay whole, because a directive belongs to the document after it.
 pub fn split_documents(text: &str) -> Vec<Chunk<'_>> {
@@ -67,7 +85,7 @@ pub fn split_documents(text: &str) -> Vec<Chunk<'_>> {
             b'.' if bytes[pos..].starts_with(b"...") => ends = true,
             _ => {}
         }
-        match bytes[pos..].iter().position(|&b| b == b'\n') {
+        match newline(&bytes[pos..]) {
             Some(at) => (pos, line) = (pos + at + 1, line + 1),
             None => break,
         }
@@ -81,6 +99,16 @@ pub fn split_documents(text: &str) -> Vec<Chunk<'_>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn newline_finds_the_first_line_end() {
+        let text = "a\u{e9}\u{a}bcdefghijklmnop\nq";
+        for start in 0..text.len() {
+            let rest = &text.as_bytes()[start..];
+            assert_eq!(newline(rest), rest.iter().position(|&b| b == b'\n'));
+        }
+        assert_eq!(newline(&[0x8a; 20]), None);
+    }
 
     #[test]
     fn splits_at_separator_lines_only() {
