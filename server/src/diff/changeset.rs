@@ -11,8 +11,8 @@ use serde::Serialize;
 use crate::diff::canonical::to_yaml;
 use crate::diff::compare::{field_changes, FieldChange};
 use crate::diff::error::DiffError;
-use crate::diff::hash::BuildTextHasher;
-use crate::diff::objects::{Object, ObjectId};
+use crate::diff::objects::{Object, ObjectId, ObjectRef};
+use crate::diff::pairing::{pair_up, Pair};
 use crate::diff::parallel::{self, map_ordered};
 use crate::diff::redact::redact_pair;
 use crate::diff::risk::{object_risks, Risk, RiskKind};
@@ -61,41 +61,20 @@ pub struct ChangeSet {
     pub risks: Vec<Risk>,
 }
 
-/// An id with its object on each side.
-type Pair<'a> = (&'a ObjectId, Option<&'a Object>, Option<&'a Object>);
-
-fn duplicate(first: &Object, second: &Object) -> DiffError {
-    DiffError::Duplicate {
-        id: second.id.to_string(),
-        first: first.source.clone(),
-        second: second.source.clone(),
-    }
-}
-
-/// Matches both sides by id in one map. Errors when one side defines an object
-/// twice (the before side is checked first).
-fn pair_up<'a>(before: &'a [Object], after: &'a [Object]) -> Result<Vec<Pair<'a>>, DiffError> {
-    type Sides<'a> = (Option<&'a Object>, Option<&'a Object>);
-    let mut map: HashMap<&ObjectId, Sides, BuildTextHasher> = HashMap::with_capacity_and_hasher(
-        before.len().max(after.len()),
-        BuildTextHasher::default(),
-    );
-    for o in before {
-        if let Some((Some(prev), _)) = map.insert(&o.id, (Some(o), None)) {
-            return Err(duplicate(prev, o));
-        }
-    }
-    for o in after {
-        if let Some(prev) = map.entry(&o.id).or_default().1.replace(o) {
-            return Err(duplicate(prev, o));
-        }
-    }
-    Ok(map.into_iter().map(|(id, (b, a))| (id, b, a)).collect())
-}
-
 /// Compares two renders. Errors when one side defines an object twice.
 pub fn diff(before: &[Object], after: &[Object], context: usize) -> Result<ChangeSet, DiffError> {
-    let pairs = sorted(pair_up(before, after)?);
+    let before: Vec<ObjectRef> = before.iter().map(ObjectRef::from).collect();
+    let after: Vec<ObjectRef> = after.iter().map(ObjectRef::from).collect();
+    diff_refs(&before, &after, context)
+}
+
+/// [`diff`] of borrowed objects.
+pub(crate) fn diff_refs(
+    before: &[ObjectRef],
+    after: &[ObjectRef],
+    context: usize,
+) -> Result<ChangeSet, DiffError> {
+    let pairs = pair_up(before, after)?;
     let one = |(id, b, a): &Pair| object_diff(id, *b, *a, context);
     // Changed objects cost far more than unchanged ones and sit together
     // (one image bump changes every Deployment), so threads claim small blocks.
@@ -127,44 +106,13 @@ pub fn diff(before: &[Object], after: &[Object], context: usize) -> Result<Chang
     })
 }
 
-/// Sorts by id, in `ObjectId`'s `Ord` order. A render has few distinct (group,
-/// kind, namespace) triples, so they are ranked once and each comparison of
-/// the sort is then one integer and one name instead of up to four strings.
-fn sorted(pairs: Vec<Pair<'_>>) -> Vec<Pair<'_>> {
-    type Triple<'a> = (&'a str, &'a str, &'a str);
-    let mut slots: HashMap<Triple, u32, BuildTextHasher> = HashMap::default();
-    let mut distinct: Vec<Triple> = Vec::new();
-    let mut slot_of = Vec::with_capacity(pairs.len());
-    for (id, _, _) in &pairs {
-        let triple = (id.group.as_str(), id.kind.as_str(), id.namespace.as_str());
-        let slot = *slots.entry(triple).or_insert_with(|| {
-            distinct.push(triple);
-            distinct.len() as u32 - 1
-        });
-        slot_of.push(slot);
-    }
-    let mut order: Vec<usize> = (0..distinct.len()).collect();
-    order.sort_unstable_by_key(|&i| distinct[i]);
-    let mut rank = vec![0u32; distinct.len()];
-    for (r, &i) in order.iter().enumerate() {
-        rank[i] = r as u32;
-    }
-    let mut keyed: Vec<(u32, &str, Pair)> = pairs
-        .into_iter()
-        .zip(slot_of)
-        .map(|(p, slot)| (rank[slot as usize], p.0.name.as_str(), p))
-        .collect();
-    keyed.sort_unstable_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
-    keyed.into_iter().map(|(_, _, p)| p).collect()
-}
-
 fn object_diff(
     id: &ObjectId,
-    b: Option<&Object>,
-    a: Option<&Object>,
+    b: Option<&ObjectRef>,
+    a: Option<&ObjectRef>,
     context: usize,
 ) -> ObjectDiff {
-    let (bv, av) = (b.map(|o| &*o.value), a.map(|o| &*o.value));
+    let (bv, av) = (b.map(|o| o.value), a.map(|o| o.value));
     let status = match (bv, av) {
         // Pointer equality first: documents identical in text share one parse.
         (Some(x), Some(y)) if std::ptr::eq(x, y) || x == y => Status::Unchanged,
@@ -176,8 +124,8 @@ fn object_diff(
         id: id.clone(),
         display: id.display(),
         status,
-        before_source: b.map(|o| o.source.clone()),
-        after_source: a.map(|o| o.source.clone()),
+        before_source: b.map(|o| o.source.to_text()),
+        after_source: a.map(|o| o.source.to_text()),
         fields: Vec::new(),
         risks: Vec::new(),
         unified: String::new(),
@@ -277,31 +225,6 @@ mod tests {
             "{}",
             changed.unified
         );
-    }
-
-    #[test]
-    fn ids_sort_in_their_own_order() {
-        let parts = ["", "a", "apps", "b", "Secret", "secret", "x.y", "\u{e9}"];
-        let mut ids = Vec::new();
-        let mut n = 7usize;
-        for i in 0..600 {
-            n = n
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            let pick = |shift: usize| parts[(n >> shift) % parts.len()].to_owned();
-            ids.push(ObjectId {
-                group: pick(8),
-                kind: pick(16),
-                namespace: pick(24),
-                name: format!("{}{}", pick(32), i % 50),
-            });
-        }
-        ids.sort_unstable();
-        ids.dedup();
-        let mut shuffled: Vec<Pair> = ids.iter().map(|id| (id, None, None)).collect();
-        shuffled.reverse();
-        shuffled.rotate_left(ids.len() / 3);
-        assert!(sorted(shuffled).into_iter().map(|p| p.0).eq(ids.iter()));
     }
 
     #[test]

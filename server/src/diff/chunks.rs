@@ -10,17 +10,16 @@ use std::sync::Arc;
 use crate::diff::block_style::{block_style_id, load_block_style};
 use crate::diff::error::DiffError;
 use crate::diff::objects::{to_object, ObjectId};
-use crate::diff::parallel::{self, map_ordered};
+use crate::diff::parallel::{self, map_ordered, PARALLEL_MIN_BYTES};
 use crate::diff::value::Value;
 use crate::diff::yaml_load::{load_documents, load_documents_light};
-
-/// Below this much unique text, threads cost more than they save.
-const PARALLEL_MIN_BYTES: usize = 256 * 1024;
 
 pub(crate) struct Item {
     pub(crate) index: usize,
     pub(crate) list_item: Option<usize>,
     pub(crate) id: ObjectId,
+    /// [`ObjectId::match_hash`], computed here on the parse threads.
+    pub(crate) id_hash: u64,
     pub(crate) value: Arc<Value>,
 }
 
@@ -46,6 +45,7 @@ fn parse_chunk(text: &str, light: bool, budget: &AtomicUsize) -> Result<Parsed, 
             let item = Item {
                 index: 1,
                 list_item: None,
+                id_hash: id.match_hash(),
                 id,
                 value: Arc::new(Value::Null),
             };
@@ -99,6 +99,7 @@ fn parse_chunk(text: &str, light: bool, budget: &AtomicUsize) -> Result<Parsed, 
                 items.push(Item {
                     index: doc.index,
                     list_item: Some(i),
+                    id_hash: id.match_hash(),
                     id,
                     value: Arc::new(value),
                 });
@@ -110,6 +111,7 @@ fn parse_chunk(text: &str, light: bool, budget: &AtomicUsize) -> Result<Parsed, 
             items.push(Item {
                 index: doc.index,
                 list_item: None,
+                id_hash: id.match_hash(),
                 id,
                 value: Arc::new(value),
             });

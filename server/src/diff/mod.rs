@@ -15,6 +15,7 @@ mod line_scalar;
 mod load;
 mod merge;
 mod objects;
+mod pairing;
 mod parallel;
 mod redact;
 mod report;

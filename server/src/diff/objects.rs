@@ -60,6 +60,16 @@ impl ObjectId {
         }
     }
 
+    /// A hash of kind and name, enough to tell objects apart in practice
+    /// (equal ids hash equally); made once per id, where the id is made.
+    pub(crate) fn match_hash(&self) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let mut h = crate::diff::hash::TextHasher::default();
+        self.kind.hash(&mut h);
+        self.name.hash(&mut h);
+        h.finish()
+    }
+
     /// [`Display`](fmt::Display) text, built without regrowing (it is made for every object).
     pub(crate) fn display(&self) -> String {
         use fmt::Write;
@@ -72,6 +82,68 @@ impl ObjectId {
     /// Case-insensitive on purpose: redacting too much is harmless, too little is not.
     pub fn is_secret(&self) -> bool {
         self.group.is_empty() && self.kind.eq_ignore_ascii_case("Secret")
+    }
+}
+
+/// Where an object was found: file, document index (1-based) and, for an item
+/// of a `*List`, its position in `items`.
+#[derive(Clone, Copy)]
+pub(crate) struct Place<'a> {
+    pub(crate) file: &'a str,
+    pub(crate) index: usize,
+    pub(crate) item: Option<usize>,
+}
+
+impl fmt::Display for Place<'_> {
+    /// `out/app.yaml#3`, `out/list.yaml#1.items[0]`
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}#{}", self.file, self.index)?;
+        match self.item {
+            Some(i) => write!(f, ".items[{i}]"),
+            None => Ok(()),
+        }
+    }
+}
+
+/// What comparing needs of an object, borrowed from an [`Object`] or, in
+/// `diff_paths`, straight from the parses, so no object has to be built.
+pub(crate) struct ObjectRef<'a> {
+    pub(crate) id: &'a ObjectId,
+    /// [`ObjectId::match_hash`] of `id`.
+    pub(crate) id_hash: u64,
+    pub(crate) value: &'a Value,
+    pub(crate) source: Source<'a>,
+}
+
+pub(crate) enum Source<'a> {
+    Text(&'a str),
+    Place(Place<'a>),
+}
+
+impl Source<'_> {
+    /// The source as [`Object::source`] spells it.
+    pub(crate) fn to_text(&self) -> String {
+        match self {
+            Source::Text(s) => (*s).to_owned(),
+            Source::Place(p) => {
+                use fmt::Write;
+                // Sized up front: formatting would regrow it for every object.
+                let mut s = String::with_capacity(p.file.len() + 24);
+                let _ = write!(s, "{p}");
+                s
+            }
+        }
+    }
+}
+
+impl<'a> From<&'a Object> for ObjectRef<'a> {
+    fn from(o: &'a Object) -> ObjectRef<'a> {
+        ObjectRef {
+            id: &o.id,
+            id_hash: o.id.match_hash(),
+            value: &o.value,
+            source: Source::Text(&o.source),
+        }
     }
 }
 

@@ -14,6 +14,23 @@ pub(crate) fn threads() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get().min(8))
 }
 
+/// Below this much input, threads cost more than they save.
+pub(crate) const PARALLEL_MIN_BYTES: usize = 256 * 1024;
+
+/// `(a(), b())`, with `b` on a second thread. If no thread can be had, `b`
+/// runs here; if it panics there, the panic goes on here.
+pub(crate) fn join<A, B: Send>(a: impl FnOnce() -> A, b: impl Fn() -> B + Sync) -> (A, B) {
+    std::thread::scope(|s| {
+        let helper = std::thread::Builder::new().spawn_scoped(s, &b);
+        let a = a();
+        let b = match helper {
+            Ok(h) => h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)),
+            Err(_) => b(),
+        };
+        (a, b)
+    })
+}
+
 /// `items.iter().map(f)` on up to `threads` threads, in order, claiming
 /// `claim` items at a time. Items claimed by a helper thread that failed get
 /// `lost(item)` instead.

@@ -232,6 +232,12 @@ pub fn resolve_plain_owned(s: String) -> Value {
 /// [`resolve_plain`] for a scalar that is not a string; `None` when it is one.
 /// Allocates nothing for strings, so keys can be checked cheaply.
 pub fn resolve_plain_typed(v: &str) -> Option<Value> {
+    // Shortcut for most keys and values: past five characters (`false`) a
+    // scalar that starts with a letter is no keyword, and no number either
+    // (`0x`/`0o` start with a digit; no float starts with a letter).
+    if v.len() > 5 && v.as_bytes()[0].is_ascii_alphabetic() {
+        return None;
+    }
     Some(match v {
         "" | "~" | "null" | "Null" | "NULL" => Value::Null,
         "true" | "True" | "TRUE" | "yes" | "Yes" | "YES" | "on" | "On" | "ON" | "y" | "Y" => {
@@ -285,6 +291,28 @@ mod tests {
         assert_eq!(resolve_plain("inf"), Value::Str("inf".into()));
         assert_eq!(resolve_plain("1.2.3"), Value::Str("1.2.3".into()));
         assert_eq!(resolve_plain("-"), Value::Str("-".into()));
+    }
+
+    #[test]
+    fn letters_first_are_strings_past_keywords() {
+        // What the shortcut in resolve_plain_typed skips must never be a number.
+        let alphabet = b"eE0123456789+-.xoainfINF_";
+        let mut n = 1u64;
+        for _ in 0..20_000 {
+            let mut s = String::new();
+            for i in 0..6 + (n % 4) {
+                n = n.wrapping_mul(6364136223846793005).wrapping_add(1);
+                let pick = alphabet[(n >> 33) as usize % alphabet.len()];
+                s.push(if i == 0 && !pick.is_ascii_alphabetic() {
+                    'e'
+                } else {
+                    char::from(pick)
+                });
+            }
+            assert!(parse_int(&s).is_none() && parse_float(&s).is_none(), "{s}");
+        }
+        assert_eq!(resolve_plain_typed("0x1F1F1F"), Some(Value::Int(0x1F1F1F)));
+        assert_eq!(resolve_plain_typed("FALSE"), Some(Value::Bool(false)));
     }
 
     #[test]
