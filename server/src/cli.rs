@@ -261,7 +261,7 @@ fn render(args: &RenderArgs) -> Result<()> {
 /// `fluxgate diff`: a readable report (or JSON) on stdout. Secret values never appear.
 fn diff(args: &DiffArgs) -> Result<()> {
     use std::io::Write;
-    let changes = crate::diff::diff_paths(&args.old, &args.new, args.context)?;
+    let changes = crate::diff::diff_paths_one_shot(&args.old, &args.new, args.context)?;
     let text = if args.json {
         serde_json::to_string_pretty(&changes)? + "\n"
     } else {

@@ -38,8 +38,8 @@ struct Frame<'a> {
     key: Option<&'a str>,
     /// Start of this mapping's keys in `Loader::keys`, for the duplicate check.
     keys_from: usize,
-    entries: Vec<(String, Value)>,
-    items: Vec<Value>,
+    /// Start of this collection's entries (or items) in `Loader::entries` (or `items`).
+    from: usize,
 }
 
 struct Loader<'a> {
@@ -52,6 +52,11 @@ struct Loader<'a> {
     root: Option<Value>,
     /// Light mode: apiVersion, kind, metadata.name, metadata.namespace.
     id: [Option<Value>; 4],
+    /// Entries and items of all open collections, innermost last: each
+    /// collection gets an exactly sized vector when it closes, instead of one
+    /// regrown entry after entry (a large part of the values' memory).
+    entries: Vec<(String, Value)>,
+    items: Vec<Value>,
 }
 
 /// Loads `text` as one document if every line is in the block style; `None` otherwise.
@@ -96,6 +101,8 @@ fn run(text: &str, light: bool) -> Option<(Loader<'_>, usize)> {
         pending: None,
         root: None,
         id: [None, None, None, None],
+        entries: Vec::new(),
+        items: Vec::new(),
     };
     let mut first_line = None;
     let mut rest = text;
@@ -192,10 +199,10 @@ impl<'a> Loader<'a> {
             self.open(indent + 2, false, None)?;
             return self.key_line(rest);
         }
-        let top = self.stack.last_mut()?;
-        let value = scalar(rest, top.keep == Keep::All)?;
-        if top.keep == Keep::All {
-            top.items.push(value);
+        let kept = self.stack.last()?.keep == Keep::All;
+        let value = scalar(rest, kept)?;
+        if kept {
+            self.items.push(value);
         }
         Some(())
     }
@@ -220,8 +227,11 @@ impl<'a> Loader<'a> {
             keep,
             key,
             keys_from: self.keys.len(),
-            entries: Vec::new(),
-            items: Vec::new(),
+            from: if is_seq {
+                self.items.len()
+            } else {
+                self.entries.len()
+            },
         });
         Some(())
     }
@@ -235,27 +245,24 @@ impl<'a> Loader<'a> {
         let value = match f.keep {
             // Its parent does not keep it either.
             Keep::Nothing => Value::Null,
-            _ if f.is_seq => Value::Seq(f.items),
-            _ => Value::Map(Map::from_entries(f.entries).ok()?),
+            _ if f.is_seq => Value::Seq(self.items.drain(f.from..).collect()),
+            _ => Value::Map(Map::from_entries(self.entries.drain(f.from..).collect()).ok()?),
         };
-        match (self.stack.last_mut(), f.key) {
+        match (self.stack.last().map(|p| p.keep), f.key) {
             (None, _) => self.root = Some(value),
             (Some(_), Some(key)) => self.put(key, value)?,
-            (Some(parent), None) => {
-                if parent.keep == Keep::All {
-                    parent.items.push(value);
-                }
-            }
+            (Some(Keep::All), None) => self.items.push(value),
+            (Some(_), None) => {}
         }
         Some(())
     }
 
     /// Sets `key` in the top mapping (light mode: records the id fields).
     fn put(&mut self, key: &str, value: Value) -> Option<()> {
-        let top = self.stack.last_mut()?;
-        let slot = match (top.keep, key) {
+        let slot = match (self.stack.last()?.keep, key) {
+            (Keep::Nothing, _) => return Some(()),
             (Keep::All, _) => {
-                top.entries.push((key.to_owned(), value));
+                self.entries.push((key.to_owned(), value));
                 return Some(());
             }
             (Keep::Root, "apiVersion") => 0,

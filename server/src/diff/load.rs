@@ -49,7 +49,7 @@ impl ParseCache {
         after: impl AsRef<Path>,
         context: usize,
     ) -> Result<ChangeSet, DiffError> {
-        diff_paths_with(before.as_ref(), after.as_ref(), context, Some(self))
+        diff_paths_with(before.as_ref(), after.as_ref(), context, Some(self), false)
     }
 
     /// Number of cached document texts.
@@ -313,7 +313,17 @@ pub fn diff_paths(
     after: impl AsRef<Path>,
     context: usize,
 ) -> Result<ChangeSet, DiffError> {
-    diff_paths_with(before.as_ref(), after.as_ref(), context, None)
+    diff_paths_with(before.as_ref(), after.as_ref(), context, None, false)
+}
+
+/// [`diff_paths`] for a process that ends right after, like the CLI: the
+/// loaded renders are left to the exit instead of being freed.
+pub fn diff_paths_one_shot(
+    before: impl AsRef<Path>,
+    after: impl AsRef<Path>,
+    context: usize,
+) -> Result<ChangeSet, DiffError> {
+    diff_paths_with(before.as_ref(), after.as_ref(), context, None, true)
 }
 
 fn diff_paths_with(
@@ -321,6 +331,7 @@ fn diff_paths_with(
     after: &Path,
     context: usize,
     cache: Option<&mut ParseCache>,
+    one_shot: bool,
 ) -> Result<ChangeSet, DiffError> {
     let (b, a) = (read_inputs(before)?, read_inputs(after)?);
     let sides = [b, a];
@@ -329,6 +340,10 @@ fn diff_paths_with(
     let cs = diff_refs(&before, &after, context);
     drop((before, after));
     let parsed = loaded.into_parsed();
+    if one_shot {
+        std::mem::forget((sides, parsed));
+        return cs;
+    }
     // Freeing ~10^6 small allocations one by one costs more than the diff;
     // a background thread returns the memory without making the caller wait.
     // (If no thread can be started, the failed spawn drops them right here.)

@@ -29,7 +29,10 @@ pub use canonical::to_yaml;
 pub use changeset::{diff, ChangeSet, ObjectDiff, Status, Summary};
 pub use compare::{FieldChange, FieldOp};
 pub use error::DiffError;
-pub use load::{diff_paths, load_pair, load_path, parse_objects, ParseCache, MAX_FILE_BYTES};
+pub use load::{
+    diff_paths, diff_paths_one_shot, load_pair, load_path, parse_objects, ParseCache,
+    MAX_FILE_BYTES,
+};
 pub use objects::{Object, ObjectId};
 pub use risk::{Risk, RiskKind};
 pub use textdiff::{Hunk, Line, LineTag};

@@ -94,14 +94,33 @@ pub(crate) struct Place<'a> {
     pub(crate) item: Option<usize>,
 }
 
-impl fmt::Display for Place<'_> {
-    /// `out/app.yaml#3`, `out/list.yaml#1.items[0]`
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}#{}", self.file, self.index)?;
-        match self.item {
-            Some(i) => write!(f, ".items[{i}]"),
-            None => Ok(()),
+impl Place<'_> {
+    /// `out/app.yaml#3`, `out/list.yaml#1.items[0]`: written by hand, as it
+    /// is made for every object of a diff.
+    fn text(&self) -> String {
+        fn number(s: &mut String, mut n: usize) {
+            let mut digits = [0u8; 20];
+            let mut at = digits.len();
+            loop {
+                at -= 1;
+                digits[at] = b'0' + (n % 10) as u8;
+                n /= 10;
+                if n == 0 {
+                    break;
+                }
+            }
+            s.extend(digits[at..].iter().map(|&d| char::from(d)));
         }
+        let mut s = String::with_capacity(self.file.len() + 24);
+        s.push_str(self.file);
+        s.push('#');
+        number(&mut s, self.index);
+        if let Some(i) = self.item {
+            s.push_str(".items[");
+            number(&mut s, i);
+            s.push(']');
+        }
+        s
     }
 }
 
@@ -125,13 +144,7 @@ impl Source<'_> {
     pub(crate) fn to_text(&self) -> String {
         match self {
             Source::Text(s) => (*s).to_owned(),
-            Source::Place(p) => {
-                use fmt::Write;
-                // Sized up front: formatting would regrow it for every object.
-                let mut s = String::with_capacity(p.file.len() + 24);
-                let _ = write!(s, "{p}");
-                s
-            }
+            Source::Place(p) => p.text(),
         }
     }
 }

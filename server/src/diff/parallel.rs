@@ -8,6 +8,7 @@
 //! calling thread works too, so two cores need one spawned thread.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, PoisonError};
 
 /// Threads worth using: the cores, but not more than the engine can feed.
 pub(crate) fn threads() -> usize {
@@ -44,38 +45,38 @@ pub(crate) fn map_ordered<T: Sync, R: Send>(
     if threads < 2 || items.len() <= claim {
         return items.iter().map(f).collect();
     }
+    // Results go straight to their final place: collecting per-thread blocks
+    // and concatenating them would write (and fault in) everything twice.
+    let out: Mutex<Vec<Option<R>>> = Mutex::new(items.iter().map(|_| None).collect());
     let next = AtomicUsize::new(0);
-    let work = || {
-        let mut done = Vec::new();
-        loop {
-            let start = next.fetch_add(claim, Ordering::Relaxed);
-            let block = items.get(start..items.len().min(start + claim));
-            match block {
-                Some(block) if !block.is_empty() => {
-                    done.push((start, block.iter().map(&f).collect::<Vec<_>>()));
-                }
-                _ => return done,
-            }
+    let work = || loop {
+        let start = next.fetch_add(claim, Ordering::Relaxed);
+        let block = items.get(start..items.len().min(start + claim));
+        let Some(block) = block.filter(|b| !b.is_empty()) else {
+            return;
+        };
+        let results: Vec<R> = block.iter().map(&f).collect();
+        let mut out = out.lock().unwrap_or_else(PoisonError::into_inner);
+        for (slot, r) in out[start..].iter_mut().zip(results) {
+            *slot = Some(r);
         }
     };
-    let mut blocks = std::thread::scope(|s| {
+    std::thread::scope(|s| {
         let helpers: Vec<_> = (1..threads)
             .filter_map(|_| std::thread::Builder::new().spawn_scoped(s, work).ok())
             .collect();
-        let mut blocks = work();
+        work();
         for h in helpers {
-            blocks.extend(h.join().unwrap_or_default());
+            // A helper that failed leaves its claimed items empty: they get `lost`.
+            let _ = h.join();
         }
-        blocks
     });
-    blocks.sort_unstable_by_key(|(start, _)| *start);
-    let mut out = Vec::with_capacity(items.len());
-    for (start, results) in blocks {
-        out.extend(items[out.len()..start].iter().map(&lost));
-        out.extend(results);
-    }
-    out.extend(items[out.len()..].iter().map(&lost));
-    out
+    let out = out.into_inner().unwrap_or_else(PoisonError::into_inner);
+    // Reuses the allocation: `Option<R>` is the size of `R` for the engine's types.
+    out.into_iter()
+        .zip(items)
+        .map(|(r, item)| r.unwrap_or_else(|| lost(item)))
+        .collect()
 }
 
 #[cfg(test)]

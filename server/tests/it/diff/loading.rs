@@ -56,6 +56,8 @@ fn diff_paths_matches_full_loading() {
             dir.join(case).join("after.yaml"),
         );
         let fast = diff_paths(&b, &a, 3).unwrap();
+        let once = server::diff::diff_paths_one_shot(&b, &a, 3).unwrap();
+        assert_eq!(fast.to_text(), once.to_text(), "{case}");
         let (bo, ao) = load_pair(&b, &a).unwrap();
         let full = diff(&bo, &ao, 3).unwrap();
         assert_eq!(fast.to_text(), full.to_text(), "{case}");
