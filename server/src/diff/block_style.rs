@@ -18,7 +18,7 @@
 //! The tests compare both modes with yaml-rust2 on fixtures and corpus renders.
 
 use crate::diff::keep::Keep;
-use crate::diff::line_scalar::scalar;
+use crate::diff::line_scalar::{form, value};
 use crate::diff::objects::ObjectId;
 use crate::diff::split::newline;
 use crate::diff::value::{resolve_plain_typed, Map, Value};
@@ -180,9 +180,13 @@ impl<'a> Loader<'a> {
         self.keys.push(key);
         match rest {
             None => self.pending = Some((indent, key)),
+            Some(v) if keep.keeps(key) => {
+                let form = form(v)?;
+                self.put(key, value(v, form))?;
+            }
+            // Unkept values (light mode's) are only checked.
             Some(v) => {
-                let value = scalar(v, keep.keeps(key))?;
-                self.put(key, value)?;
+                form(v)?;
             }
         }
         Some(())
@@ -199,10 +203,9 @@ impl<'a> Loader<'a> {
             self.open(indent + 2, false, None)?;
             return self.key_line(rest);
         }
-        let kept = self.stack.last()?.keep == Keep::All;
-        let value = scalar(rest, kept)?;
-        if kept {
-            self.items.push(value);
+        let form = form(rest)?;
+        if self.stack.last()?.keep == Keep::All {
+            self.items.push(value(rest, form));
         }
         Some(())
     }

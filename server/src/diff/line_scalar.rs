@@ -7,17 +7,38 @@
 
 use crate::diff::value::{resolve_plain_owned, Map, Value};
 
-/// Validates a one-line scalar (or `{}`/`[]`) that ends its line and builds
-/// its value if `kept` (otherwise a null placeholder, which saves the allocation).
-pub(crate) fn scalar(v: &str, kept: bool) -> Option<Value> {
+/// The form of a valid one-line scalar, as far as building its value needs.
+#[derive(Clone, Copy)]
+pub(crate) enum Form {
+    Plain,
+    SingleQuoted,
+    DoubleQuoted { escapes: bool },
+    EmptyMap,
+    EmptySeq,
+}
+
+/// Checks a one-line scalar (or `{}`/`[]`) that ends its line. Kept apart
+/// from building the value: most values of a light parse are only checked.
+pub(crate) fn form(v: &str) -> Option<Form> {
     match v.as_bytes()[0] {
-        b'"' => double_quoted(v, kept),
-        b'\'' => single_quoted(v, kept),
-        _ if v == "{}" => Some(Value::Map(Map::new())),
-        _ if v == "[]" => Some(Value::Seq(Vec::new())),
-        _ if !plain_ok(v.as_bytes()) => None,
-        _ if kept => Some(resolve_plain_owned(v.to_owned())),
-        _ => Some(Value::Null),
+        b'"' => double_quoted(v).map(|escapes| Form::DoubleQuoted { escapes }),
+        b'\'' => single_quoted(v).then_some(Form::SingleQuoted),
+        _ if v == "{}" => Some(Form::EmptyMap),
+        _ if v == "[]" => Some(Form::EmptySeq),
+        _ => plain_ok(v.as_bytes()).then_some(Form::Plain),
+    }
+}
+
+/// The value of `v`, whose form [`form`] gave.
+pub(crate) fn value(v: &str, form: Form) -> Value {
+    let body = || &v[1..v.len() - 1];
+    match form {
+        Form::Plain => resolve_plain_owned(v.to_owned()),
+        Form::SingleQuoted => Value::Str(body().replace("''", "'")),
+        Form::DoubleQuoted { escapes: false } => Value::Str(body().to_owned()),
+        Form::DoubleQuoted { escapes: true } => Value::Str(unescape(body())),
+        Form::EmptyMap => Value::Map(Map::new()),
+        Form::EmptySeq => Value::Seq(Vec::new()),
     }
 }
 
@@ -57,28 +78,22 @@ fn plain_ok(b: &[u8]) -> bool {
     })
 }
 
-fn single_quoted(v: &str, kept: bool) -> Option<Value> {
+fn single_quoted(v: &str) -> bool {
     let b = v.as_bytes();
     let mut i = 1;
     loop {
-        match b.get(i)? {
-            b'\'' if b.get(i + 1) == Some(&b'\'') => i += 2,
-            b'\'' => break,
-            _ => i += 1,
+        match b.get(i) {
+            Some(b'\'') if b.get(i + 1) == Some(&b'\'') => i += 2,
+            Some(b'\'') => break,
+            Some(_) => i += 1,
+            None => return false,
         }
     }
-    if i != b.len() - 1 || !clean(&b[1..i]) {
-        return None;
-    }
-    Some(if kept {
-        Value::Str(v[1..i].replace("''", "'"))
-    } else {
-        Value::Null
-    })
+    i == b.len() - 1 && clean(&b[1..i])
 }
 
-/// Accepts exactly the escapes yaml-rust2 accepts.
-fn double_quoted(v: &str, kept: bool) -> Option<Value> {
+/// Accepts exactly the escapes yaml-rust2 accepts; tells whether there are any.
+fn double_quoted(v: &str) -> Option<bool> {
     let b = v.as_bytes();
     let mut i = 1;
     let mut escapes = false;
@@ -105,15 +120,7 @@ fn double_quoted(v: &str, kept: bool) -> Option<Value> {
             _ => i += 1,
         }
     }
-    if i != b.len() - 1 || !clean(&b[1..i]) {
-        return None;
-    }
-    let body = &v[1..i];
-    Some(match (kept, escapes) {
-        (false, _) => Value::Null,
-        (true, false) => Value::Str(body.to_owned()),
-        (true, true) => Value::Str(unescape(body)),
-    })
+    (i == b.len() - 1 && clean(&b[1..i])).then_some(escapes)
 }
 
 /// The character of a checked hex escape code (`None` for surrogates and beyond U+10FFFF).

@@ -231,6 +231,7 @@ pub fn resolve_plain_owned(s: String) -> Value {
 
 /// [`resolve_plain`] for a scalar that is not a string; `None` when it is one.
 /// Allocates nothing for strings, so keys can be checked cheaply.
+#[inline]
 pub fn resolve_plain_typed(v: &str) -> Option<Value> {
     // Shortcut for most keys and values: past five characters (`false`) a
     // scalar that starts with a letter is no keyword, and no number either
@@ -238,6 +239,10 @@ pub fn resolve_plain_typed(v: &str) -> Option<Value> {
     if v.len() > 5 && v.as_bytes()[0].is_ascii_alphabetic() {
         return None;
     }
+    resolve_short_or_number(v)
+}
+
+fn resolve_short_or_number(v: &str) -> Option<Value> {
     Some(match v {
         "" | "~" | "null" | "Null" | "NULL" => Value::Null,
         "true" | "True" | "TRUE" | "yes" | "Yes" | "YES" | "on" | "On" | "ON" | "y" | "Y" => {
