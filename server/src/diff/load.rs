@@ -20,7 +20,7 @@ use crate::diff::error::DiffError;
 use crate::diff::files::read_inputs;
 use crate::diff::hash::{BuildTextHasher, TextHasher};
 use crate::diff::objects::{Object, ObjectRef, Place, Source};
-use crate::diff::parallel::{join, PARALLEL_MIN_BYTES};
+use crate::diff::parallel::{self, join, PARALLEL_MIN_BYTES};
 use crate::diff::split::{split_documents, Chunk};
 
 /// Largest single input accepted (file or string).
@@ -114,7 +114,8 @@ fn parse_sides<'s>(
             });
         }
     }
-    let big = sides.iter().flatten().map(|(_, t)| t.len()).sum::<usize>() >= PARALLEL_MIN_BYTES;
+    let big = sides.iter().flatten().map(|(_, t)| t.len()).sum::<usize>() >= PARALLEL_MIN_BYTES
+        && parallel::threads() > 1;
     let (layout, hashes): (Vec<_>, Vec<_>) = match sides {
         [b, a] if big => {
             let (b, a) = join(|| prepare(b), || prepare(a));

@@ -8,11 +8,13 @@
 //! calling thread works too, so two cores need one spawned thread.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Mutex, OnceLock, PoisonError};
 
 /// Threads worth using: the cores, but not more than the engine can feed.
+/// Asked once: on Linux the answer reads cgroup files each time.
 pub(crate) fn threads() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get().min(8))
+    static THREADS: OnceLock<usize> = OnceLock::new();
+    *THREADS.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get().min(8)))
 }
 
 /// Below this much input, threads cost more than they save.
