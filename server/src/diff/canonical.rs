@@ -9,7 +9,7 @@
 //! bidirectional-control characters are always escaped so a reviewer cannot be
 //! shown text that differs from what is applied.
 
-use crate::diff::value::{resolve_plain, Map, Value};
+use crate::diff::value::{resolve_plain_typed, Map, Value};
 
 #[derive(Clone, Copy, PartialEq)]
 enum Ctx {
@@ -34,7 +34,8 @@ const ITEM_ORDER: &[&str] = &["name"];
 
 /// Serializes a value (normally an object's mapping) as canonical block YAML.
 pub fn to_yaml(v: &Value) -> String {
-    let mut out = String::new();
+    // Room for a typical object, so the text is not regrown line after line.
+    let mut out = String::with_capacity(2048);
     match v {
         Value::Map(m) if !m.is_empty() => write_map(&mut out, m, 0, Ctx::Top, false),
         Value::Seq(s) if !s.is_empty() => write_seq(&mut out, s, 0, false),
@@ -57,7 +58,11 @@ fn ordered(m: &Map, ctx: Ctx) -> Vec<(&String, &Value)> {
 }
 
 fn pad(out: &mut String, indent: usize) {
-    out.extend(std::iter::repeat_n(' ', indent));
+    const SPACES: &str = "                                                                ";
+    match SPACES.get(..indent) {
+        Some(spaces) => out.push_str(spaces),
+        None => out.extend(std::iter::repeat_n(' ', indent)),
+    }
 }
 
 fn write_map(out: &mut String, m: &Map, indent: usize, ctx: Ctx, first_inline: bool) {
@@ -124,7 +129,8 @@ fn write_scalar(out: &mut String, v: &Value, indent: usize) {
 /// Text for one-line display (ids, field paths): invisible and bidi characters
 /// as `\u{..}` escapes, so what a reviewer reads is what is applied.
 pub(crate) fn visible(s: &str) -> std::borrow::Cow<'_, str> {
-    if !s.chars().any(needs_escape) {
+    // Printable ASCII (nearly every id) needs no escape; checking bytes is cheaper.
+    if s.bytes().all(|b| (0x20..0x7f).contains(&b)) || !s.chars().any(needs_escape) {
         return s.into();
     }
     s.chars()
@@ -160,10 +166,20 @@ fn plain_ok(s: &str) -> bool {
         && !s.starts_with("...")
         && !s.ends_with(':')
         && !s.ends_with(' ')
-        && !s.contains(": ")
-        && !s.contains(" #")
-        && !s.chars().any(|c| c == '\t' || needs_escape(c))
-        && resolve_plain(s) == Value::Str(s.to_owned())
+        && no_mapping_comment_or_hidden(s)
+        && resolve_plain_typed(s).is_none()
+}
+
+/// No `: `, ` #`, tab or [`needs_escape`] character: one pass for printable
+/// ASCII (nearly every string of a manifest), the general check otherwise.
+fn no_mapping_comment_or_hidden(s: &str) -> bool {
+    let b = s.as_bytes();
+    if b.iter().all(|c| (0x20..0x7f).contains(c)) {
+        return !b
+            .windows(2)
+            .any(|w| (w[0] == b':' && w[1] == b' ') || (w[0] == b' ' && w[1] == b'#'));
+    }
+    !s.contains(": ") && !s.contains(" #") && !s.chars().any(|c| c == '\t' || needs_escape(c))
 }
 
 fn literal_ok(s: &str) -> bool {

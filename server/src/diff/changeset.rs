@@ -11,8 +11,9 @@ use serde::Serialize;
 use crate::diff::canonical::to_yaml;
 use crate::diff::compare::{field_changes, FieldChange};
 use crate::diff::error::DiffError;
-use crate::diff::hash::BuildTextHasher;
-use crate::diff::objects::{Object, ObjectId};
+use crate::diff::objects::{Object, ObjectId, ObjectRef};
+use crate::diff::pairing::{pair_up, Pair};
+use crate::diff::parallel::{self, map_ordered};
 use crate::diff::redact::redact_pair;
 use crate::diff::risk::{object_risks, Risk, RiskKind};
 use crate::diff::textdiff::{hunks, unified, Hunk};
@@ -60,54 +61,30 @@ pub struct ChangeSet {
     pub risks: Vec<Risk>,
 }
 
-type Index<'a> = HashMap<&'a ObjectId, &'a Object, BuildTextHasher>;
-
-fn index(objects: &[Object]) -> Result<Index<'_>, DiffError> {
-    let mut map = Index::with_capacity_and_hasher(objects.len(), BuildTextHasher::default());
-    for o in objects {
-        if let Some(prev) = map.insert(&o.id, o) {
-            return Err(DiffError::Duplicate {
-                id: o.id.to_string(),
-                first: prev.source.clone(),
-                second: o.source.clone(),
-            });
-        }
-    }
-    Ok(map)
-}
-
 /// Compares two renders. Errors when one side defines an object twice.
 pub fn diff(before: &[Object], after: &[Object], context: usize) -> Result<ChangeSet, DiffError> {
-    let (bmap, amap) = (index(before)?, index(after)?);
-    // Union via the indexes first: sorting half as many ids is the costly part.
-    let mut ids: Vec<&ObjectId> = bmap
-        .keys()
-        .copied()
-        .chain(amap.keys().copied().filter(|id| !bmap.contains_key(id)))
-        .collect();
-    ids.sort_unstable();
-    let run = |part: &[&ObjectId]| -> Vec<ObjectDiff> {
-        part.iter()
-            .map(|id| object_diff(id, bmap.get(id).copied(), amap.get(id).copied(), context))
-            .collect()
-    };
-    // Two halves on two threads: independent objects, order kept by concatenation.
-    let mut objects = if ids.len() >= 512 {
-        let (left, right) = ids.split_at(ids.len() / 2);
-        std::thread::scope(|s| {
-            let h = std::thread::Builder::new().spawn_scoped(s, || run(right));
-            let mut l = run(left);
-            // Without a thread (or if it died), the right half is done here.
-            l.extend(
-                h.ok()
-                    .and_then(|h| h.join().ok())
-                    .unwrap_or_else(|| run(right)),
-            );
-            l
-        })
+    let before: Vec<ObjectRef> = before.iter().map(ObjectRef::from).collect();
+    let after: Vec<ObjectRef> = after.iter().map(ObjectRef::from).collect();
+    diff_refs(&before, &after, context)
+}
+
+/// [`diff`] of borrowed objects.
+pub(crate) fn diff_refs(
+    before: &[ObjectRef],
+    after: &[ObjectRef],
+    context: usize,
+) -> Result<ChangeSet, DiffError> {
+    let pairs = pair_up(before, after)?;
+    let one = |(id, b, a): &Pair| object_diff(id, *b, *a, context);
+    // Changed objects cost far more than unchanged ones and sit together
+    // (one image bump changes every Deployment), so threads claim small blocks.
+    // If a thread fails, its objects are done here.
+    let threads = if pairs.len() >= 512 {
+        parallel::threads()
     } else {
-        run(&ids)
+        1
     };
+    let mut objects = map_ordered(&pairs, threads, 64, one, one);
     let mut summary = Summary::default();
     for d in &objects {
         match d.status {
@@ -131,11 +108,11 @@ pub fn diff(before: &[Object], after: &[Object], context: usize) -> Result<Chang
 
 fn object_diff(
     id: &ObjectId,
-    b: Option<&Object>,
-    a: Option<&Object>,
+    b: Option<&ObjectRef>,
+    a: Option<&ObjectRef>,
     context: usize,
 ) -> ObjectDiff {
-    let (bv, av) = (b.map(|o| &*o.value), a.map(|o| &*o.value));
+    let (bv, av) = (b.map(|o| o.value), a.map(|o| o.value));
     let status = match (bv, av) {
         // Pointer equality first: documents identical in text share one parse.
         (Some(x), Some(y)) if std::ptr::eq(x, y) || x == y => Status::Unchanged,
@@ -143,13 +120,12 @@ fn object_diff(
         (None, _) => Status::Added,
         (_, None) => Status::Removed,
     };
-    let display = id.to_string();
     let mut d = ObjectDiff {
         id: id.clone(),
-        display: display.clone(),
+        display: id.display(),
         status,
-        before_source: b.map(|o| o.source.clone()),
-        after_source: a.map(|o| o.source.clone()),
+        before_source: b.map(|o| o.source.to_text()),
+        after_source: a.map(|o| o.source.to_text()),
         fields: Vec::new(),
         risks: Vec::new(),
         unified: String::new(),
@@ -163,21 +139,18 @@ fn object_diff(
     }
     d.risks = object_risks(id, bv, av, &d.fields);
     let (rb, ra) = redact_pair(bv, av);
-    let old = rb.as_ref().map(to_yaml).unwrap_or_default();
-    let new = ra.as_ref().map(to_yaml).unwrap_or_default();
+    let old = rb.as_deref().map(to_yaml).unwrap_or_default();
+    let new = ra.as_deref().map(to_yaml).unwrap_or_default();
     d.hunks = hunks(&old, &new, context);
     let side = |present: bool, prefix: &str| {
         if present {
-            format!("{prefix}/{display}")
+            format!("{prefix}/{}", d.display)
         } else {
             "/dev/null".into()
         }
     };
-    d.unified = unified(
-        &side(b.is_some(), "before"),
-        &side(a.is_some(), "after"),
-        &d.hunks,
-    );
+    let (old_name, new_name) = (side(b.is_some(), "before"), side(a.is_some(), "after"));
+    d.unified = unified(&old_name, &new_name, &d.hunks);
     d
 }
 

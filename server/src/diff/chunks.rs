@@ -7,25 +7,26 @@
 use std::sync::atomic::AtomicUsize;
 use std::sync::Arc;
 
+use crate::diff::block_style::{block_style_id, load_block_style};
 use crate::diff::error::DiffError;
 use crate::diff::objects::{to_object, ObjectId};
+use crate::diff::parallel::{self, map_ordered, PARALLEL_MIN_BYTES};
 use crate::diff::value::Value;
 use crate::diff::yaml_load::{load_documents, load_documents_light};
-
-/// Below this much unique text, threads cost more than they save.
-const PARALLEL_MIN_BYTES: usize = 256 * 1024;
 
 pub(crate) struct Item {
     pub(crate) index: usize,
     pub(crate) list_item: Option<usize>,
     pub(crate) id: ObjectId,
+    /// [`ObjectId::match_hash`], computed here on the parse threads.
+    pub(crate) id_hash: u64,
     pub(crate) value: Arc<Value>,
 }
 
 pub(crate) struct Parsed {
     pub(crate) documents: usize,
     pub(crate) items: Vec<Item>,
-    /// Parsed in light mode: ids only, usable only where light mode is.
+    /// Parsed in light mode: ids only (values are null), usable only where light mode is.
     pub(crate) light: bool,
 }
 
@@ -38,6 +39,23 @@ fn list_kind(v: &Value) -> bool {
 }
 
 fn parse_chunk(text: &str, light: bool, budget: &AtomicUsize) -> Result<Parsed, DiffError> {
+    if light {
+        // The block style of renders gives the id without building a value.
+        if let Some(id) = block_style_id(text) {
+            let item = Item {
+                index: 1,
+                list_item: None,
+                id_hash: id.match_hash(),
+                id,
+                value: Arc::new(Value::Null),
+            };
+            return Ok(Parsed {
+                documents: 1,
+                items: vec![item],
+                light: true,
+            });
+        }
+    }
     let light_docs = if light {
         load_documents_light(text, budget)?
     } else {
@@ -46,7 +64,11 @@ fn parse_chunk(text: &str, light: bool, budget: &AtomicUsize) -> Result<Parsed, 
     // Lists need their items, which light mode does not keep.
     let (docs, light) = match light_docs {
         Some(docs) if !docs.iter().any(|d| list_kind(&d.value)) => (docs, true),
-        _ => (load_documents("", text, budget)?, false),
+        // Block-style documents load fast; anything else goes to yaml-rust2.
+        _ => match load_block_style(text) {
+            Some(doc) => (vec![doc], false),
+            None => (load_documents("", text, budget)?, false),
+        },
     };
     let mut items = Vec::new();
     let documents = docs.len();
@@ -77,15 +99,19 @@ fn parse_chunk(text: &str, light: bool, budget: &AtomicUsize) -> Result<Parsed, 
                 items.push(Item {
                     index: doc.index,
                     list_item: Some(i),
+                    id_hash: id.match_hash(),
                     id,
                     value: Arc::new(value),
                 });
             }
         } else {
             let (id, value) = to_object(doc.index, None, doc.line, doc.value)?;
+            // Light values are partial; only the id was wanted.
+            let value = if light { Value::Null } else { value };
             items.push(Item {
                 index: doc.index,
                 list_item: None,
+                id_hash: id.match_hash(),
                 id,
                 value: Arc::new(value),
             });
@@ -105,64 +131,22 @@ pub(crate) fn lost() -> DiffError {
     }
 }
 
-/// Parses texts on up to `available_parallelism` threads, keeping order.
+/// Parses texts on all cores, keeping order.
 pub(crate) fn parse_all(
     texts: &[(&str, bool)],
     budget: &AtomicUsize,
 ) -> Vec<Result<Parsed, DiffError>> {
     let total: usize = texts.iter().map(|t| t.0.len()).sum();
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(8);
-    if threads < 2 || total < PARALLEL_MIN_BYTES {
-        return texts
-            .iter()
-            .map(|(t, light)| parse_chunk(t, *light, budget))
-            .collect();
-    }
-    // Contiguous groups of about equal bytes, so results stay in order.
-    let mut groups: Vec<&[(&str, bool)]> = Vec::new();
-    let (mut start, mut acc) = (0, 0);
-    for (i, t) in texts.iter().enumerate() {
-        // Light parses cost about half, which is enough for balancing.
-        acc += if t.1 { t.0.len() / 2 } else { t.0.len() };
-        if acc * threads >= total * (groups.len() + 1) && groups.len() + 1 < threads {
-            groups.push(&texts[start..=i]);
-            start = i + 1;
-        }
-    }
-    groups.push(&texts[start..]);
-    let parse_group = move |g: &[(&str, bool)]| {
-        g.iter()
-            .map(|(t, l)| parse_chunk(t, *l, budget))
-            .collect::<Vec<_>>()
+    let threads = if total < PARALLEL_MIN_BYTES {
+        1
+    } else {
+        parallel::threads()
     };
-    std::thread::scope(|s| {
-        let handles: Vec<_> = groups
-            .iter()
-            .map(|g| {
-                (
-                    *g,
-                    std::thread::Builder::new().spawn_scoped(s, move || parse_group(g)),
-                )
-            })
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|(g, h)| match h {
-                Ok(h) => h.join().unwrap_or_else(|_| {
-                    g.iter()
-                        .map(|_| {
-                            Err(DiffError::Io {
-                                path: String::new(),
-                                message: "parser thread failed".into(),
-                            })
-                        })
-                        .collect()
-                }),
-                // No thread to be had: parse here instead.
-                Err(_) => parse_group(g),
-            })
-            .collect()
+    let parse = |(t, light): &(&str, bool)| parse_chunk(t, *light, budget);
+    map_ordered(texts, threads, 32, parse, |_| {
+        Err(DiffError::Io {
+            path: String::new(),
+            message: "parser thread failed".into(),
+        })
     })
 }

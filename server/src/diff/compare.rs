@@ -44,15 +44,17 @@ fn quoted(s: &str) -> String {
     crate::diff::canonical::visible(&serde_json::to_string(s).unwrap_or_default()).into_owned()
 }
 
-fn key_segment(path: &str, key: &str) -> String {
+/// Appends `.key`, or `["key"]` for keys that are not simple words.
+fn push_key(path: &mut String, key: &str) {
     if is_simple(key) {
-        if path.is_empty() {
-            key.to_owned()
-        } else {
-            format!(".{key}")
+        if !path.is_empty() {
+            path.push('.');
         }
+        path.push_str(key);
     } else {
-        format!("[{}]", quoted(key))
+        path.push('[');
+        path.push_str(&quoted(key));
+        path.push(']');
     }
 }
 
@@ -97,30 +99,32 @@ fn walk_map(b: &Map, a: &Map, path: &mut String, out: &mut Vec<FieldChange>) {
     let mut bi = b.iter().peekable();
     let mut ai = a.iter().peekable();
     loop {
-        let (seg_key, op_or_pair) = match (bi.peek(), ai.peek()) {
+        let (key, op) = match (bi.peek(), ai.peek()) {
             (None, None) => break,
-            (Some((bk, _)), None) => ((*bk).clone(), Some(FieldOp::Removed)),
-            (None, Some((ak, _))) => ((*ak).clone(), Some(FieldOp::Added)),
-            (Some((bk, _)), Some((ak, _))) if bk < ak => ((*bk).clone(), Some(FieldOp::Removed)),
-            (Some((bk, _)), Some((ak, _))) if bk > ak => ((*ak).clone(), Some(FieldOp::Added)),
-            (Some((bk, _)), Some(_)) => ((*bk).clone(), None),
+            (Some((bk, _)), None) => (*bk, Some(FieldOp::Removed)),
+            (None, Some((ak, _))) => (*ak, Some(FieldOp::Added)),
+            (Some((bk, _)), Some((ak, _))) if bk < ak => (*bk, Some(FieldOp::Removed)),
+            (Some((bk, _)), Some((ak, _))) if bk > ak => (*ak, Some(FieldOp::Added)),
+            (Some((bk, _)), Some(_)) => (*bk, None),
         };
-        let seg = key_segment(path, &seg_key);
-        match op_or_pair {
+        let len = path.len();
+        push_key(path, key);
+        match op {
             Some(FieldOp::Removed) => {
                 bi.next();
-                with_segment(path, &seg, |p| push(out, p, FieldOp::Removed));
+                push(out, path, FieldOp::Removed);
             }
             Some(op) => {
                 ai.next();
-                with_segment(path, &seg, |p| push(out, p, op));
+                push(out, path, op);
             }
             None => {
                 let (_, bv) = bi.next().unwrap_or_else(|| unreachable!());
                 let (_, av) = ai.next().unwrap_or_else(|| unreachable!());
-                with_segment(path, &seg, |p| walk(bv, av, p, out));
+                walk(bv, av, path, out);
             }
         }
+        path.truncate(len);
     }
 }
 

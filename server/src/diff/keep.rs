@@ -13,6 +13,7 @@ const ROOT_KEYS: &[&str] = &["apiVersion", "kind", "metadata"];
 const META_KEYS: &[&str] = &["name", "namespace"];
 
 impl Keep {
+    #[inline]
     pub(crate) fn keeps(self, key: &str) -> bool {
         match self {
             Keep::All => true,

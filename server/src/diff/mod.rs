@@ -2,6 +2,7 @@
 //!
 //! Declares the modules and re-exports the public API; see each module for its concept.
 
+mod block_style;
 mod canonical;
 mod changeset;
 mod chunks;
@@ -10,9 +11,12 @@ mod error;
 mod files;
 mod hash;
 mod keep;
+mod line_scalar;
 mod load;
 mod merge;
 mod objects;
+mod pairing;
+mod parallel;
 mod redact;
 mod report;
 mod risk;
@@ -25,7 +29,10 @@ pub use canonical::to_yaml;
 pub use changeset::{diff, ChangeSet, ObjectDiff, Status, Summary};
 pub use compare::{FieldChange, FieldOp};
 pub use error::DiffError;
-pub use load::{diff_paths, load_pair, load_path, parse_objects, ParseCache, MAX_FILE_BYTES};
+pub use load::{
+    diff_paths, diff_paths_one_shot, load_pair, load_path, parse_objects, ParseCache,
+    MAX_FILE_BYTES,
+};
 pub use objects::{Object, ObjectId};
 pub use risk::{Risk, RiskKind};
 pub use textdiff::{Hunk, Line, LineTag};

@@ -28,22 +28,135 @@ pub struct ObjectId {
 impl fmt::Display for ObjectId {
     /// `apps/Deployment ns/name`, `Service ns/name`, `rbac.authorization.k8s.io/ClusterRole name`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Plain writes: this runs for every object of a diff.
         let v = crate::diff::canonical::visible;
         if !self.group.is_empty() {
-            write!(f, "{}/", v(&self.group))?;
+            f.write_str(&v(&self.group))?;
+            f.write_str("/")?;
         }
-        write!(f, "{} ", v(&self.kind))?;
+        f.write_str(&v(&self.kind))?;
+        f.write_str(" ")?;
         if !self.namespace.is_empty() {
-            write!(f, "{}/", v(&self.namespace))?;
+            f.write_str(&v(&self.namespace))?;
+            f.write_str("/")?;
         }
         f.write_str(&v(&self.name))
     }
 }
 
 impl ObjectId {
+    /// The id of an object whose fields were checked as [`to_object`] checks them.
+    pub(crate) fn from_fields(
+        api_version: &str,
+        kind: String,
+        namespace: String,
+        name: String,
+    ) -> ObjectId {
+        ObjectId {
+            group: group_of(api_version).to_owned(),
+            kind,
+            namespace,
+            name,
+        }
+    }
+
+    /// A hash of kind and name, enough to tell objects apart in practice
+    /// (equal ids hash equally); made once per id, where the id is made.
+    pub(crate) fn match_hash(&self) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let mut h = crate::diff::hash::TextHasher::default();
+        self.kind.hash(&mut h);
+        self.name.hash(&mut h);
+        h.finish()
+    }
+
+    /// [`Display`](fmt::Display) text, built without regrowing (it is made for every object).
+    pub(crate) fn display(&self) -> String {
+        use fmt::Write;
+        let parts = [&self.group, &self.kind, &self.namespace, &self.name];
+        let mut s = String::with_capacity(parts.iter().map(|p| p.len() + 1).sum());
+        let _ = write!(s, "{self}");
+        s
+    }
+
     /// Case-insensitive on purpose: redacting too much is harmless, too little is not.
     pub fn is_secret(&self) -> bool {
         self.group.is_empty() && self.kind.eq_ignore_ascii_case("Secret")
+    }
+}
+
+/// Where an object was found: file, document index (1-based) and, for an item
+/// of a `*List`, its position in `items`.
+#[derive(Clone, Copy)]
+pub(crate) struct Place<'a> {
+    pub(crate) file: &'a str,
+    pub(crate) index: usize,
+    pub(crate) item: Option<usize>,
+}
+
+impl Place<'_> {
+    /// `out/app.yaml#3`, `out/list.yaml#1.items[0]`: written by hand, as it
+    /// is made for every object of a diff.
+    fn text(&self) -> String {
+        fn number(s: &mut String, mut n: usize) {
+            let mut digits = [0u8; 20];
+            let mut at = digits.len();
+            loop {
+                at -= 1;
+                digits[at] = b'0' + (n % 10) as u8;
+                n /= 10;
+                if n == 0 {
+                    break;
+                }
+            }
+            s.extend(digits[at..].iter().map(|&d| char::from(d)));
+        }
+        let mut s = String::with_capacity(self.file.len() + 24);
+        s.push_str(self.file);
+        s.push('#');
+        number(&mut s, self.index);
+        if let Some(i) = self.item {
+            s.push_str(".items[");
+            number(&mut s, i);
+            s.push(']');
+        }
+        s
+    }
+}
+
+/// What comparing needs of an object, borrowed from an [`Object`] or, in
+/// `diff_paths`, straight from the parses, so no object has to be built.
+pub(crate) struct ObjectRef<'a> {
+    pub(crate) id: &'a ObjectId,
+    /// [`ObjectId::match_hash`] of `id`.
+    pub(crate) id_hash: u64,
+    pub(crate) value: &'a Value,
+    pub(crate) source: Source<'a>,
+}
+
+pub(crate) enum Source<'a> {
+    Text(&'a str),
+    Place(Place<'a>),
+}
+
+impl Source<'_> {
+    /// The source as [`Object::source`] spells it.
+    pub(crate) fn to_text(&self) -> String {
+        match self {
+            Source::Text(s) => (*s).to_owned(),
+            Source::Place(p) => p.text(),
+        }
+    }
+}
+
+impl<'a> From<&'a Object> for ObjectRef<'a> {
+    fn from(o: &'a Object) -> ObjectRef<'a> {
+        ObjectRef {
+            id: &o.id,
+            id_hash: o.id.match_hash(),
+            value: &o.value,
+            source: Source::Text(&o.source),
+        }
     }
 }
 
@@ -145,12 +258,12 @@ pub(crate) fn to_object(
             )))
         }
     };
-    let id = ObjectId {
-        group: group_of(api_version).to_owned(),
-        kind: kind.to_owned(),
-        namespace: namespace.to_owned(),
-        name: name.to_owned(),
-    };
+    let id = ObjectId::from_fields(
+        api_version,
+        kind.to_owned(),
+        namespace.to_owned(),
+        name.to_owned(),
+    );
     if id.is_secret() {
         seal_secret(&mut value);
     }

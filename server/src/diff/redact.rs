@@ -5,6 +5,8 @@
 //! gets different markers on the two sides (`(old)` / `(new)`) so the text
 //! diff still shows a changed line without showing either value.
 
+use std::borrow::Cow;
+
 use crate::diff::value::{Map, Value};
 
 pub const UNCHANGED: &str = "<redacted: unchanged>";
@@ -19,15 +21,29 @@ enum Side {
     After,
 }
 
-/// Display copies of both sides with every Secret payload replaced by a marker.
-pub fn redact_pair(
-    before: Option<&Value>,
-    after: Option<&Value>,
-) -> (Option<Value>, Option<Value>) {
+/// Display forms of both sides with every Secret payload replaced by a marker.
+/// Sides without sealed payloads are borrowed as they are: copying them would
+/// give equal values.
+pub fn redact_pair<'a>(
+    before: Option<&'a Value>,
+    after: Option<&'a Value>,
+) -> (Option<Cow<'a, Value>>, Option<Cow<'a, Value>>) {
+    if !before.is_some_and(sealed) && !after.is_some_and(sealed) {
+        return (before.map(Cow::Borrowed), after.map(Cow::Borrowed));
+    }
     (
-        before.map(|b| redact(b, after, Side::Before)),
-        after.map(|a| redact(a, before, Side::After)),
+        before.map(|b| Cow::Owned(redact(b, after, Side::Before))),
+        after.map(|a| Cow::Owned(redact(a, before, Side::After))),
     )
+}
+
+fn sealed(v: &Value) -> bool {
+    match v {
+        Value::Secret(_) => true,
+        Value::Map(m) => m.iter().any(|(_, x)| sealed(x)),
+        Value::Seq(items) => items.iter().any(sealed),
+        _ => false,
+    }
 }
 
 fn marker(v: &Value, other: Option<&Value>, side: Side) -> &'static str {

@@ -226,8 +226,24 @@ pub fn resolve_plain(v: &str) -> Value {
 
 /// [`resolve_plain`] reusing the scanner's string, which saves a copy per scalar.
 pub fn resolve_plain_owned(s: String) -> Value {
-    let v = s.as_str();
-    match v {
+    resolve_plain_typed(&s).unwrap_or(Value::Str(s))
+}
+
+/// [`resolve_plain`] for a scalar that is not a string; `None` when it is one.
+/// Allocates nothing for strings, so keys can be checked cheaply.
+#[inline]
+pub fn resolve_plain_typed(v: &str) -> Option<Value> {
+    // Shortcut for most keys and values: past five characters (`false`) a
+    // scalar that starts with a letter is no keyword, and no number either
+    // (`0x`/`0o` start with a digit; no float starts with a letter).
+    if v.len() > 5 && v.as_bytes()[0].is_ascii_alphabetic() {
+        return None;
+    }
+    resolve_short_or_number(v)
+}
+
+fn resolve_short_or_number(v: &str) -> Option<Value> {
+    Some(match v {
         "" | "~" | "null" | "Null" | "NULL" => Value::Null,
         "true" | "True" | "TRUE" | "yes" | "Yes" | "YES" | "on" | "On" | "ON" | "y" | "Y" => {
             Value::Bool(true)
@@ -238,13 +254,11 @@ pub fn resolve_plain_owned(s: String) -> Value {
         _ => {
             if let Some(i) = parse_int(v) {
                 Value::Int(i)
-            } else if let Some(f) = parse_float(v) {
-                Value::Float(canonical_float(f))
             } else {
-                Value::Str(s)
+                Value::Float(canonical_float(parse_float(v)?))
             }
         }
-    }
+    })
 }
 
 /// Types a scalar that carries an explicit core-schema tag (`!!str`, `!!int`, ...).
@@ -282,6 +296,28 @@ mod tests {
         assert_eq!(resolve_plain("inf"), Value::Str("inf".into()));
         assert_eq!(resolve_plain("1.2.3"), Value::Str("1.2.3".into()));
         assert_eq!(resolve_plain("-"), Value::Str("-".into()));
+    }
+
+    #[test]
+    fn letters_first_are_strings_past_keywords() {
+        // What the shortcut in resolve_plain_typed skips must never be a number.
+        let alphabet = b"eE0123456789+-.xoainfINF_";
+        let mut n = 1u64;
+        for _ in 0..20_000 {
+            let mut s = String::new();
+            for i in 0..6 + (n % 4) {
+                n = n.wrapping_mul(6364136223846793005).wrapping_add(1);
+                let pick = alphabet[(n >> 33) as usize % alphabet.len()];
+                s.push(if i == 0 && !pick.is_ascii_alphabetic() {
+                    'e'
+                } else {
+                    char::from(pick)
+                });
+            }
+            assert!(parse_int(&s).is_none() && parse_float(&s).is_none(), "{s}");
+        }
+        assert_eq!(resolve_plain_typed("0x1F1F1F"), Some(Value::Int(0x1F1F1F)));
+        assert_eq!(resolve_plain_typed("FALSE"), Some(Value::Bool(false)));
     }
 
     #[test]

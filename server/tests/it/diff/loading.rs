@@ -56,6 +56,8 @@ fn diff_paths_matches_full_loading() {
             dir.join(case).join("after.yaml"),
         );
         let fast = diff_paths(&b, &a, 3).unwrap();
+        let once = server::diff::diff_paths_one_shot(&b, &a, 3).unwrap();
+        assert_eq!(fast.to_text(), once.to_text(), "{case}");
         let (bo, ao) = load_pair(&b, &a).unwrap();
         let full = diff(&bo, &ao, 3).unwrap();
         assert_eq!(fast.to_text(), full.to_text(), "{case}");
@@ -123,4 +125,44 @@ fn parallel_path_keeps_order() {
         .iter()
         .enumerate()
         .all(|(i, o)| o.id.name == format!("o{i}") && o.source == format!("p#{}", i + 1)));
+}
+
+/// Block-style documents take the fast loader; what it returns must behave
+/// like the full parse: Secrets redacted, duplicates refused, in both modes.
+#[test]
+fn block_style_fast_path_keeps_redaction_and_duplicate_checks() {
+    let dir = std::env::temp_dir().join(format!("fluxgate-diff-block-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("b")).unwrap();
+    std::fs::create_dir_all(dir.join("a")).unwrap();
+    let secret = |name: &str, pw: &str| {
+        format!("apiVersion: v1\nkind: Secret\nmetadata:\n  name: {name}\n  namespace: ns\ndata:\n  pw: {pw}\n")
+    };
+    // `kept` is identical on both sides (light), `changed` is not (full).
+    let b = secret("kept", "S0VQVFNFQ1JFVA==") + "---\n" + &secret("changed", "T0xEU0VDUkVU");
+    let a = secret("kept", "S0VQVFNFQ1JFVA==") + "---\n" + &secret("changed", "TkVXU0VDUkVU");
+    std::fs::write(dir.join("b/s.yaml"), &b).unwrap();
+    std::fs::write(dir.join("a/s.yaml"), &a).unwrap();
+    let cs = diff_paths(dir.join("b"), dir.join("a"), 3).unwrap();
+    let out = cs.to_text() + &serde_json::to_string(&cs).unwrap();
+    for planted in ["S0VQVFNFQ1JFVA", "T0xEU0VDUkVU", "TkVXU0VDUkVU"] {
+        assert!(!out.contains(planted), "{out}");
+    }
+    assert_eq!((cs.summary.changed, cs.summary.unchanged), (1, 1));
+    assert!(
+        cs.to_text().contains("<redacted: changed (old)>"),
+        "{}",
+        cs.to_text()
+    );
+    // A document shared by both sides (light) that one side holds twice.
+    std::fs::write(dir.join("b/copy.yaml"), secret("kept", "S0VQVFNFQ1JFVA==")).unwrap();
+    let e = diff_paths(dir.join("b"), dir.join("a"), 3)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.starts_with("duplicate object Secret ns/kept: defined in ")
+            && e.contains("copy.yaml#1")
+            && e.contains("s.yaml#1"),
+        "{e}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
 }
