@@ -66,16 +66,21 @@ pub async fn reviews(db: &Db, change_id: &str) -> Result<Vec<Review>, AppError> 
         .collect()
 }
 
+/// What the policy needs to know about a change.
+fn facts(change: &ChangeRequest) -> Change<'_> {
+    Change {
+        author: change.author_user.as_deref(),
+        head: &change.head_commit,
+        risks: &change.risks,
+    }
+}
+
 /// The policy's verdict on a change now.
 pub async fn verdict(db: &Db, change: &ChangeRequest) -> Result<(Policy, Verdict), AppError> {
     let policy = policy_of(db, &change.id).await?;
     let reviews = reviews(db, &change.id).await?;
     let stop = stop_the_line(db).await?;
-    let facts = Change {
-        author: change.author_user.as_deref(),
-        head: &change.head_commit,
-        risks: &change.risks,
-    };
+    let facts = facts(change);
     let gates = Gates {
         now: time::OffsetDateTime::now_utc(),
         stop_the_line: stop.as_deref(),
@@ -88,11 +93,7 @@ fn may_review(policy: &Policy, change: &ChangeRequest, user: &SignedInUser) -> R
     if !change.is_open() {
         return Err(format!("the change is {}", change.state));
     }
-    let facts = Change {
-        author: change.author_user.as_deref(),
-        head: &change.head_commit,
-        risks: &change.risks,
-    };
+    let facts = facts(change);
     policy::may_review(policy, &facts, &user.name, &user.groups)
 }
 

@@ -368,21 +368,12 @@ pub(super) fn prepare(
     });
 
     // The diff first: a render that cannot be diffed must not leave a branch behind.
-    let old_files = tree::read_dir(&repo, base, &format!("{app_dir}/rendered"))?;
-    let mut before = Vec::new();
-    for (name, bytes) in &old_files {
-        let text = String::from_utf8_lossy(bytes);
-        before.extend(
-            crate::diff::parse_objects(&format!("{app_dir}/rendered/{name}"), &text).map_err(
-                |e| {
-                    content(format!(
-                        "the objects now on {} do not parse: {e}",
-                        env.branch
-                    ))
-                },
-            )?,
-        );
-    }
+    let before = rendered_objects(&repo, base, &app_dir).map_err(|e| {
+        content(format!(
+            "the objects now on {} do not parse: {e:#}",
+            env.branch
+        ))
+    })?;
     let mut after = Vec::new();
     for (name, text) in &rendered {
         after.extend(
@@ -430,4 +421,21 @@ fn apps_kustomization(repo: &Repository, base: Oid, app: &str) -> anyhow::Result
         k.push_str(&format!("- {n}\n"));
     }
     Ok(k)
+}
+
+/// The objects an app has on a commit of the GitOps repository (`apps/<app>/rendered/`),
+/// for diffing against another render.
+pub(super) fn rendered_objects(
+    repo: &Repository,
+    commit: Oid,
+    app_dir: &str,
+) -> anyhow::Result<Vec<crate::diff::Object>> {
+    let mut out = Vec::new();
+    for (name, bytes) in tree::read_dir(repo, commit, &format!("{app_dir}/rendered"))? {
+        out.extend(crate::diff::parse_objects(
+            &format!("{app_dir}/rendered/{name}"),
+            &String::from_utf8_lossy(&bytes),
+        )?);
+    }
+    Ok(out)
 }

@@ -189,17 +189,11 @@ fn restore(
             content: k,
         });
     }
-    let parse = |commit: Oid| -> anyhow::Result<Vec<crate::diff::Object>> {
-        let mut out = Vec::new();
-        for (name, bytes) in tree::read_dir(&repo, commit, &format!("{dir}/rendered"))? {
-            out.extend(crate::diff::parse_objects(
-                &format!("{dir}/rendered/{name}"),
-                &String::from_utf8_lossy(&bytes),
-            )?);
-        }
-        Ok(out)
-    };
-    let changes = crate::diff::diff(&parse(base)?, &parse(old)?, 3)?;
+    let changes = crate::diff::diff(
+        &super::propose::rendered_objects(&repo, base, &dir)?,
+        &super::propose::rendered_objects(&repo, old, &dir)?,
+        3,
+    )?;
     let who = Signature::now("fluxgate", "fluxgate@localhost")?;
     let Some(head) = tree::commit_edits(&repo, base, proposal, None, &edits, message, &who)? else {
         return Ok(None);
