@@ -38,11 +38,12 @@ fn fluxgate(args: &[&str], data_dir: &Path, database: Option<&str>) -> Command {
     cmd
 }
 
-/// A token for bob, once the demo has created its users.
+/// A token for bob, once the demo has created its users (slow when the whole suite shares
+/// two cores: seeding hashes four passwords with Argon2).
 async fn token(data_dir: &Path, database: Option<&str>) -> String {
     wait_for(
         "the demo to create its users",
-        Duration::from_secs(30),
+        Duration::from_secs(120),
         || async {
             let out = fluxgate(&["token", "create", "--user", "bob"], data_dir, database)
                 .stdout(Stdio::piped())
