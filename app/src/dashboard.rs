@@ -144,6 +144,14 @@ pub mod ssr {
     use sqlx::Row as _;
     use std::collections::HashMap;
 
+    /// Whether the RFC 3339 time `at` is more than `secs` seconds ago.
+    pub fn older_than(at: &str, secs: i64) -> bool {
+        use time::format_description::well_known::Rfc3339;
+        time::OffsetDateTime::parse(at, &Rfc3339)
+            .map(|t| time::OffsetDateTime::now_utc() - t > time::Duration::seconds(secs))
+            .unwrap_or(false)
+    }
+
     fn placeholders(from: usize, n: usize) -> String {
         (from..from + n)
             .map(|i| format!("${i}"))
@@ -223,10 +231,13 @@ pub mod ssr {
             let ids = placeholders(1, apps.len());
             // The newest deployment per app and environment (ids are time-ordered).
             let sql = format!(
-                "SELECT d.app_id, d.environment_id, d.app_commit, d.images, d.merged_at, d.applied_at, d.verified_at
+                "SELECT d.app_id, d.environment_id, d.app_commit, d.images, d.merged_at, d.applied_at, d.verified_at,
+                        d.state, d.failed_at, COALESCE(c.apply_timeout_secs, 600) AS apply_timeout
                  FROM deployments d JOIN (
                      SELECT MAX(id) AS id FROM deployments WHERE app_id IN ({ids}) GROUP BY app_id, environment_id
-                 ) newest ON newest.id = d.id"
+                 ) newest ON newest.id = d.id
+                 JOIN environments e ON e.id = d.environment_id
+                 LEFT JOIN clusters c ON c.name = e.cluster"
             );
             let mut q = sqlx::query(&sql);
             for (id, _) in &apps {
@@ -241,11 +252,19 @@ pub mod ssr {
                     .and_then(|i| i.rsplit_once([':', '@']).map(|(_, t)| t.to_string()));
                 let (applied, verified): (Option<String>, Option<String>) =
                     (r.try_get("applied_at")?, r.try_get("verified_at")?);
-                let (state, since) = match (verified, applied) {
-                    (Some(v), _) => ("verified", v),
-                    (None, Some(a)) => ("applied", a),
-                    _ => ("merged", r.try_get("merged_at")?),
-                };
+                let merged_at: String = r.try_get("merged_at")?;
+                let failed_at: Option<String> = r.try_get("failed_at")?;
+                let timeout: i64 = r.try_get("apply_timeout")?;
+                let (state, since) =
+                    match (r.try_get::<String, _>("state")?.as_str(), verified, applied) {
+                        ("failed", _, _) => ("failed", failed_at.unwrap_or(merged_at)),
+                        (_, Some(v), _) => ("verified", v),
+                        (_, None, Some(a)) => ("applied", a),
+                        // Merged but not applied within the cluster's apply timeout.
+                        (_, _, _) if older_than(&merged_at, timeout) => ("stuck", merged_at),
+                        ("reconciling", _, _) => ("reconciling", merged_at),
+                        _ => ("merged", merged_at),
+                    };
                 latest.insert(
                     (r.try_get("app_id")?, r.try_get("environment_id")?),
                     Cell {

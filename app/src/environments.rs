@@ -33,6 +33,9 @@ pub struct Policy {
     /// Merge without approval (for low environments).
     #[serde(default)]
     pub auto_promote: bool,
+    /// Merge as soon as the approvals meet the policy, without a separate merge click.
+    #[serde(default)]
+    pub merge_when_approved: bool,
     /// Times when nothing merges into this environment.
     #[serde(default)]
     pub freeze_windows: Vec<crate::policy::FreezeWindow>,
@@ -64,6 +67,9 @@ impl Policy {
                 extra.group,
                 extra.when.join(", ")
             ));
+        }
+        if self.merge_when_approved {
+            s.push_str(" · merges when approved");
         }
         s
     }
@@ -144,6 +150,7 @@ pub mod ssr {
 #[component]
 pub fn EnvironmentsPage() -> impl IntoView {
     let envs = Resource::new(|| (), |_| list_environments());
+    let statuses = Resource::new(|| (), |_| crate::flux_status::list_flux_status());
     view! {
         <leptos_meta::Title text="Environments"/>
         <div class="page-head">
@@ -154,6 +161,7 @@ pub fn EnvironmentsPage() -> impl IntoView {
         <h2>"Environments"</h2>
         <Suspense fallback=|| view! { <p class="muted">"Loading environments…"</p> }>
             {move || Suspend::new(async move {
+                let statuses = statuses.await.unwrap_or_default();
                 match envs.await {
                     Ok(list) if list.is_empty() => {
                         view! { <p class="empty">"No environments yet. Adding them in the browser is not built yet; `fluxgate demo` creates dev, staging and prod."</p> }
@@ -166,7 +174,10 @@ pub fn EnvironmentsPage() -> impl IntoView {
                                 {list
                                     .into_iter()
                                     .enumerate()
-                                    .map(|(i, env)| view! { <EnvironmentCard env is_last=i == last/> })
+                                    .map(|(i, env)| {
+                                        let status = statuses.iter().find(|s| s.environment == env.name).cloned();
+                                        view! { <EnvironmentCard env status is_last=i == last/> }
+                                    })
                                     .collect_view()}
                             </ol>
                         }
@@ -180,7 +191,11 @@ pub fn EnvironmentsPage() -> impl IntoView {
 }
 
 #[component]
-fn EnvironmentCard(env: Environment, is_last: bool) -> impl IntoView {
+fn EnvironmentCard(
+    env: Environment,
+    status: Option<crate::flux_status::FluxStatus>,
+    is_last: bool,
+) -> impl IntoView {
     // Only works once hydrated: the details are toggled in the browser, not by the server.
     let (open, set_open) = signal(false);
     let summary = env.policy.summary();
@@ -203,6 +218,7 @@ fn EnvironmentCard(env: Environment, is_last: bool) -> impl IntoView {
                 <dt>"Policy"</dt>
                 <dd class="policy-summary">{summary}</dd>
             </dl>
+            {status.map(|status| view! { <crate::flux_status::FluxLine status/> })}
             <button
                 class="link-button"
                 aria-expanded=move || open.get().to_string()

@@ -14,6 +14,7 @@ pub mod dashboard;
 pub mod db;
 pub mod environments;
 pub mod error;
+pub mod flux_status;
 pub mod layout;
 pub mod pages;
 pub mod policy;

@@ -15,6 +15,7 @@ fn policy(required: u32, approvers: &[&str]) -> Policy {
         approvers: approvers.iter().map(|a| a.to_string()).collect(),
         extra_reviews: Vec::new(),
         auto_promote: false,
+        merge_when_approved: false,
         freeze_windows: Vec::new(),
     }
 }

@@ -1,4 +1,4 @@
-//! The command line: `fluxgate serve | demo | runner | migrate | user | token | app | render | diff`.
+//! The command line: `fluxgate serve | demo | runner | migrate | user | token | app | cluster | probe | render | diff`.
 
 use crate::database::{self, Database};
 use crate::demo;
@@ -75,6 +75,12 @@ pub enum Command {
     Render(RenderArgs),
     /// Compare two renders (files or folders of YAML) object by object.
     Diff(DiffArgs),
+    /// Register a cluster whose Flux reports to fluxgate (prints its webhook secret once).
+    #[command(subcommand)]
+    Cluster(crate::cli_flux::ClusterCommand),
+    /// HTTP probes that verify an app in an environment after Flux applied it.
+    #[command(subcommand)]
+    Probe(crate::cli_flux::ProbeCommand),
 }
 
 #[derive(Args, Debug)]
@@ -242,7 +248,8 @@ pub async fn run(cli: Cli) -> Result<()> {
         }
         Command::Serve(ref args) => {
             let database = open(&cli).await?;
-            serve(&database, &cli.data_dir, args, None, 60).await
+            let listener = listen(args.addr).await?;
+            serve(&database, &cli.data_dir, args, listener, None, 60).await
         }
         Command::Runner(ref args) => {
             let database = open(&cli).await?;
@@ -308,6 +315,8 @@ pub async fn run(cli: Cli) -> Result<()> {
             println!("secret {name} set for {app}");
             Ok(())
         }
+        Command::Cluster(ref c) => crate::cli_flux::cluster(&open(&cli).await?.db, c).await,
+        Command::Probe(ref c) => crate::cli_flux::probe(&open(&cli).await?.db, c).await,
         Command::Demo(ref args) => {
             let database = open(&cli).await?;
             let data_dir = database::prepare_data_dir(&cli.data_dir)?;
@@ -317,10 +326,15 @@ pub async fn run(cli: Cli) -> Result<()> {
             demo::install_push_hook(&database.db, &repos, &args.addr.to_string())
                 .await
                 .context("installing the demo's push hook")?;
+            let listener = listen(args.addr).await?;
+            demo::start_reconciler(&database.db, &data_dir, listener.local_addr()?)
+                .await
+                .context("starting the demo reconciler")?;
             serve(
                 &database,
                 &data_dir,
                 args,
+                listener,
                 Some(demo::banner(&args.addr.to_string(), &repos)),
                 demo::POLL_INTERVAL_SECS,
             )
@@ -367,10 +381,17 @@ fn local_repo_address(repo: &str) -> Result<String> {
     Ok(path.to_string_lossy().into_owned())
 }
 
+async fn listen(addr: SocketAddr) -> Result<tokio::net::TcpListener> {
+    tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr}"))
+}
+
 async fn serve(
     database: &Database,
     data_dir: &std::path::Path,
     args: &ServeArgs,
+    listener: tokio::net::TcpListener,
     banner: Option<String>,
     default_poll: u64,
 ) -> Result<()> {
@@ -381,9 +402,6 @@ async fn serve(
         let data_dir = database::prepare_data_dir(data_dir)?;
         start_runner(database, &data_dir, &args.runner, default_poll)
     };
-    let listener = tokio::net::TcpListener::bind(args.addr)
-        .await
-        .with_context(|| format!("cannot listen on {}", args.addr))?;
     let addr = listener.local_addr()?;
     let router = http::router(
         database,

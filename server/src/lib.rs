@@ -9,12 +9,15 @@
 pub mod apps;
 pub mod cd;
 pub mod cli;
+mod cli_flux;
 pub mod database;
 pub mod demo;
 pub mod diff;
+pub mod flux;
 pub mod http;
 pub mod jobs;
 pub mod pipeline;
+pub mod reconciler;
 pub mod render;
 pub mod repos;
 pub mod runner;

@@ -182,6 +182,18 @@ async fn finalize(
     .bind(&now)
     .execute(&mut *tx)
     .await?;
+    // Tell Flux now rather than at its next poll (the runner posts to the cluster's Receiver).
+    sqlx::query(
+        "INSERT INTO jobs (id, kind, payload, dedup_key, state, attempts, max_attempts, run_after, created_at)
+         VALUES ($1, 'poke', $2, $3, 'queued', 0, 3, $4, $4)
+         ON CONFLICT (dedup_key) WHERE state = 'queued' DO NOTHING",
+    )
+    .bind(new_id())
+    .bind(serde_json::json!({ "change_id": change.id }).to_string())
+    .bind(format!("poke:{}", change.id))
+    .bind(&now)
+    .execute(&mut *tx)
+    .await?;
     tx.commit().await?;
     crate::dashboard::ssr::invalidate();
     audit::append(

@@ -99,6 +99,22 @@ pub struct ChangeDetail {
     pub objects: Vec<ObjectEntry>,
     /// Whether the signed-in user may approve or reject it, and if not, why not.
     pub may_review: Result<(), String>,
+    /// After the merge: what Flux and the probes said.
+    pub delivery: Option<Delivery>,
+}
+
+/// A merged change on its way into the cluster.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Delivery {
+    /// merged | reconciling | applied | verified | failed
+    pub state: String,
+    /// Flux's failure message or the verification failure, if any.
+    pub message: Option<String>,
+    pub merged_at: String,
+    pub applied_at: Option<String>,
+    pub verified_at: Option<String>,
+    /// Probe attempts: (url, attempt, passed, evidence, at).
+    pub evidence: Vec<(String, i64, bool, String, String)>,
 }
 
 /// One line of an object's diff.

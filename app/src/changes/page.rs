@@ -193,6 +193,7 @@ fn ChangeView(
             {review_result}
             {merge_result}
         </section>
+        {d.delivery.clone().map(|dl| view! { <DeliveryCard dl/> })}
         <nav class="tabs" role="tablist">
             <button role="tab" aria-selected=move || (tab.get() == "rendered").to_string() on:click=move |_| set_tab.set("rendered")>
                 {format!("Rendered objects (+{} ~{} -{})", c.summary.added, c.summary.changed, c.summary.removed)}
@@ -390,5 +391,31 @@ fn SourceDiff(id: String) -> impl IntoView {
                 }
             })}
         </Suspense>
+    }
+}
+
+/// After the merge: Flux's progress and the probes' evidence.
+#[component]
+fn DeliveryCard(dl: super::Delivery) -> impl IntoView {
+    let times = format!(
+        "merged {} · applied {} · verified {}",
+        dl.merged_at,
+        dl.applied_at.clone().unwrap_or_else(|| "—".into()),
+        dl.verified_at.clone().unwrap_or_else(|| "—".into())
+    );
+    view! {
+        <section class="card delivery" data-testid="delivery">
+            <h2>"Delivery "{state_badge(&dl.state)}</h2>
+            <p class="muted">{times}</p>
+            {dl.message.clone().map(|m| view! { <p class="error" role="alert">{m}</p> })}
+            {(!dl.evidence.is_empty()).then(|| view! {
+                <h3>"Probe evidence"</h3>
+                <ul class="evidence" data-testid="evidence">
+                    {dl.evidence.iter().map(|(url, attempt, ok, text, at)| view! {
+                        <li>{format!("{at} {} {url} (attempt {attempt}): {text}", if *ok { "PASS" } else { "FAIL" })}</li>
+                    }).collect_view()}
+                </ul>
+            })}
+        </section>
     }
 }

@@ -200,7 +200,9 @@ pub async fn detail(db: &Db, id: &str, user: &SignedInUser) -> Result<ChangeDeta
         })
         .unwrap_or_default();
     let may_review = may_review(&policy, &change, user);
+    let delivery = delivery(db, id).await?;
     Ok(ChangeDetail {
+        delivery,
         policy_summary: policy.summary(),
         change,
         verdict,
@@ -209,6 +211,46 @@ pub async fn detail(db: &Db, id: &str, user: &SignedInUser) -> Result<ChangeDeta
         objects,
         may_review,
     })
+}
+
+async fn delivery(db: &Db, change_id: &str) -> Result<Option<super::Delivery>, AppError> {
+    let row = sqlx::query(
+        "SELECT id, state, message, merged_at, applied_at, verified_at FROM deployments WHERE change_id = $1",
+    )
+    .bind(change_id)
+    .fetch_optional(&db.pool)
+    .await?;
+    let Some(r) = row else { return Ok(None) };
+    let id: String = r.try_get("id")?;
+    let evidence = sqlx::query(
+        "SELECT probe_url, attempt, ok, evidence, at FROM verifications WHERE deployment_id = $1 ORDER BY at, attempt LIMIT 50",
+    )
+    .bind(&id)
+    .fetch_all(&db.pool)
+    .await?
+    .iter()
+    .map(|v| {
+        Ok((
+            v.try_get("probe_url")?,
+            v.try_get("attempt")?,
+            v.try_get::<i64, _>("ok")? != 0,
+            v.try_get("evidence")?,
+            v.try_get("at")?,
+        ))
+    })
+    .collect::<Result<Vec<_>, sqlx::Error>>()?;
+    Ok(Some(super::Delivery {
+        state: r.try_get("state")?,
+        message: r.try_get("message")?,
+        merged_at: r.try_get("merged_at")?,
+        applied_at: r.try_get("applied_at")?,
+        verified_at: r.try_get("verified_at")?,
+        evidence,
+    }))
+}
+
+fn short(sha: &str) -> &str {
+    &sha[..sha.len().min(7)]
 }
 
 fn describe(action: &str, detail: &str) -> String {
@@ -228,6 +270,27 @@ fn describe(action: &str, detail: &str) -> String {
         "change.comment" => format!("commented{comment}"),
         "change.merge" => format!("merged into {} at {}", d["branch"].as_str().unwrap_or("?"), head),
         "change.rebase" => format!("re-rendered on the new base; the head is now {head} and earlier approvals no longer count"),
+        "change.applied" => format!(
+            "applied in cluster {} (revision {})",
+            d["cluster"].as_str().unwrap_or("?"),
+            short(d["revision"].as_str().unwrap_or("?"))
+        ),
+        "change.flux_failed" => format!(
+            "Flux reported {}: {}",
+            d["reason"].as_str().unwrap_or("a failure"),
+            d["message"].as_str().unwrap_or("")
+        ),
+        "change.verified" => match d["probes"].as_u64() {
+            Some(0) | None => "verified (no probes are configured for this app and environment)".to_string(),
+            Some(n) => format!("verified: {n} probe(s) passed"),
+        },
+        "change.verify_failed" => format!(
+            "verification failed: {}",
+            d["failures"]
+                .as_array()
+                .map(|f| f.iter().filter_map(|x| x.as_str()).collect::<Vec<_>>().join("; "))
+                .unwrap_or_default()
+        ),
         other => other.to_string(),
     }
 }
@@ -297,6 +360,14 @@ pub async fn record(
         .bind(id)
         .execute(&db.pool)
         .await?;
+    // Environments that say so merge as soon as the policy is met (freezes, stop-the-line
+    // and extra reviews are part of the verdict, so they still hold).
+    if verdict.can_merge && policy.merge_when_approved {
+        return Ok(match super::merge::merge_as(db, id, "fluxgate").await {
+            Ok(merged) => format!("{} {merged}", verdict.summary()),
+            Err(e) => format!("{} Automatic merge did not happen: {e}", verdict.summary()),
+        });
+    }
     Ok(verdict.summary())
 }
 

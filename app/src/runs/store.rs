@@ -260,6 +260,35 @@ pub async fn plan_steps(db: &Db, run_id: &str, steps: &[(String, String)]) -> Re
     Ok(())
 }
 
+/// Adds a step at the end of a run (or finds it again by name, for a retried job) and
+/// returns its position. The CD run grows one step per environment it proposes to.
+pub async fn add_step(db: &Db, run_id: &str, name: &str, action: &str) -> Result<i64> {
+    let existing: Option<(i64,)> =
+        sqlx::query_as("SELECT position FROM run_steps WHERE run_id = $1 AND name = $2")
+            .bind(run_id)
+            .bind(name)
+            .fetch_optional(&db.pool)
+            .await?;
+    if let Some((position,)) = existing {
+        return Ok(position);
+    }
+    let (next,): (i64,) =
+        sqlx::query_as("SELECT COALESCE(MAX(position) + 1, 0) FROM run_steps WHERE run_id = $1")
+            .bind(run_id)
+            .fetch_one(&db.pool)
+            .await?;
+    sqlx::query(
+        "INSERT INTO run_steps (run_id, position, name, action, state) VALUES ($1, $2, $3, $4, 'pending')",
+    )
+    .bind(run_id)
+    .bind(next)
+    .bind(name)
+    .bind(action)
+    .execute(&db.pool)
+    .await?;
+    Ok(next)
+}
+
 pub async fn step_started(db: &Db, run_id: &str, position: i64) -> Result<()> {
     sqlx::query("UPDATE run_steps SET state = 'running', started_at = $1 WHERE run_id = $2 AND position = $3")
         .bind(now_text())

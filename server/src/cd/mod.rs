@@ -1,7 +1,8 @@
 //! The CD pipeline: after a green CI run, render the published templates for the first
 //! environment in promotion order and open a change request against its branch of the
 //! GitOps repository. The CD run then waits (state `waiting`, durably in the database)
-//! for approval and merge, which later parts of fluxgate drive.
+//! for approval, merge, Flux and verification (`crate::flux`), which calls
+//! [`propose_next`] for the next environment.
 
 mod propose;
 mod rebase;
@@ -94,9 +95,18 @@ pub async fn start(r: &Runner, payload: &serde_json::Value) -> Result<(), JobErr
         .await?;
         return Ok(());
     };
-    match propose::propose(r, &ci, &cd, first).await {
+    propose_next(r, &ci, &cd, first)
+        .await
+        .map_err(|e| JobError::retry(format!("{e:#}")))
+}
+
+/// Opens the change request of a CD run for `env` (the first environment, or the next one
+/// after a verified deployment) and merges it at once where the environment auto-promotes.
+/// Idempotent: a retry finds the change request it opened.
+pub async fn propose_next(r: &Runner, ci: &runs::Run, cd: &runs::Run, env: &Env) -> Result<()> {
+    match propose::propose(r, ci, cd, env).await {
         Ok(Some(p)) => {
-            tracing::info!(change = %p.change_id, env = %first.name, "change request opened");
+            tracing::info!(change = %p.change_id, env = %env.name, "change request opened");
             runs::set_state(&r.db, &cd.id, "waiting", None).await?;
             auto_merge(r, &p.change_id).await;
             Ok(())
@@ -110,13 +120,13 @@ pub async fn start(r: &Runner, payload: &serde_json::Value) -> Result<(), JobErr
             runs::set_state(&r.db, &cd.id, "failed", Some(&message)).await?;
             Ok(())
         }
-        Err(propose::ProposeError::Other(e)) => Err(JobError::retry(format!("{e:#}"))),
+        Err(propose::ProposeError::Other(e)) => Err(e),
     }
 }
 
 /// Environments marked auto-promote merge at once, as `fluxgate`, when the policy allows
 /// (freezes, stop-the-line and risk-triggered reviews still hold; the change then waits).
-async fn auto_merge(r: &Runner, change_id: &str) {
+pub async fn auto_merge(r: &Runner, change_id: &str) {
     let policy = match app::changes::review::policy_of(&r.db, change_id).await {
         Ok(p) => p,
         Err(e) => {

@@ -101,16 +101,14 @@ pub async fn propose(
         .context("the app was deleted")?;
     let (templates, images, kind) = published(r, ci).await?;
 
-    runs::plan_steps(
+    let step = runs::add_step(
         &r.db,
         &cd.id,
-        &[(
-            format!("propose to {}", env.name),
-            format!("render and open a change request on {}", env.branch),
-        )],
+        &format!("propose to {}", env.name),
+        &format!("render and open a change request on {}", env.branch),
     )
     .await?;
-    runs::step_started(&r.db, &cd.id, 0).await?;
+    runs::step_started(&r.db, &cd.id, step).await?;
     let logs = LogWriter::start(r.db.clone(), cd.id.clone()).await?;
     let started = Instant::now();
 
@@ -162,15 +160,15 @@ pub async fn propose(
                 ProposeError::Content(m) => m.clone(),
                 ProposeError::Other(e) => format!("{e:#}"),
             };
-            logs.system(0, &text).await;
+            logs.system(step, &text).await;
             let _ = logs.finish().await;
-            finish_step(r, cd, "failed", started).await?;
+            finish_step(r, cd, step, "failed", started).await?;
             return Err(e);
         }
     };
     let Some(p) = outcome else {
         logs.system(
-            0,
+            step,
             format!(
                 "{} already holds exactly this render: nothing to propose",
                 env.branch
@@ -178,7 +176,7 @@ pub async fn propose(
         )
         .await;
         logs.finish().await?;
-        finish_step(r, cd, "succeeded", started).await?;
+        finish_step(r, cd, step, "succeeded", started).await?;
         return Ok(None);
     };
     let title = format!(
@@ -209,7 +207,7 @@ pub async fn propose(
     )
     .await?;
     logs.system(
-        0,
+        step,
         format!(
             "rendered {} objects; change request {change_id} opened on {branch} ({} → {}); {}",
             p.objects,
@@ -220,7 +218,7 @@ pub async fn propose(
     )
     .await;
     logs.finish().await?;
-    finish_step(r, cd, "succeeded", started).await?;
+    finish_step(r, cd, step, "succeeded", started).await?;
     Ok(Some(Proposal {
         change_id,
         branch,
@@ -258,11 +256,17 @@ pub(super) async fn published(
     Ok((templates, images, kind))
 }
 
-async fn finish_step(r: &Runner, cd: &Run, state: &str, started: Instant) -> anyhow::Result<()> {
+async fn finish_step(
+    r: &Runner,
+    cd: &Run,
+    step: i64,
+    state: &str,
+    started: Instant,
+) -> anyhow::Result<()> {
     runs::step_finished(
         &r.db,
         &cd.id,
-        0,
+        step,
         StepEnd {
             state,
             exit_code: None,

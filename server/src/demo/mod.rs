@@ -71,6 +71,7 @@ fn demo_environments() -> Vec<Environment> {
                 extra_reviews: vec![],
                 auto_promote: false,
                 freeze_windows: vec![],
+                merge_when_approved: true,
             },
         ),
         env(
@@ -82,6 +83,7 @@ fn demo_environments() -> Vec<Environment> {
                 extra_reviews: vec![security(&["rbac", "secret", "privileged"])],
                 auto_promote: false,
                 freeze_windows: vec![],
+                merge_when_approved: false,
             },
         ),
         env(
@@ -99,6 +101,7 @@ fn demo_environments() -> Vec<Environment> {
                 ])],
                 auto_promote: false,
                 freeze_windows: vec![],
+                merge_when_approved: false,
             },
         ),
     ]
@@ -288,4 +291,98 @@ pub fn banner(addr: &str, repos: &DemoRepos) -> String {
         repos.gitops.display()
     ));
     s
+}
+
+/// The demo's stand-in for Flux, registered as the cluster `demo`: events signed with a
+/// fresh generic-hmac key, a Receiver poked after each merge, and for hello-web in every
+/// environment a probe that checks the endpoint serves the new image tag.
+pub async fn start_reconciler(
+    db: &Db,
+    data_dir: &Path,
+    fluxgate: std::net::SocketAddr,
+) -> Result<()> {
+    use crate::flux::{clusters, verify};
+    use crate::reconciler::{self, Target};
+    const USER: &str = "demo-reconciler";
+    // Reads the GitOps repository over HTTP as Flux would, with a viewer's token.
+    match create_user(db, USER, &clusters::new_secret()?, Role::Viewer, &[]).await {
+        Ok(_) | Err(CreateUserError::Exists(_)) => {}
+        Err(e) => return Err(e).context("creating the demo reconciler's user"),
+    }
+    sqlx::query("DELETE FROM api_tokens WHERE user_id IN (SELECT id FROM users WHERE name = $1)")
+        .bind(USER)
+        .execute(&db.pool)
+        .await?;
+    let git_token =
+        crate::tokens::create(db, USER, "demo reconciler: reads the GitOps repository").await?;
+    let envs: Vec<(String, String, String, String)> = sqlx::query_as(
+        "SELECT id, name, branch, namespace FROM environments WHERE cluster = 'demo' ORDER BY position",
+    )
+    .fetch_all(&db.pool)
+    .await?;
+    let (webhook_key, receiver_key) = (clusters::new_secret()?, clusters::new_secret()?);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let endpoint = listener.local_addr()?;
+    let interval = std::time::Duration::from_secs(10);
+    let config = reconciler::Config {
+        fluxgate: format!("http://{fluxgate}"),
+        git_token,
+        cluster: "demo".into(),
+        webhook_key: webhook_key.clone(),
+        receiver_key: receiver_key.clone(),
+        receiver_id: clusters::new_secret()?[..32].to_string(),
+        targets: envs
+            .iter()
+            .map(|(_, name, branch, namespace)| Target {
+                environment: name.clone(),
+                branch: branch.clone(),
+                namespace: namespace.clone(),
+                kustomization: ("flux-system".into(), format!("apps-{name}")),
+            })
+            .collect(),
+        dir: data_dir.join("demo-cluster"),
+        interval,
+    };
+    let receiver_url = reconciler::start(config, listener).await?;
+    clusters::put(
+        db,
+        &clusters::Cluster {
+            name: "demo".into(),
+            provider: "generic-hmac".into(),
+            webhook_secret: webhook_key,
+            receiver_url,
+            receiver_token: receiver_key,
+            kustomizations: envs
+                .iter()
+                .map(|(_, name, _, _)| (format!("flux-system/apps-{name}"), name.clone()))
+                .collect(),
+            interval_secs: 2 * interval.as_secs() as i64,
+            apply_timeout_secs: 120,
+            demo: true,
+        },
+    )
+    .await?;
+    let app: Option<(String,)> = sqlx::query_as("SELECT id FROM apps WHERE name = $1")
+        .bind(DEMO_APP)
+        .fetch_optional(&db.pool)
+        .await?;
+    if let Some((app_id,)) = app {
+        // The endpoint's port is new at each start: the old probes point nowhere.
+        sqlx::query("DELETE FROM probes WHERE app_id = $1")
+            .bind(&app_id)
+            .execute(&db.pool)
+            .await?;
+        for (env_id, name, _, _) in &envs {
+            let probe = verify::Probe {
+                url: format!("http://{endpoint}/{name}/{DEMO_APP}"),
+                expect_status: 200,
+                body_contains: "${IMAGE_TAG}".into(),
+                timeout_ms: 2000,
+                retries: 5,
+            };
+            verify::put_probe(db, &app_id, env_id, &probe).await?;
+        }
+    }
+    tracing::info!(%endpoint, "demo reconciler (stands in for Flux) started");
+    Ok(())
 }

@@ -258,7 +258,15 @@ async fn get_change(caller: Caller, State(db): State<Db>, Path(id): Path<String>
                 .collect()
         })
         .unwrap_or_default();
-    Ok(Json(json!({ "change": change, "objects": objects })))
+    // What happened to it, as on its page (reviews, merge, Flux, verification).
+    let timeline: Vec<Value> = app::audit::ssr::for_target(&db, &format!("change:{id}"))
+        .await?
+        .into_iter()
+        .map(|e| json!({ "at": e.at, "actor": e.actor, "action": e.action }))
+        .collect();
+    Ok(Json(
+        json!({ "change": change, "objects": objects, "timeline": timeline }),
+    ))
 }
 
 async fn get_change_diff(

@@ -4,7 +4,9 @@
 //! sign-in gate for pages → routes.
 
 mod api;
+mod flux;
 mod gate;
+mod git;
 mod health;
 mod login;
 mod site;
@@ -67,6 +69,8 @@ pub fn router(database: &Database, options: LeptosOptions, config: &WebConfig) -
         .route("/login", post(login::sign_in))
         .route("/logout", post(login::sign_out))
         .merge(api::routes())
+        .merge(git::routes())
+        .merge(flux::routes())
         .leptos_routes_with_context(&state, routes, context.clone(), {
             let options = state.leptos_options.clone();
             move || shell(options.clone())

@@ -180,6 +180,8 @@ impl Runner {
             "cd" => crate::cd::start(self, &job.payload).await,
             "rebase" => crate::cd::rebase(self, &job.payload).await,
             "rollback" => crate::cd::rollback(self, &job.payload).await,
+            "poke" => crate::flux::poke(self, &job.payload).await,
+            "verify" => crate::flux::verify::verify(self, &job.payload).await,
             other => Err(JobError::fatal(format!("unknown job kind {other}"))),
         };
         beat.abort();

@@ -6,6 +6,7 @@ mod authz;
 mod cli;
 mod demo;
 mod diff;
+mod gitserve;
 mod pipeline;
 mod processes;
 mod render;

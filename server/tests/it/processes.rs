@@ -197,3 +197,84 @@ async fn web_and_runner_run_as_separate_processes_on_one_postgres() {
     drop((_runner1, _runner2, _web));
     drop_pg_database(&url).await;
 }
+
+/// The whole loop of the demo: a commit on the default branch, CI, CD, bob's approval (the
+/// only hand action: dev merges when approved), the Receiver poke, the demo reconciler
+/// (standing in for Flux) fetching over smart HTTP and reporting signed events, the probe
+/// against its endpoint, verified in dev, and a change request open for staging.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_loop_ends_verified_in_dev_with_staging_proposed() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let port = free_port();
+    let addr = format!("127.0.0.1:{port}");
+    let _demo = Running(
+        fluxgate(&["demo", "--addr", &addr], &data, None)
+            .spawn()
+            .unwrap(),
+    );
+    let token = token(&data, None).await;
+    let change = wait_for(
+        "the first change request",
+        Duration::from_secs(90),
+        || async {
+            changes(port, &token)
+                .await
+                .into_iter()
+                .find(|c| c["state"] == "open")
+        },
+    )
+    .await;
+    let id = change["id"].as_str().unwrap().to_string();
+    let client = reqwest::Client::new();
+    let approved = Instant::now();
+    let response = client
+        .post(format!("http://{addr}/api/v1/changes/{id}/approve"))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({ "comment": "ship it" }))
+        .send()
+        .await
+        .unwrap();
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert!(
+        body["policy"]
+            .as_str()
+            .unwrap()
+            .contains("Merged into env/dev"),
+        "{body}"
+    );
+    wait_for("dev to be verified", Duration::from_secs(60), || async {
+        let d = api_get(port, &token, &format!("/api/v1/changes/{id}")).await;
+        (d["change"]["state"] == "verified").then_some(())
+    })
+    .await;
+    eprintln!("approve → verified in dev: {:?}", approved.elapsed());
+    let staging = wait_for(
+        "a staging change request",
+        Duration::from_secs(60),
+        || async {
+            let list = api_get(port, &token, "/api/v1/changes?env=staging").await;
+            list["changes"].as_array().and_then(|l| l.first().cloned())
+        },
+    )
+    .await;
+    assert_eq!(staging["state"], "open");
+    assert_eq!(staging["app_commit"], change["app_commit"]);
+    // The timeline names the stand-in for what it is.
+    let detail = api_get(port, &token, &format!("/api/v1/changes/{id}")).await;
+    let text = detail.to_string();
+    assert!(
+        text.contains("demo reconciler (stands in for Flux)"),
+        "{text}"
+    );
+}
+
+async fn api_get(port: u16, token: &str, path: &str) -> serde_json::Value {
+    let r = reqwest::Client::new()
+        .get(format!("http://127.0.0.1:{port}{path}"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    r.json().await.unwrap()
+}

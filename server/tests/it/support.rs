@@ -73,6 +73,12 @@ impl TestServer {
         };
         let database = database::open(dir.path(), pg_url.as_deref()).await.unwrap();
         server::demo::seed(&database.db, dir.path()).await.unwrap();
+        // The demo's dev merges as soon as it is approved; these tests merge by hand (the
+        // demo process tests keep the demo's own policy).
+        sqlx::query("UPDATE environments SET policy = REPLACE(policy, '\"merge_when_approved\":true', '\"merge_when_approved\":false')")
+            .execute(&database.db.pool)
+            .await
+            .unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let router = http::router(

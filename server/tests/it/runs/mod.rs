@@ -5,6 +5,7 @@
 mod api;
 mod failures;
 mod flow;
+mod flux;
 mod queue;
 mod recovery;
 mod review;
