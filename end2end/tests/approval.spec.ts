@@ -29,7 +29,9 @@ async function signIn(page: import('@playwright/test').Page, user: string) {
   await expect(page).toHaveURL(/\/$/);
 }
 
-test('alice pushes, CI and CD run, bob reviews the diff, approves and merges, the dashboard shows it in dev', async ({ page, browser }) => {
+test('alice pushes, bob approves dev (it merges, the demo reconciler applies it, probes verify it), then approves and merges staging', async ({ page, browser }) => {
+  // The whole loop: CI, CD, Flux's stand-in and the probes take a few seconds each.
+  test.setTimeout(120_000);
   const errors = watchForErrors(page);
   const sha = alicePushes();
   const short = sha.slice(0, 7);
@@ -56,27 +58,43 @@ test('alice pushes, CI and CD run, bob reviews the diff, approves and merges, th
   await expect(page.getByTestId('merge')).toBeDisabled();
   await page.getByLabel('comment').fill('Looks right.');
   await page.getByTestId('approve').click();
-  await expect(page.getByTestId('policy-status')).toContainText('Ready to merge', { timeout: 10_000 });
-  await expect(page.getByTestId('merge')).toBeEnabled();
-  await page.getByTestId('merge').click();
-  await expect(page.getByRole('status').filter({ hasText: 'Merged into env/dev' })).toBeVisible();
-  await expect(page.getByTestId('change-title')).toContainText('merged');
+  // dev merges as soon as its policy is met: bob's approval is the only hand action.
+  await expect(page.getByRole('status').filter({ hasText: 'Merged into env/dev' })).toBeVisible({ timeout: 10_000 });
+  const changeUrl = page.url();
+  // The demo reconciler (standing in for Flux) applies it and the probe verifies it.
+  await expect(async () => {
+    await page.goto(changeUrl);
+    await expect(page.getByTestId('change-title')).toContainText('verified', { timeout: 1000 });
+  }).toPass({ timeout: 60_000 });
+  await expect(page.getByTestId('delivery')).toContainText('PASS');
 
   // alice, the author, may not review her own change; the timeline shows what happened.
   const alice = await browser.newPage();
   await signIn(alice, 'alice');
   await alice.goto(page.url());
-  await expect(alice.getByTestId('change-title')).toContainText('merged');
+  await expect(alice.getByTestId('change-title')).toContainText('verified');
   await waitForHydration(alice);
   await alice.getByRole('tab', { name: 'Timeline' }).click();
   await expect(alice.getByTestId('timeline')).toContainText('approved');
   await expect(alice.getByTestId('timeline')).toContainText('merged into env/dev');
+  await expect(alice.getByTestId('timeline')).toContainText('demo reconciler (stands in for Flux)');
 
   // The dashboard shows the new version in dev.
   await page.goto('/');
   const cell = page.getByTestId('matrix').locator('tr[data-app="hello-web"] td[data-env="dev"]');
   await expect(cell).toContainText(short);
-  await expect(cell).toContainText('merged');
+  await expect(cell).toContainText('verified');
+  await expect(page.getByTestId('flux-dev')).toContainText('demo reconciler (stands in for Flux)');
+  await expect(page.getByTestId('flux-dev')).toContainText('in sync');
+
+  // The CD pipeline moved on: staging waits for approval, and merges by hand.
+  await page.goto('/changes?env=staging&state=open');
+  await page.getByRole('link', { name: `hello-web ${short} to staging` }).click();
+  await waitForHydration(page);
+  await page.getByTestId('approve').click();
+  await expect(page.getByTestId('policy-status')).toContainText('Ready to merge', { timeout: 10_000 });
+  await page.getByTestId('merge').click();
+  await expect(page.getByRole('status').filter({ hasText: 'Merged into env/staging' })).toBeVisible();
 
   // The CI run's page shows its steps and log.
   await page.goto('/runs?app=hello-web&kind=ci');

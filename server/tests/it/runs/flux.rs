@@ -73,7 +73,7 @@ impl Pipes {
             &self.app_repo(),
             "main",
             "main",
-            &[("site/index.html", Some("<p>flux test</p>\n"))],
+            &[("README.md", Some("A change for Flux.\n"))],
             "A change for Flux",
         );
         self.hook(&alice).await;
