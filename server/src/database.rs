@@ -53,6 +53,30 @@ pub fn prepare_data_dir(dir: &Path) -> Result<PathBuf> {
     Ok(dir)
 }
 
+/// Waits for an exclusive lock on `<data dir>/migrate.lock`, held until the file is dropped.
+async fn migration_turn(dir: &Path) -> Result<std::fs::File> {
+    let path = dir.join("migrate.lock");
+    tokio::task::spawn_blocking(move || -> Result<std::fs::File> {
+        use std::os::fd::AsRawFd;
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .with_context(|| format!("opening {}", path.display()))?;
+        // SAFETY: flock on a descriptor this function owns; no memory is shared.
+        if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } != 0 {
+            bail!(
+                "locking {}: {}",
+                path.display(),
+                std::io::Error::last_os_error()
+            );
+        }
+        Ok(file)
+    })
+    .await?
+}
+
 /// Opens (and creates, for SQLite) the database and applies pending migrations.
 pub async fn open(data_dir: &Path, database_url: Option<&str>) -> Result<Database> {
     sqlx::any::install_default_drivers();
@@ -76,6 +100,13 @@ pub async fn open(data_dir: &Path, database_url: Option<&str>) -> Result<Databas
             }
             open_sqlite_url(&format!("sqlite://{file}?mode=rwc")).await?
         }
+    };
+    // SQLite has no advisory locks: two processes starting on a new data directory (the
+    // demo and a `fluxgate token create` beside it) would both run the first migration and
+    // one would fail. A file lock makes them take turns; PostgreSQL's migrator locks itself.
+    let _turn = match (&database.sessions, database_url) {
+        (SessionPool::Sqlite(_), None) => Some(migration_turn(&prepare_data_dir(data_dir)?).await?),
+        _ => None,
     };
     MIGRATOR
         .run(&database.db.pool)

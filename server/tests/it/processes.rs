@@ -31,7 +31,11 @@ fn fluxgate(args: &[&str], data_dir: &Path, database: Option<&str>) -> Command {
         .env("FLUXGATE_DATA_DIR", data_dir)
         .env_remove("DATABASE_URL")
         .stdout(Stdio::null())
-        .stderr(Stdio::null());
+        .stderr(if std::env::var_os("FLUXGATE_TEST_DEMO_LOGS").is_some() {
+            Stdio::inherit()
+        } else {
+            Stdio::null()
+        });
     if let Some(url) = database {
         cmd.env("DATABASE_URL", url);
     }
