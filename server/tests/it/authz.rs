@@ -13,6 +13,7 @@ const SERVER_FNS: &[(&str, &str, u8)] = &[
     ("current_user", "", 0),
     ("list_environments", "", 1),
     ("load_dashboard", "filter=&page=0", 1),
+    ("list_flux_status", "", 1),
     ("list_changes", "env=&state=&app=&mine=false&page=0", 1),
     ("load_change", "id=nope", 1),
     ("change_object_diff", "id=nope&index=0", 1),
