@@ -88,7 +88,10 @@ test('alice pushes, bob approves dev (it merges, the demo reconciler applies it,
   await expect(page.getByTestId('flux-dev')).toContainText('in sync');
 
   // The CD pipeline moved on: staging waits for approval, and merges by hand.
-  await page.goto('/changes?env=staging&state=open');
+  await expect(async () => {
+    await page.goto('/changes?env=staging&state=open');
+    await expect(page.getByRole('link', { name: `hello-web ${short} to staging` })).toBeVisible({ timeout: 1000 });
+  }).toPass({ timeout: 30_000 });
   await page.getByRole('link', { name: `hello-web ${short} to staging` }).click();
   await waitForHydration(page);
   await page.getByTestId('approve').click();
