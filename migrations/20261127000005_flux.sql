@@ -88,3 +88,13 @@ CREATE TABLE verifications (
     at            TEXT NOT NULL
 );
 CREATE INDEX verifications_by_deployment ON verifications (deployment_id, at);
+
+-- Credentials for fetching an application repository over https (user name and password
+-- or token) or ssh (a private key). Secret: used only by fetches, never shown or logged.
+CREATE TABLE app_credentials (
+    app_id     TEXT PRIMARY KEY REFERENCES apps (id) ON DELETE CASCADE,
+    username   TEXT NOT NULL,
+    password   TEXT NOT NULL DEFAULT '',
+    ssh_key    TEXT NOT NULL DEFAULT '',
+    updated_at TEXT NOT NULL
+);

@@ -17,6 +17,12 @@ apt_install() {
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
 }
 
+# libgit2's https and ssh transports link the system's OpenSSL.
+if ! pkg-config --exists openssl 2>/dev/null; then
+  say "installing OpenSSL headers and pkg-config (libgit2's https and ssh)"
+  apt_install libssl-dev pkg-config
+fi
+
 if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
   say "adding the wasm32-unknown-unknown target"
   rustup target add wasm32-unknown-unknown

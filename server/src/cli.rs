@@ -171,6 +171,16 @@ pub enum AppCommand {
     /// Set a secret given to the app's steps as an environment variable and masked in their
     /// output. The value is read from standard input.
     SetSecret { app: String, name: String },
+    /// Credentials for fetching the app's repository over https (a user name, and the
+    /// password or token read from standard input) or ssh (--ssh-key FILE).
+    SetCredentials {
+        app: String,
+        #[arg(long, default_value = "")]
+        username: String,
+        /// A private key file for ssh remotes (stored in the database, never shown).
+        #[arg(long)]
+        ssh_key: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -315,6 +325,32 @@ pub async fn run(cli: Cli) -> Result<()> {
             println!("secret {name} set for {app}");
             Ok(())
         }
+        Command::App(AppCommand::SetCredentials {
+            ref app,
+            ref username,
+            ref ssh_key,
+        }) => {
+            let creds = crate::repos::credentials::Credentials {
+                username: username.clone(),
+                password: if ssh_key.is_some() {
+                    String::new()
+                } else {
+                    read_password()?
+                },
+                ssh_key: match ssh_key {
+                    Some(path) => std::fs::read_to_string(path)
+                        .with_context(|| format!("reading {}", path.display()))?,
+                    None => String::new(),
+                },
+            };
+            let database = open(&cli).await?;
+            let found = crate::apps::by_name(&database.db, app)
+                .await?
+                .with_context(|| format!("no app named {app}"))?;
+            crate::repos::credentials::put(&database.db, &found.id, &creds).await?;
+            println!("credentials set for {app}");
+            Ok(())
+        }
         Command::Cluster(ref c) => crate::cli_flux::cluster(&open(&cli).await?.db, c).await,
         Command::Probe(ref c) => crate::cli_flux::probe(&open(&cli).await?.db, c).await,
         Command::Demo(ref args) => {
@@ -372,7 +408,11 @@ fn start_runner(
 
 /// A local repository path made absolute (the runner may run elsewhere); URLs unchanged.
 fn local_repo_address(repo: &str) -> Result<String> {
-    if repo.contains("://") {
+    // URLs, and scp-like ssh addresses (`git@host:org/repo.git`), stay as they are.
+    let scp_like = repo
+        .split_once(':')
+        .is_some_and(|(host, _)| host.contains('@') && !host.contains('/'));
+    if repo.contains("://") || scp_like {
         return Ok(repo.to_string());
     }
     let path = std::path::Path::new(repo)

@@ -1,10 +1,11 @@
 //! Application repositories: a bare mirror per app in the data directory, fetched on a
 //! poll interval or when a hook says something was pushed.
 //!
-//! Remotes: local paths and `file://` URLs (the demo and the tests). https and ssh need
-//! libgit2's network transports, which this build leaves out; such a URL is refused with
-//! that reason rather than failing obscurely later.
+//! Remotes: local paths and `file://` URLs (the demo and the tests), and network remotes
+//! (https and ssh through libgit2's OpenSSL and libssh2 transports; plain http and git)
+//! with per-app credentials (`credentials.rs`).
 
+use super::credentials::{self, Credentials};
 use anyhow::{bail, Context, Result};
 use git2::{AutotagOption, FetchOptions, FetchPrune, Repository};
 use std::path::Path;
@@ -23,26 +24,30 @@ pub struct CommitInfo {
     pub message: String,
 }
 
-/// Refuses a repository address this build cannot fetch.
+/// Refuses a repository address that cannot or should not be fetched: an unknown scheme,
+/// or credentials written into the URL (they belong in `fluxgate app set-credentials`,
+/// where they are never shown).
 pub fn check_url(url: &str) -> Result<()> {
     let lower = url.to_ascii_lowercase();
-    if lower.starts_with("https://")
-        || lower.starts_with("http://")
-        || lower.starts_with("ssh://")
-        || lower.starts_with("git://")
-        || (lower.contains('@') && lower.contains(':') && !lower.starts_with("file://"))
-    {
-        bail!(
-            "remote repository {url}: network remotes (https, ssh) are not built into this \
-             version of fluxgate yet; use a local path or file:// URL"
-        );
+    if let Some((scheme, rest)) = lower.split_once("://") {
+        if !matches!(scheme, "https" | "http" | "ssh" | "file" | "git") {
+            bail!("repository address {url}: unsupported scheme {scheme}:// (use https, ssh, http, git, file or a local path)");
+        }
+        let authority = rest.split('/').next().unwrap_or("");
+        if scheme != "file"
+            && authority.contains('@')
+            && authority.split('@').next().unwrap_or("").contains(':')
+        {
+            bail!("repository address: do not write a password into the URL; use `fluxgate app set-credentials`");
+        }
     }
     Ok(())
 }
 
 /// Fetches every branch of `url` into the bare mirror at `mirror` (created when missing),
-/// deleting branches that are gone, and returns the branch heads.
-pub fn fetch(mirror: &Path, url: &str) -> Result<Vec<Head>> {
+/// deleting branches that are gone, and returns the branch heads. Network remotes (https,
+/// ssh, http, git) use `creds` when the server asks for them.
+pub fn fetch(mirror: &Path, url: &str, creds: Option<&Credentials>) -> Result<Vec<Head>> {
     check_url(url)?;
     let repo = if mirror.exists() {
         Repository::open_bare(mirror).with_context(|| format!("opening {}", mirror.display()))?
@@ -56,7 +61,8 @@ pub fn fetch(mirror: &Path, url: &str) -> Result<Vec<Head>> {
     let mut options = FetchOptions::new();
     options
         .prune(FetchPrune::On)
-        .download_tags(AutotagOption::None);
+        .download_tags(AutotagOption::None)
+        .remote_callbacks(credentials::callbacks(creds));
     remote
         .fetch(&["+refs/heads/*:refs/heads/*"], Some(&mut options), None)
         .with_context(|| format!("fetching {url}"))?;

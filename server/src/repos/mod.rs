@@ -4,6 +4,7 @@
 //! [`lock::with_repo_lock`] when writing.
 
 pub mod checkout;
+pub mod credentials;
 pub mod lock;
 pub mod mirror;
 pub mod tree;

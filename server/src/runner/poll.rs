@@ -72,11 +72,14 @@ pub async fn poll(r: &Runner, payload: &serde_json::Value) -> Result<(), JobErro
     };
     let mirror_path = apps::mirror_path(&r.config.data_dir, &app);
     let url = app.repo_url.clone();
+    let creds = crate::repos::credentials::get(&r.db, app_id).await?;
     let fetched = {
         let path = mirror_path.clone();
-        tokio::task::spawn_blocking(move || with_repo_lock(&path, || mirror::fetch(&path, &url)))
-            .await
-            .map_err(JobError::retry)?
+        tokio::task::spawn_blocking(move || {
+            with_repo_lock(&path, || mirror::fetch(&path, &url, creds.as_ref()))
+        })
+        .await
+        .map_err(JobError::retry)?
     };
     let heads = match fetched {
         Ok(heads) => heads,

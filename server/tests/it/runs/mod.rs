@@ -8,6 +8,7 @@ mod flow;
 mod flux;
 mod queue;
 mod recovery;
+mod remotes;
 mod review;
 
 use crate::support::{Backend, TestServer};
