@@ -20,6 +20,7 @@ pub mod pages;
 pub mod policy;
 pub mod runs;
 pub mod settings;
+pub mod users;
 
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, Link, Meta, MetaTags, Stylesheet, Title};

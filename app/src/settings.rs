@@ -104,16 +104,7 @@ pub fn SettingsPage() -> impl IntoView {
                                 Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
                             })}
                         </section>
-                        <section class="card">
-                            <h2>"Users"</h2>
-                            <p class="muted">"Adding users and changing roles in the browser is not built yet: use `fluxgate user add`."</p>
-                            <table class="table">
-                                <thead><tr><th>"Name"</th><th>"Role"</th><th>"Groups"</th><th>"E-mail"</th><th>"Active"</th></tr></thead>
-                                <tbody>{d.users.into_iter().map(|u| view! {
-                                    <tr><td>{u.name}</td><td>{u.role}</td><td>{Some(u.groups.join(", ")).filter(|g| !g.is_empty())}</td><td>{u.email.filter(|e| !e.is_empty())}</td><td>{if u.disabled { "disabled" } else { "yes" }}</td></tr>
-                                }).collect_view()}</tbody>
-                            </table>
-                        </section>
+                        <crate::users::UsersCard/>
                     }.into_any(),
                 }
             })}

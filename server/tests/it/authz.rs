@@ -32,6 +32,13 @@ const SERVER_FNS: &[(&str, &str, u8)] = &[
     ("load_settings", "", 4),
     ("set_stop_the_line", "on=false&reason=", 4),
     ("save_policy", "env=nope&json=%7B%7D", 4),
+    ("list_users", "", 4),
+    ("add_user", "name=&role=viewer&groups=&email=&password=", 4),
+    (
+        "update_user",
+        "name=nope&role=viewer&groups=&email=&disabled=false",
+        4,
+    ),
 ];
 
 /// (method, path, least role) of the JSON API and hooks.

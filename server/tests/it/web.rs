@@ -265,7 +265,111 @@ on_both_databases!(
     next_only_leads_to_local_pages,
     a_disabled_user_loses_access_at_once,
     static_files_and_favicon,
+    admins_manage_users_and_groups_in_the_browser,
 );
+
+async fn post_form(
+    s: &TestServer,
+    c: &reqwest::Client,
+    name: &str,
+    form: &[(&str, &str)],
+) -> (StatusCode, String) {
+    let r = c
+        .post(s.url(&format!("/api/{name}")))
+        .form(form)
+        .send()
+        .await
+        .unwrap();
+    (r.status(), r.text().await.unwrap())
+}
+
+async fn admins_manage_users_and_groups_in_the_browser(s: &TestServer) {
+    let c = s.client();
+    s.sign_in(&c, "admin", "demo").await;
+    let add = [
+        ("name", "dana"),
+        ("role", "approver"),
+        ("groups", "cluster-admins, security"),
+        ("email", "dana@example.invalid"),
+        ("password", "long enough pw"),
+    ];
+    let (status, body) = post_form(s, &c, "add_user", &add).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = post_form(s, &c, "add_user", &add).await;
+    assert_ne!(status, StatusCode::OK, "a second dana is refused");
+    assert!(body.contains("exists"), "{body}");
+    let (status, body) = post_form(
+        s,
+        &c,
+        "add_user",
+        &[
+            ("name", "eve"),
+            ("role", "root"),
+            ("groups", ""),
+            ("email", ""),
+            ("password", "long enough pw"),
+        ],
+    )
+    .await;
+    assert_ne!(status, StatusCode::OK);
+    assert!(body.contains("unknown role"), "{body}");
+    // dana signs in with her groups; then she is moved and disabled.
+    let dana = s.client();
+    assert_eq!(
+        s.sign_in(&dana, "dana", "long enough pw").await.status(),
+        StatusCode::SEE_OTHER
+    );
+    let groups: Vec<(String,)> = sqlx::query_as(
+        "SELECT g.group_name FROM group_members g JOIN users u ON u.id = g.user_id WHERE u.name = 'dana' ORDER BY 1",
+    )
+    .fetch_all(&s.database.db.pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        groups,
+        vec![("cluster-admins".to_string(),), ("security".to_string(),)]
+    );
+    let update = [
+        ("name", "dana"),
+        ("role", "viewer"),
+        ("groups", "security"),
+        ("email", ""),
+        ("disabled", "true"),
+    ];
+    let (status, body) = post_form(s, &c, "update_user", &update).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let r = dana.get(s.url("/")).send().await.unwrap();
+    assert_eq!(
+        r.status(),
+        StatusCode::SEE_OTHER,
+        "disabled at once: back to sign-in"
+    );
+    // An admin cannot lock themselves out.
+    let me = [
+        ("name", "admin"),
+        ("role", "viewer"),
+        ("groups", ""),
+        ("email", ""),
+        ("disabled", "false"),
+    ];
+    let (status, body) = post_form(s, &c, "update_user", &me).await;
+    assert_ne!(status, StatusCode::OK);
+    assert!(body.contains("your own admin role"), "{body}");
+    let actions: Vec<(String, String)> = sqlx::query_as(
+        "SELECT action, detail FROM audit_events WHERE target = 'user:dana' ORDER BY seq",
+    )
+    .fetch_all(&s.database.db.pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        actions.iter().map(|(a, _)| a.as_str()).collect::<Vec<_>>(),
+        ["user.add", "login", "user.update"]
+    );
+    assert!(
+        actions.iter().all(|(_, d)| !d.contains("long enough pw")),
+        "no password in the audit log"
+    );
+}
 
 #[tokio::test]
 async fn readyz_reports_an_unreachable_database() {

@@ -1,0 +1,290 @@
+//! Users and groups, edited by admins in the browser: add a user (with an initial
+//! password), change a user's role, groups and e-mail, disable or enable them. Every change
+//! is audited (never with the password). An admin cannot disable themselves or take away
+//! their own admin role, so a lone admin cannot lock everyone out.
+
+use crate::error::AppError;
+use crate::settings::UserRow;
+use leptos::prelude::*;
+
+#[server(endpoint = "list_users")]
+pub async fn list_users() -> Result<Vec<UserRow>, AppError> {
+    use crate::auth::{ssr::require_role, Role};
+    require_role(Role::Admin).await?;
+    Ok(crate::settings::ssr::load(&crate::auth::ssr::db()?)
+        .await
+        .map_err(AppError::with_status)?
+        .users)
+}
+
+/// Adds a user. `groups` is a comma-separated list.
+#[server(endpoint = "add_user")]
+pub async fn add_user(
+    name: String,
+    role: String,
+    groups: String,
+    email: String,
+    password: String,
+) -> Result<(), AppError> {
+    use crate::auth::{ssr::require_role, Role};
+    let admin = require_role(Role::Admin).await?;
+    ssr::add(
+        &crate::auth::ssr::db()?,
+        &admin.name,
+        &name,
+        &role,
+        &groups,
+        &email,
+        &password,
+    )
+    .await
+    .map_err(AppError::with_status)
+}
+
+/// Changes a user's role, groups, e-mail and whether they may sign in.
+#[server(endpoint = "update_user")]
+pub async fn update_user(
+    name: String,
+    role: String,
+    groups: String,
+    email: String,
+    disabled: bool,
+) -> Result<(), AppError> {
+    use crate::auth::{ssr::require_role, Role};
+    let admin = require_role(Role::Admin).await?;
+    ssr::update(
+        &crate::auth::ssr::db()?,
+        &admin.name,
+        &name,
+        &role,
+        &groups,
+        &email,
+        disabled,
+    )
+    .await
+    .map_err(AppError::with_status)
+}
+
+#[cfg(feature = "ssr")]
+pub mod ssr {
+    use crate::audit::ssr as audit;
+    use crate::auth::ssr::{create_user, valid_user_name, CreateUserError};
+    use crate::auth::Role;
+    use crate::db::Db;
+    use crate::error::AppError;
+
+    fn parse(
+        role: &str,
+        groups: &str,
+        email: &str,
+    ) -> Result<(Role, Vec<String>, String), AppError> {
+        let role: Role = role.parse().map_err(|_| {
+            AppError::Invalid(format!(
+                "unknown role {role:?}: viewer, developer, approver or admin"
+            ))
+        })?;
+        let mut list = Vec::new();
+        for g in groups.split(',').map(str::trim).filter(|g| !g.is_empty()) {
+            if !valid_user_name(g) {
+                return Err(AppError::Invalid(format!(
+                    "group {g:?}: use letters, digits, '.', '_' or '-'"
+                )));
+            }
+            if !list.iter().any(|x| x == g) {
+                list.push(g.to_string());
+            }
+        }
+        let email = email.trim().to_string();
+        if !email.is_empty()
+            && (!email.contains('@') || email.len() > 254 || email.contains(char::is_whitespace))
+        {
+            return Err(AppError::Invalid(format!(
+                "{email:?} is not an e-mail address"
+            )));
+        }
+        Ok((role, list, email))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub async fn add(
+        db: &Db,
+        admin: &str,
+        name: &str,
+        role: &str,
+        groups: &str,
+        email: &str,
+        password: &str,
+    ) -> Result<(), AppError> {
+        let (role, groups, email) = parse(role, groups, email)?;
+        if password.chars().count() < 8 {
+            return Err(AppError::Invalid(
+                "the password needs at least 8 characters".into(),
+            ));
+        }
+        let refs: Vec<&str> = groups.iter().map(String::as_str).collect();
+        create_user(db, name, password, role, &refs)
+            .await
+            .map_err(|e| match e {
+                CreateUserError::Database(e) => AppError::from(e),
+                other => AppError::Invalid(other.to_string()),
+            })?;
+        if !email.is_empty() {
+            crate::auth::ssr::set_email(db, name, &email).await?;
+        }
+        audit::append(
+            db,
+            admin,
+            "user.add",
+            &format!("user:{name}"),
+            serde_json::json!({ "role": role.as_str(), "groups": groups, "email": email }),
+        )
+        .await?;
+        Ok(())
+    }
+
+    pub async fn update(
+        db: &Db,
+        admin: &str,
+        name: &str,
+        role: &str,
+        groups: &str,
+        email: &str,
+        disabled: bool,
+    ) -> Result<(), AppError> {
+        let (role, groups, email) = parse(role, groups, email)?;
+        if name == admin && (disabled || role != Role::Admin) {
+            return Err(AppError::Invalid(
+                "you cannot disable yourself or take away your own admin role".into(),
+            ));
+        }
+        let mut tx = db.pool.begin().await?;
+        let row: Option<(String,)> = sqlx::query_as("SELECT id FROM users WHERE name = $1")
+            .bind(name)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let Some((id,)) = row else {
+            return Err(AppError::NotFound(format!("user {name}")));
+        };
+        sqlx::query("UPDATE users SET role = $1, email = $2, disabled = $3 WHERE id = $4")
+            .bind(role.as_str())
+            .bind(Some(email.clone()).filter(|e| !e.is_empty()))
+            .bind(disabled as i64)
+            .bind(&id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM group_members WHERE user_id = $1")
+            .bind(&id)
+            .execute(&mut *tx)
+            .await?;
+        for g in &groups {
+            sqlx::query("INSERT INTO group_members (group_name, user_id) VALUES ($1, $2)")
+                .bind(g)
+                .bind(&id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        audit::append(
+            db,
+            admin,
+            "user.update",
+            &format!("user:{name}"),
+            serde_json::json!({ "role": role.as_str(), "groups": groups, "email": email, "disabled": disabled }),
+        )
+        .await?;
+        Ok(())
+    }
+}
+
+/// The Users card of the Settings page.
+#[component]
+pub fn UsersCard() -> impl IntoView {
+    let add = ServerAction::<AddUser>::new();
+    let update = ServerAction::<UpdateUser>::new();
+    let users = Resource::new(
+        move || (add.version().get(), update.version().get()),
+        |_| list_users(),
+    );
+    let field = || signal(String::new());
+    let ((name, set_name), (role, set_role), (groups, set_groups)) = (field(), field(), field());
+    let ((email, set_email), (password, set_password)) = (field(), field());
+    set_role.set("viewer".into());
+    let result = move |v: Option<Result<(), AppError>>| {
+        v.map(|r| match r {
+            Ok(()) => view! { <p class="ok" role="status">"Saved."</p> }.into_any(),
+            Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
+        })
+    };
+    view! {
+        <section class="card" data-testid="users">
+            <h2>"Users"</h2>
+            <p class="muted">"Roles: viewer < developer < approver < admin. Groups (comma-separated) are what policies name as group:NAME. A disabled user loses access at their next request."</p>
+            <Suspense fallback=|| view! { <p class="muted">"Loading users…"</p> }>
+                {move || Suspend::new(async move {
+                    match users.await {
+                        Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
+                        Ok(list) => view! {
+                            <table class="table">
+                                <thead><tr><th>"Name"</th><th>"Role"</th><th>"Groups"</th><th>"E-mail"</th><th>"Disabled"</th><th></th></tr></thead>
+                                <tbody>{list.into_iter().map(|u| view! { <UserRowEdit u update/> }).collect_view()}</tbody>
+                            </table>
+                        }.into_any(),
+                    }
+                })}
+            </Suspense>
+            {move || result(update.value().get())}
+            <h3>"Add a user"</h3>
+            <div class="user-form">
+                <input aria-label="new user name" placeholder="name" prop:value=move || name.get() on:input=move |ev| set_name.set(event_target_value(&ev))/>
+                <select aria-label="new user role" on:change=move |ev| set_role.set(event_target_value(&ev))>
+                    {["viewer", "developer", "approver", "admin"].map(|r| view! { <option value=r selected=move || role.get() == r>{r}</option> })}
+                </select>
+                <input aria-label="new user groups" placeholder="groups" prop:value=move || groups.get() on:input=move |ev| set_groups.set(event_target_value(&ev))/>
+                <input aria-label="new user e-mail" placeholder="e-mail" prop:value=move || email.get() on:input=move |ev| set_email.set(event_target_value(&ev))/>
+                <input aria-label="new user password" type="password" placeholder="initial password" prop:value=move || password.get() on:input=move |ev| set_password.set(event_target_value(&ev))/>
+                <button data-testid="add-user" on:click=move |_| {
+                    add.dispatch(AddUser {
+                        name: name.get_untracked(),
+                        role: role.get_untracked(),
+                        groups: groups.get_untracked(),
+                        email: email.get_untracked(),
+                        password: password.get_untracked(),
+                    });
+                    set_password.set(String::new());
+                }>"Add user"</button>
+            </div>
+            {move || result(add.value().get())}
+        </section>
+    }
+}
+
+#[component]
+fn UserRowEdit(u: UserRow, update: ServerAction<UpdateUser>) -> impl IntoView {
+    let (role, set_role) = signal(u.role.clone());
+    let (groups, set_groups) = signal(u.groups.join(", "));
+    let (email, set_email) = signal(u.email.clone().unwrap_or_default());
+    let (disabled, set_disabled) = signal(u.disabled);
+    let name = u.name.clone();
+    view! {
+        <tr data-user=u.name.clone()>
+            <td>{u.name.clone()}</td>
+            <td>
+                <select aria-label=format!("role of {}", u.name) on:change=move |ev| set_role.set(event_target_value(&ev))>
+                    {["viewer", "developer", "approver", "admin"].map(|r| view! { <option value=r selected=move || role.get() == r>{r}</option> })}
+                </select>
+            </td>
+            <td><input aria-label=format!("groups of {}", u.name) prop:value=move || groups.get() on:input=move |ev| set_groups.set(event_target_value(&ev))/></td>
+            <td><input aria-label=format!("e-mail of {}", u.name) prop:value=move || email.get() on:input=move |ev| set_email.set(event_target_value(&ev))/></td>
+            <td><input type="checkbox" aria-label=format!("{} disabled", u.name) prop:checked=move || disabled.get() on:change=move |ev| set_disabled.set(event_target_checked(&ev))/></td>
+            <td><button on:click=move |_| {
+                update.dispatch(UpdateUser {
+                    name: name.clone(),
+                    role: role.get_untracked(),
+                    groups: groups.get_untracked(),
+                    email: email.get_untracked(),
+                    disabled: disabled.get_untracked(),
+                });
+            }>"Save"</button></td>
+        </tr>
+    }
+}
