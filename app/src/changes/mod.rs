@@ -2,6 +2,7 @@
 //! review, approve and merge. Types shared with the browser, the server functions the
 //! pages call, and (server only) their storage (`store`), reviews (`review`) and the merge.
 
+pub mod delivery;
 #[cfg(feature = "ssr")]
 pub mod merge;
 pub mod page;
@@ -86,6 +87,8 @@ pub struct ObjectEntry {
     pub removed_lines: u32,
     pub fields: Vec<String>,
     pub risks: Vec<String>,
+    /// The signed-in user marked it viewed at the change's current head.
+    pub viewed: bool,
 }
 
 /// Everything the change page needs except the diff text.
@@ -206,6 +209,16 @@ pub async fn comment_change(id: String, body: String) -> Result<(), AppError> {
     use crate::auth::{ssr::require_role, Role};
     let user = require_role(Role::Developer).await?;
     review::comment(&crate::auth::ssr::db()?, &id, &user, &body)
+        .await
+        .map_err(AppError::with_status)
+}
+
+/// Marks an object of a change viewed (or not) by the signed-in user, at the current head.
+#[server(endpoint = "mark_viewed")]
+pub async fn mark_viewed(id: String, index: usize, viewed: bool) -> Result<(), AppError> {
+    use crate::auth::{ssr::require_role, Role};
+    let user = require_role(Role::Viewer).await?;
+    review::mark_viewed(&crate::auth::ssr::db()?, &id, &user.name, index, viewed)
         .await
         .map_err(AppError::with_status)
 }

@@ -16,7 +16,7 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 /// Lines of one object shown before "show more".
 const LINES_AT_ONCE: usize = 400;
 
-fn state_badge(state: &str) -> impl IntoView {
+pub(super) fn state_badge(state: &str) -> impl IntoView {
     view! { <span class=format!("badge state-{state}")>{state.to_string()}</span> }
 }
 
@@ -193,7 +193,7 @@ fn ChangeView(
             {review_result}
             {merge_result}
         </section>
-        {d.delivery.clone().map(|dl| view! { <DeliveryCard dl/> })}
+        {d.delivery.clone().map(|dl| view! { <super::delivery::DeliveryCard dl/> })}
         <nav class="tabs" role="tablist">
             <button role="tab" aria-selected=move || (tab.get() == "rendered").to_string() on:click=move |_| set_tab.set("rendered")>
                 {format!("Rendered objects (+{} ~{} -{})", c.summary.added, c.summary.changed, c.summary.removed)}
@@ -271,8 +271,10 @@ fn RenderedDiff(id: String, objects: Vec<ObjectEntry>) -> impl IntoView {
 
 #[component]
 fn ObjectDiff(id: String, pos: usize, o: ObjectEntry, split: ReadSignal<bool>) -> impl IntoView {
-    let (open, set_open) = signal(pos < 3);
-    let (viewed, set_viewed) = signal(false);
+    let (open, set_open) = signal(pos < 3 && !o.viewed);
+    let (viewed, set_viewed) = signal(o.viewed);
+    let mark = ServerAction::<super::MarkViewed>::new();
+    let mark_id = id.clone();
     let (shown, set_shown) = signal(LINES_AT_ONCE);
     let index = o.index;
     let hunks = Resource::new(
@@ -298,10 +300,12 @@ fn ObjectDiff(id: String, pos: usize, o: ObjectEntry, split: ReadSignal<bool>) -
                 <code class="object-name">{o.display.clone()}</code>
                 <span class="counts">{format!("+{} -{}", o.added_lines, o.removed_lines)}</span>
                 {o.risks.iter().map(|r| view! { <span class="badge risk" title=r.clone()>"risk"</span> }).collect_view()}
-                <label class="viewed-mark"><input type="checkbox" on:change=move |ev| {
+                <label class="viewed-mark"><input type="checkbox" prop:checked=move || viewed.get() on:change=move |ev| {
                     let v = event_target_checked(&ev);
                     set_viewed.set(v);
                     if v { set_open.set(false); }
+                    // Kept per reviewer and head, so the marks survive a reload.
+                    mark.dispatch(super::MarkViewed { id: mark_id.clone(), index, viewed: v });
                 }/>" Viewed"</label>
             </header>
             {(!o.fields.is_empty()).then(|| view! { <p class="fields muted">{o.fields.join(", ")}</p> })}
@@ -391,31 +395,5 @@ fn SourceDiff(id: String) -> impl IntoView {
                 }
             })}
         </Suspense>
-    }
-}
-
-/// After the merge: Flux's progress and the probes' evidence.
-#[component]
-fn DeliveryCard(dl: super::Delivery) -> impl IntoView {
-    let times = format!(
-        "merged {} · applied {} · verified {}",
-        dl.merged_at,
-        dl.applied_at.clone().unwrap_or_else(|| "—".into()),
-        dl.verified_at.clone().unwrap_or_else(|| "—".into())
-    );
-    view! {
-        <section class="card delivery" data-testid="delivery">
-            <h2>"Delivery "{state_badge(&dl.state)}</h2>
-            <p class="muted">{times}</p>
-            {dl.message.clone().map(|m| view! { <p class="error" role="alert">{m}</p> })}
-            {(!dl.evidence.is_empty()).then(|| view! {
-                <h3>"Probe evidence"</h3>
-                <ul class="evidence" data-testid="evidence">
-                    {dl.evidence.iter().map(|(url, attempt, ok, text, at)| view! {
-                        <li>{format!("{at} {} {url} (attempt {attempt}): {text}", if *ok { "PASS" } else { "FAIL" })}</li>
-                    }).collect_view()}
-                </ul>
-            })}
-        </section>
     }
 }

@@ -154,6 +154,14 @@ pub async fn detail(db: &Db, id: &str, user: &SignedInUser) -> Result<ChangeDeta
             what: describe(&e.action, &e.detail),
         });
     }
+    let viewed: Vec<(i64,)> = sqlx::query_as(
+        "SELECT object_index FROM viewed_objects WHERE change_id = $1 AND user_name = $2 AND head_commit = $3",
+    )
+    .bind(id)
+    .bind(&user.name)
+    .bind(&change.head_commit)
+    .fetch_all(&db.pool)
+    .await?;
     let diff = store::diff_json(db, id).await?.unwrap_or_default();
     let objects = diff["objects"]
         .as_array()
@@ -173,6 +181,7 @@ pub async fn detail(db: &Db, id: &str, user: &SignedInUser) -> Result<ChangeDeta
                         }
                     }
                     ObjectEntry {
+                        viewed: viewed.iter().any(|(i,)| *i == index as i64),
                         index,
                         display: o["display"].as_str().unwrap_or("").to_string(),
                         status: o["status"].as_str().unwrap_or("").to_string(),
@@ -200,7 +209,7 @@ pub async fn detail(db: &Db, id: &str, user: &SignedInUser) -> Result<ChangeDeta
         })
         .unwrap_or_default();
     let may_review = may_review(&policy, &change, user);
-    let delivery = delivery(db, id).await?;
+    let delivery = super::delivery::load(db, id).await?;
     Ok(ChangeDetail {
         delivery,
         policy_summary: policy.summary(),
@@ -213,40 +222,36 @@ pub async fn detail(db: &Db, id: &str, user: &SignedInUser) -> Result<ChangeDeta
     })
 }
 
-async fn delivery(db: &Db, change_id: &str) -> Result<Option<super::Delivery>, AppError> {
-    let row = sqlx::query(
-        "SELECT id, state, message, merged_at, applied_at, verified_at FROM deployments WHERE change_id = $1",
-    )
-    .bind(change_id)
-    .fetch_optional(&db.pool)
-    .await?;
-    let Some(r) = row else { return Ok(None) };
-    let id: String = r.try_get("id")?;
-    let evidence = sqlx::query(
-        "SELECT probe_url, attempt, ok, evidence, at FROM verifications WHERE deployment_id = $1 ORDER BY at, attempt LIMIT 50",
-    )
-    .bind(&id)
-    .fetch_all(&db.pool)
-    .await?
-    .iter()
-    .map(|v| {
-        Ok((
-            v.try_get("probe_url")?,
-            v.try_get("attempt")?,
-            v.try_get::<i64, _>("ok")? != 0,
-            v.try_get("evidence")?,
-            v.try_get("at")?,
-        ))
-    })
-    .collect::<Result<Vec<_>, sqlx::Error>>()?;
-    Ok(Some(super::Delivery {
-        state: r.try_get("state")?,
-        message: r.try_get("message")?,
-        merged_at: r.try_get("merged_at")?,
-        applied_at: r.try_get("applied_at")?,
-        verified_at: r.try_get("verified_at")?,
-        evidence,
-    }))
+/// Stores or removes a "viewed" mark at the change's current head.
+pub async fn mark_viewed(
+    db: &Db,
+    id: &str,
+    user: &str,
+    index: usize,
+    viewed: bool,
+) -> Result<(), AppError> {
+    let change = load(db, id).await?;
+    if viewed {
+        sqlx::query(
+            "INSERT INTO viewed_objects (change_id, user_name, object_index, head_commit, at) VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (change_id, user_name, object_index) DO UPDATE SET head_commit = $4, at = $5",
+        )
+        .bind(id)
+        .bind(user)
+        .bind(index as i64)
+        .bind(&change.head_commit)
+        .bind(now_text())
+        .execute(&db.pool)
+        .await?;
+    } else {
+        sqlx::query("DELETE FROM viewed_objects WHERE change_id = $1 AND user_name = $2 AND object_index = $3")
+            .bind(id)
+            .bind(user)
+            .bind(index as i64)
+            .execute(&db.pool)
+            .await?;
+    }
+    Ok(())
 }
 
 fn short(sha: &str) -> &str {

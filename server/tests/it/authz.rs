@@ -18,6 +18,7 @@ const SERVER_FNS: &[(&str, &str, u8)] = &[
     ("load_change", "id=nope", 1),
     ("change_object_diff", "id=nope&index=0", 1),
     ("change_source_diff", "id=nope", 1),
+    ("mark_viewed", "id=nope&index=0&viewed=true", 1),
     ("list_runs", "app=&kind=", 1),
     ("load_run", "id=nope", 1),
     ("list_apps", "", 1),

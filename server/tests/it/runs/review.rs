@@ -14,7 +14,69 @@ crate::pipelines_on_both_databases!(
     freeze_window_and_stop_the_line_refuse_merges_with_the_reason,
     two_merges_at_once_make_exactly_one,
     rollback_restores_an_earlier_deployment_through_the_policy,
+    viewed_marks_are_kept_per_reviewer,
 );
+
+async fn viewed_marks_are_kept_per_reviewer(p: &Pipes) {
+    let bob_token = p.token("bob").await;
+    let change = p.open_change(&bob_token, None).await;
+    let id = id(&change).to_string();
+    let s = &p.server;
+    let (bob, carol) = (s.client(), s.client());
+    s.sign_in(&bob, "bob", "demo").await;
+    s.sign_in(&carol, "carol", "demo").await;
+    let load = |c: reqwest::Client| {
+        let (url, id) = (s.url("/api/load_change"), id.clone());
+        async move {
+            let r = c
+                .post(url)
+                .form(&[("id", id.as_str())])
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 200);
+            let v: serde_json::Value = r.json().await.unwrap();
+            v["objects"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|o| (o["index"].as_u64().unwrap(), o["viewed"].as_bool().unwrap()))
+                .collect::<Vec<_>>()
+        }
+    };
+    let before = load(bob.clone()).await;
+    assert!(!before.is_empty() && before.iter().all(|(_, v)| !v));
+    let first = before[0].0.to_string();
+    let r = bob
+        .post(s.url("/api/mark_viewed"))
+        .form(&[
+            ("id", id.as_str()),
+            ("index", first.as_str()),
+            ("viewed", "true"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let after = load(bob.clone()).await;
+    assert!(after[0].1, "bob's mark is kept: {after:?}");
+    assert!(
+        load(carol.clone()).await.iter().all(|(_, v)| !v),
+        "carol has her own marks"
+    );
+    let r = bob
+        .post(s.url("/api/mark_viewed"))
+        .form(&[
+            ("id", id.as_str()),
+            ("index", first.as_str()),
+            ("viewed", "false"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(!load(bob).await[0].1);
+}
 
 impl Pipes {
     pub async fn post(
