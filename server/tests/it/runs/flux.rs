@@ -11,6 +11,7 @@ use std::time::Duration;
 crate::pipelines_on_both_databases!(
     signed_events_apply_verify_and_promote,
     a_failing_probe_fails_the_change_with_its_evidence,
+    a_generic_provider_sends_a_bearer_token,
 );
 
 const KEY: &str = "0123456789abcdef-test-hmac-key";
@@ -305,4 +306,43 @@ async fn a_failing_probe_fails_the_change_with_its_evidence(p: &Pipes) {
         p.changes(&bob, "staging").await.is_empty(),
         "nothing is promoted"
     );
+}
+
+async fn a_generic_provider_sends_a_bearer_token(p: &Pipes) {
+    p.add_cluster("generic").await;
+    let change = p.merged_dev_change().await;
+    let id = change["id"].as_str().unwrap();
+    let head = change["head_commit"].as_str().unwrap();
+    let body = event(
+        "ReconciliationSucceeded",
+        "info",
+        &format!("env/dev/{head}"),
+        "applied",
+    );
+    let post = |auth: Option<String>| {
+        let mut r = reqwest::Client::new()
+            .post(p.server.url("/hooks/flux/demo"))
+            .body(body.clone());
+        if let Some(a) = auth {
+            r = r.header("Authorization", a);
+        }
+        r.send()
+    };
+    // An HMAC signature is not what a generic cluster checks; nor a wrong token.
+    assert_eq!(post(None).await.unwrap().status(), 401);
+    assert_eq!(
+        post(Some(format!("Bearer {KEY}x"))).await.unwrap().status(),
+        401
+    );
+    assert_eq!(
+        post(Some(format!("Basic {KEY}"))).await.unwrap().status(),
+        401
+    );
+    assert_eq!(p.change_state(id).await, "merged");
+    let r = post(Some(format!("Bearer {KEY}"))).await.unwrap();
+    assert_eq!(r.status(), 200);
+    wait_for("verified", Duration::from_secs(30), || async {
+        (p.change_state(id).await == "verified").then_some(())
+    })
+    .await;
 }
