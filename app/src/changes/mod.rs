@@ -172,10 +172,14 @@ pub async fn load_change(id: String) -> Result<ChangeDetail, AppError> {
 
 /// The diff of one object of a change, loaded when it is opened or scrolled into view.
 #[server(endpoint = "change_object_diff")]
-pub async fn change_object_diff(id: String, index: usize) -> Result<Vec<DiffHunk>, AppError> {
+pub async fn change_object_diff(
+    id: String,
+    index: usize,
+    whole: bool,
+) -> Result<Vec<DiffHunk>, AppError> {
     use crate::auth::{ssr::require_role, Role};
     require_role(Role::Viewer).await?;
-    store::object_hunks(&crate::auth::ssr::db()?, &id, index)
+    store::object_hunks(&crate::auth::ssr::db()?, &id, index, whole)
         .await
         .map_err(AppError::with_status)
 }

@@ -277,13 +277,14 @@ fn ObjectDiff(id: String, pos: usize, o: ObjectEntry, split: ReadSignal<bool>) -
     let mark_id = id.clone();
     let (shown, set_shown) = signal(LINES_AT_ONCE);
     let index = o.index;
+    let (whole, set_whole) = signal(false);
     let hunks = Resource::new(
-        move || open.get(),
-        move |open| {
+        move || (open.get(), whole.get()),
+        move |(open, whole)| {
             let id = id.clone();
             async move {
                 if open {
-                    change_object_diff(id, index).await.map(Some)
+                    change_object_diff(id, index, whole).await.map(Some)
                 } else {
                     Ok(None)
                 }
@@ -309,6 +310,11 @@ fn ObjectDiff(id: String, pos: usize, o: ObjectEntry, split: ReadSignal<bool>) -
                 }/>" Viewed"</label>
             </header>
             {(!o.fields.is_empty()).then(|| view! { <p class="fields muted">{o.fields.join(", ")}</p> })}
+            <Show when=move || open.get()>
+                <button class="link-button" data-testid="whole-object" on:click=move |_| set_whole.update(|w| *w = !*w)>
+                    {move || if whole.get() { "Show changes only" } else { "Show the whole object" }}
+                </button>
+            </Show>
             <Show when=move || open.get()>
                 <Suspense fallback=|| view! { <p class="muted">"Loading diff…"</p> }>
                     {move || Suspend::new(async move {

@@ -237,14 +237,26 @@ pub async fn open(db: &Db, c: NewChange<'_>) -> Result<(), AppError> {
 }
 
 /// The hunks of object `index` of a change's stored diff, for the diff view.
-pub async fn object_hunks(db: &Db, id: &str, index: usize) -> Result<Vec<DiffHunk>, AppError> {
+/// An object's hunks: 3 lines of context, or (`whole`) the whole object as context when the
+/// change stored it (changes proposed before that was stored fall back to 3 lines).
+pub async fn object_hunks(
+    db: &Db,
+    id: &str,
+    index: usize,
+    whole: bool,
+) -> Result<Vec<DiffHunk>, AppError> {
     let diff = diff_json(db, id)
         .await?
         .ok_or_else(|| AppError::NotFound("change request".into()))?;
     let object = diff["objects"]
         .get(index)
         .ok_or_else(|| AppError::NotFound("object of this change".into()))?;
-    let hunks = object["hunks"].as_array().cloned().unwrap_or_default();
+    let key = if whole && object.get("whole_hunks").is_some() {
+        "whole_hunks"
+    } else {
+        "hunks"
+    };
+    let hunks = object[key].as_array().cloned().unwrap_or_default();
     Ok(hunks
         .iter()
         .map(|h| {

@@ -278,6 +278,9 @@ async fn finish_step(
     .await
 }
 
+/// Context lines that cover any real object (similar's grouping misbehaves near usize::MAX).
+const WHOLE_OBJECT_CONTEXT: usize = 1_000_000;
+
 #[allow(clippy::too_many_arguments)]
 pub(super) fn prepare(
     gitops: &Path,
@@ -386,6 +389,18 @@ pub(super) fn prepare(
         );
     }
     let changes = crate::diff::diff(&before, &after, 3).map_err(|e| content(e.to_string()))?;
+    // The same diff with the whole object as context, for "show the whole object" on the
+    // change page. It comes from the same redacted objects, so Secret values stay sealed.
+    let whole = crate::diff::diff(&before, &after, WHOLE_OBJECT_CONTEXT)
+        .map_err(|e| content(e.to_string()))?;
+    let mut diff_value = serde_json::to_value(&changes).context("diff to JSON")?;
+    if let Some(objects) = diff_value["objects"].as_array_mut() {
+        for (o, w) in objects.iter_mut().zip(&whole.objects) {
+            if w.status != crate::diff::Status::Unchanged {
+                o["whole_hunks"] = serde_json::to_value(&w.hunks).context("diff to JSON")?;
+            }
+        }
+    }
 
     let who = Signature::now("fluxgate", "fluxgate@localhost").context("signature")?;
     let Some(head) = tree::commit_edits(&repo, base, branch, replace, &edits, message, &who)?
@@ -395,7 +410,7 @@ pub(super) fn prepare(
     Ok(Some(Prepared {
         head,
         base,
-        diff_json: serde_json::to_string(&changes).context("diff to JSON")?,
+        diff_json: diff_value.to_string(),
         summary: serde_json::to_value(changes.summary).context("summary")?,
         risks: serde_json::to_value(&changes.risks).context("risks")?,
         objects: objects.len(),

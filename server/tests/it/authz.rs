@@ -16,7 +16,7 @@ const SERVER_FNS: &[(&str, &str, u8)] = &[
     ("list_flux_status", "", 1),
     ("list_changes", "env=&state=&app=&mine=false&page=0", 1),
     ("load_change", "id=nope", 1),
-    ("change_object_diff", "id=nope&index=0", 1),
+    ("change_object_diff", "id=nope&index=0&whole=false", 1),
     ("change_source_diff", "id=nope", 1),
     ("mark_viewed", "id=nope&index=0&viewed=true", 1),
     ("list_runs", "app=&kind=", 1),

@@ -15,7 +15,77 @@ crate::pipelines_on_both_databases!(
     two_merges_at_once_make_exactly_one,
     rollback_restores_an_earlier_deployment_through_the_policy,
     viewed_marks_are_kept_per_reviewer,
+    the_whole_object_view_keeps_secrets_sealed,
 );
+
+async fn the_whole_object_view_keeps_secrets_sealed(p: &Pipes) {
+    let (alice, bob) = (p.token("alice").await, p.token("bob").await);
+    // A first version in dev, so the next change has objects that changed (not only added).
+    let first = p.open_change(&bob, None).await;
+    for action in ["approve", "merge"] {
+        let path = format!("/api/v1/changes/{}/{action}", id(&first));
+        let (status, body) = p.post(&bob, &path, serde_json::json!({})).await;
+        assert_eq!(status, 200, "{body}");
+    }
+    let kustomization = read_app_file(&p.app_repo(), "deploy/kustomization.yaml")
+        .replace("  - service.yaml\n", "  - service.yaml\n  - secret.yaml\n");
+    let secret = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: api-key\nstringData:\n  key: whole-object-s3cret\n";
+    let sha = push(
+        &p.app_repo(),
+        "main",
+        "main",
+        &[
+            ("deploy/kustomization.yaml", Some(kustomization.as_str())),
+            ("deploy/secret.yaml", Some(secret)),
+        ],
+        "An API key",
+    );
+    p.hook(&alice).await;
+    let change = p.open_change(&bob, Some(&sha)).await;
+    let id = id(&change).to_string();
+    let (status, diff) = p.get(&bob, &format!("/api/v1/changes/{id}/diff")).await;
+    assert_eq!(status, 200);
+    let text = diff.to_string();
+    assert!(text.contains("whole_hunks"), "the whole objects are stored");
+    assert!(
+        !text.contains("whole-object-s3cret"),
+        "Secret values stay sealed"
+    );
+    let s = &p.server;
+    let c = s.client();
+    s.sign_in(&c, "bob", "demo").await;
+    let objects = diff["objects"].as_array().unwrap();
+    let mut seen_changed = false;
+    for (index, o) in objects.iter().enumerate() {
+        if o["status"] == "unchanged" {
+            continue;
+        }
+        let lines = |whole: &'static str| {
+            let (c, url, id) = (c.clone(), s.url("/api/change_object_diff"), id.clone());
+            async move {
+                let i = index.to_string();
+                let r = c
+                    .post(url)
+                    .form(&[("id", id.as_str()), ("index", i.as_str()), ("whole", whole)])
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(r.status(), 200);
+                r.text().await.unwrap()
+            }
+        };
+        let (part, all) = (lines("false").await, lines("true").await);
+        assert!(all.len() >= part.len(), "{}", o["display"]);
+        assert!(!all.contains("whole-object-s3cret"));
+        if o["status"] == "changed" && o["display"].as_str().unwrap().contains("Deployment") {
+            seen_changed = true;
+            assert!(
+                all.contains("apiVersion") && all.len() > part.len(),
+                "whole object: {all}"
+            );
+        }
+    }
+}
 
 async fn viewed_marks_are_kept_per_reviewer(p: &Pipes) {
     let bob_token = p.token("bob").await;
