@@ -85,6 +85,7 @@ async fn the_whole_object_view_keeps_secrets_sealed(p: &Pipes) {
             );
         }
     }
+    assert!(seen_changed, "the Deployment changed (its image)");
 }
 
 async fn viewed_marks_are_kept_per_reviewer(p: &Pipes) {
