@@ -291,11 +291,7 @@ async fn send(
     message: &str,
     revision: &str,
 ) -> Result<()> {
-    let now = time::OffsetDateTime::now_utc()
-        .replace_nanosecond(0)
-        .expect("zero nanoseconds is valid")
-        .format(&time::format_description::well_known::Rfc3339)
-        .expect("RFC 3339 formatting of a UTC time cannot fail");
+    let now = app::db::now_text();
     let body = serde_json::json!({
         "involvedObject": {
             "apiVersion": "kustomize.toolkit.fluxcd.io/v1",
