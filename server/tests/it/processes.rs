@@ -3,17 +3,51 @@
 
 use crate::runs::wait_for;
 use crate::support::{create_pg_database, drop_pg_database};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// A child process killed when the test ends, pass or fail.
-struct Running(Child);
+/// A child process killed when the test ends, pass or fail. Its log (stderr) goes to a
+/// file that is printed when the test fails, so a failure says what the process saw.
+struct Running {
+    name: &'static str,
+    child: Child,
+    log: PathBuf,
+}
+
+impl Running {
+    fn spawn(name: &'static str, mut cmd: Command, log_dir: &Path) -> Self {
+        let log = log_dir.join(format!("{name}.log"));
+        let file = std::fs::File::create(&log).unwrap();
+        let child = cmd.stderr(file).spawn().unwrap();
+        Running { name, child, log }
+    }
+
+    /// Fails the test at once, with the log, when the process has exited: waiting out a
+    /// timeout for a dead process hides why it died.
+    fn assert_alive(&mut self) {
+        if let Some(status) = self.child.try_wait().unwrap() {
+            panic!(
+                "{} exited early ({status}); its log:\n{}",
+                self.name,
+                std::fs::read_to_string(&self.log).unwrap_or_default()
+            );
+        }
+    }
+}
 
 impl Drop for Running {
     fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if std::thread::panicking() {
+            let log = std::fs::read_to_string(&self.log).unwrap_or_default();
+            let tail: Vec<&str> = log.lines().rev().take(200).collect();
+            eprintln!("--- last lines of the {} log ---", self.name);
+            for line in tail.iter().rev() {
+                eprintln!("{line}");
+            }
+        }
     }
 }
 
@@ -31,11 +65,7 @@ fn fluxgate(args: &[&str], data_dir: &Path, database: Option<&str>) -> Command {
         .env("FLUXGATE_DATA_DIR", data_dir)
         .env_remove("DATABASE_URL")
         .stdout(Stdio::null())
-        .stderr(if std::env::var_os("FLUXGATE_TEST_DEMO_LOGS").is_some() {
-            Stdio::inherit()
-        } else {
-            Stdio::null()
-        });
+        .stderr(Stdio::null());
     if let Some(url) = database {
         cmd.env("DATABASE_URL", url);
     }
@@ -44,21 +74,26 @@ fn fluxgate(args: &[&str], data_dir: &Path, database: Option<&str>) -> Command {
 
 /// A token for bob, once the demo has created its users (slow when the whole suite shares
 /// two cores: seeding hashes four passwords with Argon2).
-async fn token(data_dir: &Path, database: Option<&str>) -> String {
-    wait_for(
-        "the demo to create its users",
-        Duration::from_secs(120),
-        || async {
-            let out = fluxgate(&["token", "create", "--user", "bob"], data_dir, database)
-                .stdout(Stdio::piped())
-                .output()
-                .unwrap();
-            out.status
-                .success()
-                .then(|| String::from_utf8(out.stdout).unwrap().trim().to_string())
-        },
-    )
-    .await
+async fn token(server: &mut Running, data_dir: &Path, database: Option<&str>) -> String {
+    let start = Instant::now();
+    loop {
+        server.assert_alive();
+        let out = fluxgate(&["token", "create", "--user", "bob"], data_dir, database)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .output()
+            .unwrap();
+        if out.status.success() {
+            return String::from_utf8(out.stdout).unwrap().trim().to_string();
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "timed out waiting for the {} to create its users; `fluxgate token create` said: {}",
+            server.name,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 async fn changes(port: u16, token: &str) -> Vec<serde_json::Value> {
@@ -97,12 +132,12 @@ async fn demo_picks_up_a_git_push_through_its_hook() {
     let data = dir.path().join("data");
     let port = free_port();
     let addr = format!("127.0.0.1:{port}");
-    let _demo = Running(
-        fluxgate(&["demo", "--addr", &addr], &data, None)
-            .spawn()
-            .unwrap(),
+    let mut demo = Running::spawn(
+        "demo",
+        fluxgate(&["demo", "--addr", &addr], &data, None),
+        dir.path(),
     );
-    let token = token(&data, None).await;
+    let token = token(&mut demo, &data, None).await;
     wait_for(
         "the first change request",
         Duration::from_secs(60),
@@ -158,12 +193,12 @@ async fn web_and_runner_run_as_separate_processes_on_one_postgres() {
     let data = dir.path().join("data");
     let port = free_port();
     let addr = format!("127.0.0.1:{port}");
-    let _web = Running(
-        fluxgate(&["demo", "--no-runner", "--addr", &addr], &data, Some(&url))
-            .spawn()
-            .unwrap(),
+    let mut web = Running::spawn(
+        "web",
+        fluxgate(&["demo", "--no-runner", "--addr", &addr], &data, Some(&url)),
+        dir.path(),
     );
-    let token = token(&data, Some(&url)).await;
+    let token = token(&mut web, &data, Some(&url)).await;
     // Serving only: nothing runs.
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert!(changes(port, &token).await.is_empty());
@@ -183,8 +218,16 @@ async fn web_and_runner_run_as_separate_processes_on_one_postgres() {
     );
 
     // Two runners on the same database: the work is done once.
-    let _runner1 = Running(fluxgate(&["runner"], &data, Some(&url)).spawn().unwrap());
-    let _runner2 = Running(fluxgate(&["runner"], &data, Some(&url)).spawn().unwrap());
+    let runner1 = Running::spawn(
+        "runner1",
+        fluxgate(&["runner"], &data, Some(&url)),
+        dir.path(),
+    );
+    let runner2 = Running::spawn(
+        "runner2",
+        fluxgate(&["runner"], &data, Some(&url)),
+        dir.path(),
+    );
     let change = wait_for(
         "a change request made by the runners",
         Duration::from_secs(60),
@@ -198,7 +241,7 @@ async fn web_and_runner_run_as_separate_processes_on_one_postgres() {
         1,
         "one change request, not one per runner"
     );
-    drop((_runner1, _runner2, _web));
+    drop((runner1, runner2, web));
     drop_pg_database(&url).await;
 }
 
@@ -212,12 +255,12 @@ async fn demo_loop_ends_verified_in_dev_with_staging_proposed() {
     let data = dir.path().join("data");
     let port = free_port();
     let addr = format!("127.0.0.1:{port}");
-    let _demo = Running(
-        fluxgate(&["demo", "--addr", &addr], &data, None)
-            .spawn()
-            .unwrap(),
+    let mut demo = Running::spawn(
+        "demo",
+        fluxgate(&["demo", "--addr", &addr], &data, None),
+        dir.path(),
     );
-    let token = token(&data, None).await;
+    let token = token(&mut demo, &data, None).await;
     let change = wait_for(
         "the first change request",
         Duration::from_secs(90),
