@@ -15,6 +15,8 @@ pub mod db;
 pub mod environments;
 pub mod error;
 pub mod flux_status;
+#[cfg(feature = "ssr")]
+pub mod git;
 pub mod layout;
 pub mod pages;
 pub mod policy;

@@ -81,6 +81,9 @@ pub enum Command {
     /// HTTP probes that verify an app in an environment after Flux applied it.
     #[command(subcommand)]
     Probe(crate::cli_flux::ProbeCommand),
+    /// Push the GitOps repository to a remote (a forge, another server).
+    #[command(subcommand)]
+    Gitops(crate::cli_gitops::GitopsCommand),
 }
 
 #[derive(Args, Debug)]
@@ -353,6 +356,11 @@ pub async fn run(cli: Cli) -> Result<()> {
         }
         Command::Cluster(ref c) => crate::cli_flux::cluster(&open(&cli).await?.db, c).await,
         Command::Probe(ref c) => crate::cli_flux::probe(&open(&cli).await?.db, c).await,
+        Command::Gitops(ref c) => {
+            let database = open(&cli).await?;
+            let data_dir = database::prepare_data_dir(&cli.data_dir)?;
+            crate::cli_gitops::gitops(&database.db, &data_dir, c, read_password).await
+        }
         Command::Demo(ref args) => {
             let database = open(&cli).await?;
             let data_dir = database::prepare_data_dir(&cli.data_dir)?;

@@ -10,6 +10,7 @@ pub mod apps;
 pub mod cd;
 pub mod cli;
 mod cli_flux;
+mod cli_gitops;
 pub mod database;
 pub mod demo;
 pub mod diff;

@@ -12,6 +12,7 @@ use crate::audit::ssr as audit;
 use crate::auth::SignedInUser;
 use crate::db::{new_id, now_text, Db};
 use crate::error::AppError;
+use crate::git::remote::{self, GitopsRemote, PushError};
 use git2::{Oid, Repository};
 use sqlx::Row;
 use std::path::PathBuf;
@@ -44,6 +45,8 @@ enum GitOutcome {
     AtHead,
     /// The branch is somewhere else than the change's base.
     BaseMoved(String),
+    /// The GitOps remote could not be read or written; nothing moved.
+    RemoteFailed(String),
 }
 
 /// Merges as `user` after checking the policy. Returns a sentence for the user.
@@ -74,15 +77,19 @@ pub async fn merge_as(db: &Db, id: &str, actor: &str) -> Result<String, AppError
     }
     let (env_id, branch) = env_branch(db, id).await?;
     let path = gitops_path(db).await?;
+    let remote = crate::git::remote::load(db)
+        .await
+        .map_err(AppError::internal)?;
     let (head, base, b) = (
         change.head_commit.clone(),
         change.base_commit.clone(),
         branch.clone(),
     );
-    let outcome = tokio::task::spawn_blocking(move || move_branch(&path, &b, &base, &head))
-        .await
-        .map_err(AppError::internal)?
-        .map_err(AppError::internal)?;
+    let outcome =
+        tokio::task::spawn_blocking(move || move_branch(&path, remote.as_ref(), &b, &base, &head))
+            .await
+            .map_err(AppError::internal)?
+            .map_err(AppError::internal)?;
     match outcome {
         GitOutcome::BaseMoved(now) => {
             request_rebase(db, id).await?;
@@ -93,13 +100,18 @@ pub async fn merge_as(db: &Db, id: &str, actor: &str) -> Result<String, AppError
                 change.base_commit.get(..7).unwrap_or(&change.base_commit)
             )))
         }
+        GitOutcome::RemoteFailed(why) => Err(AppError::Invalid(format!(
+            "{why}; nothing was merged, try again"
+        ))),
         GitOutcome::AtHead => finalize(db, &change, &env_id, &branch, actor).await,
     }
 }
 
-/// Fast-forwards `branch` from `base` to `head`, atomically.
+/// Fast-forwards `branch` from `base` to `head`, atomically (with a GitOps remote: on the
+/// remote too, where a branch moved by someone else counts as a moved base).
 fn move_branch(
     path: &std::path::Path,
+    remote: Option<&GitopsRemote>,
     branch: &str,
     base: &str,
     head: &str,
@@ -107,6 +119,11 @@ fn move_branch(
     let repo = Repository::open_bare(path)?;
     let refname = format!("refs/heads/{branch}");
     let (base, head) = (Oid::from_str(base)?, Oid::from_str(head)?);
+    if let Some(remote) = remote {
+        if let Err(e) = remote::pull_branch(&repo, remote, branch) {
+            return Ok(GitOutcome::RemoteFailed(format!("{e:#}")));
+        }
+    }
     let current = repo.find_reference(&refname)?.target();
     if current == Some(head) {
         return Ok(GitOutcome::AtHead);
@@ -126,7 +143,13 @@ fn move_branch(
         )
         .map(|_| ());
     match moved {
-        Ok(()) => Ok(GitOutcome::AtHead),
+        Ok(()) => match remote::publish(&repo, remote, branch, Some(base), head) {
+            Ok(()) => Ok(GitOutcome::AtHead),
+            Err(PushError::Moved { now }) => Ok(GitOutcome::BaseMoved(
+                now.map(|o| o.to_string()).unwrap_or_default(),
+            )),
+            Err(e) => Ok(GitOutcome::RemoteFailed(e.to_string())),
+        },
         // Someone moved it between our read and our write: look again.
         Err(e) if e.code() == git2::ErrorCode::Modified || e.code() == git2::ErrorCode::Locked => {
             let now = repo.find_reference(&refname)?.target();

@@ -16,6 +16,7 @@ use crate::runs::{self, Run, StepEnd};
 use anyhow::Context;
 use app::changes::store::{self as changes, NewChange};
 use app::db::new_id;
+use app::git::remote::{self, GitopsRemote};
 use git2::{Oid, Repository, Signature};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -140,11 +141,23 @@ pub async fn propose(
             scratch.clone(),
             gitops.clone(),
         );
+        let remote = app::git::remote::load(&r.db)
+            .await
+            .map_err(ProposeError::Other)?;
         tokio::task::spawn_blocking(move || {
             let result = with_repo_lock(&gitops, || {
                 prepare(
-                    &gitops, &app_name, &env, &templates, kind, &images, &scratch, &branch,
-                    &message, None,
+                    &gitops,
+                    remote.as_ref(),
+                    &app_name,
+                    &env,
+                    &templates,
+                    kind,
+                    &images,
+                    &scratch,
+                    &branch,
+                    &message,
+                    None,
                 )
             });
             let _ = std::fs::remove_dir_all(&scratch);
@@ -284,6 +297,7 @@ const WHOLE_OBJECT_CONTEXT: usize = 1_000_000;
 #[allow(clippy::too_many_arguments)]
 pub(super) fn prepare(
     gitops: &Path,
+    remote: Option<&GitopsRemote>,
     app: &str,
     env: &Env,
     templates: &[(String, String)],
@@ -297,6 +311,10 @@ pub(super) fn prepare(
     let content = ProposeError::Content;
     let repo = Repository::open_bare(gitops)
         .with_context(|| format!("opening the GitOps repository {}", gitops.display()))?;
+    if let Some(remote) = remote {
+        // Build on what the remote has, not on what fluxgate last saw.
+        remote::pull_branch(&repo, remote, &env.branch)?;
+    }
     let base = tree::branch_head(&repo, &env.branch)?.ok_or_else(|| {
         content(format!(
             "branch {} does not exist in the GitOps repository",
@@ -407,6 +425,7 @@ pub(super) fn prepare(
     else {
         return Ok(None);
     };
+    remote::publish(&repo, remote, branch, replace, head).map_err(anyhow::Error::from)?;
     Ok(Some(Prepared {
         head,
         base,

@@ -56,10 +56,14 @@ pub async fn rebase(r: &Runner, payload: &serde_json::Value) -> Result<(), JobEr
         id
     );
     let (branch, env_c): (String, Env) = (change.proposal_branch.clone(), env.clone());
+    let remote = app::git::remote::load(&r.db)
+        .await
+        .map_err(|e| JobError::retry(format!("{e:#}")))?;
     let prepared = tokio::task::spawn_blocking(move || {
         let result = with_repo_lock(&gitops, || {
             prepare(
                 &gitops,
+                remote.as_ref(),
                 &app.name,
                 &env_c,
                 &templates,

@@ -12,6 +12,7 @@ use crate::runs::{self, Kind, NewRun};
 use anyhow::Context;
 use app::changes::store::{self, NewChange};
 use app::db::new_id;
+use app::git::remote::{self, GitopsRemote};
 use git2::{Oid, Repository, Signature};
 use sqlx::Row;
 
@@ -85,8 +86,13 @@ pub async fn rollback(r: &Runner, payload: &serde_json::Value) -> Result<(), Job
         proposal.clone(),
         message.clone(),
     );
+    let remote = app::git::remote::load(&r.db)
+        .await
+        .map_err(|e| JobError::retry(format!("{e:#}")))?;
     let prepared = tokio::task::spawn_blocking(move || {
-        with_repo_lock(&gitops, || restore(&gitops, &a, &b, &old_commit, &p, &m))
+        with_repo_lock(&gitops, || {
+            restore(&gitops, remote.as_ref(), &a, &b, &old_commit, &p, &m)
+        })
     })
     .await
     .map_err(JobError::retry)?;
@@ -156,6 +162,7 @@ type Restored = (String, String, String, serde_json::Value, serde_json::Value);
 
 fn restore(
     gitops: &std::path::Path,
+    remote: Option<&GitopsRemote>,
     app: &str,
     branch: &str,
     old: &str,
@@ -163,6 +170,9 @@ fn restore(
     message: &str,
 ) -> anyhow::Result<Option<Restored>> {
     let repo = Repository::open_bare(gitops)?;
+    if let Some(remote) = remote {
+        remote::pull_branch(&repo, remote, branch)?;
+    }
     let base =
         tree::branch_head(&repo, branch)?.with_context(|| format!("branch {branch} is missing"))?;
     let old = Oid::from_str(old)?;
@@ -198,6 +208,7 @@ fn restore(
     let Some(head) = tree::commit_edits(&repo, base, proposal, None, &edits, message, &who)? else {
         return Ok(None);
     };
+    remote::publish(&repo, remote, proposal, None, head)?;
     Ok(Some((
         head.to_string(),
         base.to_string(),

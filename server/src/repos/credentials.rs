@@ -1,44 +1,11 @@
-//! Credentials for network remotes of application repositories: a user name with a
-//! password or token (https), or a private key (ssh). Stored per app in the database
-//! (`fluxgate app set-credentials`), handed to libgit2 only when the server asks for them,
-//! and never printed: [`Credentials`]' Debug hides the secrets, and fetch errors name the
-//! repository without them.
+//! Credentials for network remotes of application repositories, stored per app in the
+//! database (`fluxgate app set-credentials`). Fetch errors name the repository without them.
 
 use anyhow::{bail, Context, Result};
 use app::db::{now_text, Db};
-use git2::{Cred, CredentialType, RemoteCallbacks};
 use sqlx::Row;
 
-#[derive(Clone, Default)]
-pub struct Credentials {
-    pub username: String,
-    pub password: String,
-    pub ssh_key: String,
-}
-
-impl std::fmt::Debug for Credentials {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Credentials")
-            .field("username", &self.username)
-            .field(
-                "password",
-                &if self.password.is_empty() {
-                    ""
-                } else {
-                    "(hidden)"
-                },
-            )
-            .field(
-                "ssh_key",
-                &if self.ssh_key.is_empty() {
-                    ""
-                } else {
-                    "(hidden)"
-                },
-            )
-            .finish()
-    }
-}
+pub use app::git::credentials::{callbacks, Credentials};
 
 pub async fn get(db: &Db, app_id: &str) -> Result<Option<Credentials>> {
     let row =
@@ -76,42 +43,4 @@ pub async fn put(db: &Db, app_id: &str, c: &Credentials) -> Result<()> {
     .await
     .context("storing the credentials")?;
     Ok(())
-}
-
-/// Callbacks that answer libgit2's credential requests once each (a second request for
-/// the same kind means the server refused them: failing beats looping).
-pub fn callbacks(creds: Option<&Credentials>) -> RemoteCallbacks<'_> {
-    let mut callbacks = RemoteCallbacks::new();
-    let mut asked = 0;
-    callbacks.credentials(move |_url, url_user, allowed| {
-        asked += 1;
-        let Some(c) = creds else {
-            return Err(git2::Error::from_str(
-                "the repository asks for credentials: set them with `fluxgate app set-credentials`",
-            ));
-        };
-        if asked > 2 {
-            return Err(git2::Error::from_str(
-                "the repository refused the stored credentials",
-            ));
-        }
-        let user = if c.username.is_empty() {
-            url_user.unwrap_or("git")
-        } else {
-            c.username.as_str()
-        };
-        if allowed.contains(CredentialType::USERNAME) {
-            return Cred::username(user);
-        }
-        if allowed.contains(CredentialType::SSH_KEY) && !c.ssh_key.is_empty() {
-            return Cred::ssh_key_from_memory(user, None, &c.ssh_key, None);
-        }
-        if allowed.contains(CredentialType::USER_PASS_PLAINTEXT) && !c.password.is_empty() {
-            return Cred::userpass_plaintext(user, &c.password);
-        }
-        Err(git2::Error::from_str(
-            "the stored credentials do not fit what the repository asks for (https needs a password or token, ssh a key)",
-        ))
-    });
-    callbacks
 }

@@ -245,3 +245,81 @@ fn a_new_sqlite_file_is_opened_one_process_at_a_time() {
     }
     assert!(data.join("fluxgate.db").exists());
 }
+
+#[test]
+fn gitops_remote_is_checked_stored_and_never_shows_its_secret() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    let out = fluxgate(&["migrate", "--data-dir", d], "", &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    git2::Repository::init_bare(dir.path().join("repos/gitops.git")).unwrap();
+    let forge = dir.path().join("forge.git");
+    git2::Repository::init_bare(&forge).unwrap();
+    let url = format!("file://{}", forge.display());
+
+    let with_password = fluxgate(
+        &[
+            "gitops",
+            "set-remote",
+            "https://ci:hunter2@forge.invalid/ops.git",
+            "--data-dir",
+            d,
+        ],
+        "",
+        &[],
+    );
+    assert!(!with_password.status.success());
+    assert!(stderr(&with_password).contains("the URL holds a password"));
+    assert!(!stderr(&with_password).contains("hunter2"));
+
+    let unreachable = fluxgate(
+        &[
+            "gitops",
+            "set-remote",
+            "file:///nonexistent/ops.git",
+            "--username",
+            "ci",
+            "--data-dir",
+            d,
+        ],
+        "t0ken-s3cret\n",
+        &[],
+    );
+    assert!(!unreachable.status.success());
+    assert!(
+        stderr(&unreachable).contains("connecting to the GitOps remote"),
+        "{}",
+        stderr(&unreachable)
+    );
+    let show = fluxgate(&["gitops", "show", "--data-dir", d], "", &[]);
+    assert!(
+        String::from_utf8_lossy(&show.stdout).contains("no remote"),
+        "a failed set changes nothing"
+    );
+
+    let set = fluxgate(
+        &[
+            "gitops",
+            "set-remote",
+            &url,
+            "--username",
+            "ci",
+            "--data-dir",
+            d,
+        ],
+        "t0ken-s3cret\n",
+        &[],
+    );
+    assert!(set.status.success(), "{}", stderr(&set));
+    let show = fluxgate(&["gitops", "show", "--data-dir", d], "", &[]);
+    let text = String::from_utf8_lossy(&show.stdout).to_string() + &stderr(&show);
+    assert!(text.contains(&url), "{text}");
+    assert!(text.contains("password or token (user ci)"), "{text}");
+    assert!(!text.contains("t0ken-s3cret"), "the secret is never shown");
+    assert!(!stderr(&set).contains("t0ken-s3cret"));
+
+    let clear = fluxgate(&["gitops", "clear-remote", "--data-dir", d], "", &[]);
+    assert!(clear.status.success());
+    let show = fluxgate(&["gitops", "show", "--data-dir", d], "", &[]);
+    assert!(String::from_utf8_lossy(&show.stdout).contains("no remote"));
+}

@@ -6,6 +6,7 @@ mod api;
 mod failures;
 mod flow;
 mod flux;
+mod gitops_remote;
 mod queue;
 mod recovery;
 mod remotes;
