@@ -8,7 +8,98 @@ use git2::Repository;
 use std::path::Path;
 use std::time::Duration;
 
-crate::pipelines_on_both_databases!(merges_and_proposals_reach_the_remote_with_a_lease);
+crate::pipelines_on_both_databases!(
+    merges_and_proposals_reach_the_remote_with_a_lease,
+    a_remote_over_http_needs_its_credentials,
+);
+
+/// git's own smart HTTP server (`git http-backend`) behind Basic auth, killed on drop.
+struct Forge(std::process::Child);
+
+impl Drop for Forge {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start_forge(root: &Path, user: &str, password: &str) -> (Forge, u16) {
+    use std::io::BufRead;
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/git-http-server.py"
+    );
+    let mut child = std::process::Command::new("python3")
+        .arg(script)
+        .arg(root)
+        .args([user, password])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3 runs the test git server");
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let port = line.trim().parse().expect("the git server prints its port");
+    (Forge(child), port)
+}
+
+/// The remote as a forge would have it: a copy of the hosted repository.
+fn copy_of_hosted(p: &Pipes, forge: &Path) -> std::path::PathBuf {
+    let remote_path = forge.join("gitops.git");
+    std::fs::create_dir_all(forge).unwrap();
+    git2::build::RepoBuilder::new()
+        .bare(true)
+        .clone(p.gitops_repo().to_str().unwrap(), &remote_path)
+        .unwrap();
+    remote_path
+}
+
+async fn a_remote_over_http_needs_its_credentials(p: &Pipes) {
+    let bob = p.token("bob").await;
+    let first = p.open_change(&bob, None).await;
+    let forge = p.server.dir.path().join("forge");
+    let remote_path = copy_of_hosted(p, &forge);
+    let (_server, port) = start_forge(&forge, "ci", "t0ken-s3cret");
+    let url = format!("http://127.0.0.1:{port}/gitops.git");
+    let with_password = |password: &str| GitopsRemote {
+        url: url.clone(),
+        creds: Some(app::git::credentials::Credentials {
+            username: "ci".into(),
+            password: password.into(),
+            ssh_key: String::new(),
+        }),
+    };
+    let db = &p.server.database.db;
+    remote::save(db, &with_password("wrong-s3cret"))
+        .await
+        .unwrap();
+    let before = head(&p.gitops_repo(), "env/dev");
+    let (status, body) = approve_and_merge(p, &bob, &id(&first)).await;
+    assert_eq!(status, 409, "{body}");
+    let error = body["error"].as_str().unwrap();
+    assert!(error.contains("refused the stored credentials"), "{error}");
+    assert!(error.contains("nothing was merged"), "{error}");
+    assert!(!error.contains("s3cret"), "no secret in an answer: {error}");
+    assert_eq!(head(&p.gitops_repo(), "env/dev"), before);
+
+    remote::save(db, &with_password("t0ken-s3cret"))
+        .await
+        .unwrap();
+    let (status, body) = p
+        .post(
+            &bob,
+            &format!("/api/v1/changes/{}/merge", id(&first)),
+            serde_json::json!({}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        head(&remote_path, "env/dev"),
+        first["head_commit"].as_str().map(String::from),
+        "pushed over HTTP"
+    );
+}
 
 fn head(repo: &Path, branch: &str) -> Option<String> {
     let repo = Repository::open_bare(repo).unwrap();
@@ -67,14 +158,8 @@ async fn approve_and_merge(p: &Pipes, token: &str, change: &str) -> (u16, serde_
 async fn merges_and_proposals_reach_the_remote_with_a_lease(p: &Pipes) {
     let bob = p.token("bob").await;
     let first = p.open_change(&bob, None).await;
-    // The remote starts as a copy of the hosted repository (what `git clone --bare` makes).
     let forge = p.server.dir.path().join("forge");
-    let remote_path = forge.join("gitops.git");
-    std::fs::create_dir_all(&forge).unwrap();
-    git2::build::RepoBuilder::new()
-        .bare(true)
-        .clone(p.gitops_repo().to_str().unwrap(), &remote_path)
-        .unwrap();
+    let remote_path = copy_of_hosted(p, &forge);
     let url = format!("file://{}", remote_path.display());
     let db = &p.server.database.db;
     remote::save(
