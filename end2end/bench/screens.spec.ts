@@ -29,12 +29,21 @@ test('every page, light and dark', async ({ browser }) => {
     await page.getByTestId('changes').getByRole('link').first().click();
     await expect(page.locator('table.diff').first()).toBeVisible();
     await page.screenshot({ path: `${out}/${scheme}-change.png`, fullPage: true });
+    const whole = page.getByRole('button', { name: 'Show the whole object' });
+    if (await whole.count()) {
+      await whole.first().click();
+      await page.screenshot({ path: `${out}/${scheme}-change-whole.png`, fullPage: true });
+    }
     await page.getByRole('tab', { name: 'Templates and values' }).click();
     await page.screenshot({ path: `${out}/${scheme}-change-source.png`, fullPage: true });
     await page.goto('/runs');
     await page.getByTestId('runs').getByRole('link').first().click();
     await expect(page.getByTestId('log')).toBeVisible();
     await page.screenshot({ path: `${out}/${scheme}-run.png`, fullPage: true });
+    await page.goto('/apps/hello-web');
+    await page.locator('a[href*="/commits/"]').first().click();
+    await page.waitForLoadState('networkidle');
+    await page.screenshot({ path: `${out}/${scheme}-commit.png`, fullPage: true });
     await context.close();
   }
 });

@@ -394,7 +394,9 @@ fn SourceDiff(id: String) -> impl IntoView {
                         <pre class="source-diff" data-testid="source-diff">
                             {t.lines().map(|l| {
                                 let class = if l.starts_with('+') && !l.starts_with("+++") { "insert" } else if l.starts_with('-') && !l.starts_with("---") { "delete" } else { "" };
-                                view! { <span class=class>{format!("{l}\n")}</span> }
+                                // The line break stays outside the span: inside a full-width
+                                // inline-block it would put the next line beside this one.
+                                view! { <span class=class>{l.to_string()}</span>"\n" }
                             }).collect_view()}
                         </pre>
                     }.into_any(),
