@@ -20,6 +20,9 @@ pub struct SettingsData {
     pub stop_the_line: Option<String>,
     pub policies: Vec<(String, String)>,
     pub users: Vec<UserRow>,
+    /// Where changes go: the hosted repository, or the remote it is pushed to (never a
+    /// secret: the URL holds none, and only the kind of credentials is named).
+    pub gitops: String,
 }
 
 #[server(endpoint = "load_settings")]
@@ -104,6 +107,11 @@ pub fn SettingsPage() -> impl IntoView {
                                 Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
                             })}
                         </section>
+                        <section class="card" data-testid="gitops-repository">
+                            <h2>"GitOps repository"</h2>
+                            <p>{d.gitops.clone()}</p>
+                            <p class="muted">"Changed on the server's command line: fluxgate gitops set-remote URL / clear-remote."</p>
+                        </section>
                         <crate::users::UsersCard/>
                     }.into_any(),
                 }
@@ -154,10 +162,28 @@ pub mod ssr {
                 disabled: r.try_get::<i64, _>("disabled")? != 0,
             });
         }
+        let gitops = match crate::git::remote::load(db)
+            .await
+            .map_err(AppError::internal)?
+        {
+            None => "Hosted by fluxgate, served to Flux at /git/gitops.git.".to_string(),
+            Some(r) => {
+                let creds = match &r.creds {
+                    None => "no credentials".to_string(),
+                    Some(c) if !c.ssh_key.is_empty() => "an ssh key".to_string(),
+                    Some(c) => format!("a password or token for {}", c.username),
+                };
+                format!(
+                    "Pushed to {} ({creds}); each branch is fetched before use and pushed with a lease.",
+                    r.url
+                )
+            }
+        };
         Ok(SettingsData {
             stop_the_line: stop,
             policies,
             users,
+            gitops,
         })
     }
 

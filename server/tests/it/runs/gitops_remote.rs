@@ -99,6 +99,25 @@ async fn a_remote_over_http_needs_its_credentials(p: &Pipes) {
         first["head_commit"].as_str().map(String::from),
         "pushed over HTTP"
     );
+    // Admins see where changes go in Settings, with the kind of credentials only.
+    let c = p.server.client();
+    p.server.sign_in(&c, "admin", "demo").await;
+    let settings = c
+        .post(p.server.url("/api/load_settings"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(settings.contains(&url), "{settings}");
+    assert!(
+        settings.contains("a password or token for ci"),
+        "{settings}"
+    );
+    assert!(!settings.contains("s3cret"), "{settings}");
 }
 
 fn head(repo: &Path, branch: &str) -> Option<String> {
