@@ -49,6 +49,11 @@ if [ ! -x end2end/node_modules/.bin/wasm-opt ] || [ end2end/package-lock.json -n
 fi
 
 if [ "$what" = test ]; then
+  # The GitOps-remote test serves git's own `git http-backend` from a small Python server.
+  if ! command -v python3 >/dev/null; then
+    say "installing python3 (the test git server)"
+    apt_install python3
+  fi
   if [ ! -x /usr/bin/chromium ]; then
     say "installing Debian's chromium"
     apt_install chromium

@@ -72,28 +72,16 @@ pub async fn gitops(
                     password: read_password()?,
                     ssh_key: String::new(),
                 }),
-                (None, Some(path)) => {
-                    let key = std::fs::read_to_string(path)
-                        .with_context(|| format!("reading {}", path.display()))?;
-                    if !key.contains("PRIVATE KEY") {
-                        bail!(
-                            "{} does not hold a PEM or OpenSSH private key",
-                            path.display()
-                        );
-                    }
-                    Some(Credentials {
-                        username: String::new(),
-                        password: String::new(),
-                        ssh_key: key,
-                    })
-                }
+                (None, Some(path)) => Some(Credentials {
+                    username: String::new(),
+                    password: String::new(),
+                    ssh_key: std::fs::read_to_string(path)
+                        .with_context(|| format!("reading {}", path.display()))?,
+                }),
                 (None, None) => None,
             };
-            if creds
-                .as_ref()
-                .is_some_and(|c| c.password.is_empty() && c.ssh_key.is_empty())
-            {
-                bail!("the password or token is empty");
+            if let Some(c) = &creds {
+                c.check().map_err(anyhow::Error::msg)?;
             }
             let new = GitopsRemote {
                 url: url.clone(),

@@ -76,13 +76,18 @@ async fn exclusive_turn(path: PathBuf) -> Result<std::fs::File> {
     .await?
 }
 
-/// The lock file that makes processes opening one SQLite file take turns, or None for a
-/// database that lives in memory only.
-fn sqlite_turn_path(url: &str) -> Option<PathBuf> {
+/// The file an `sqlite:` URL names (without its `?options`).
+fn sqlite_file(url: &str) -> &str {
     let path = url
         .trim_start_matches("sqlite://")
         .trim_start_matches("sqlite:");
-    let path = path.split('?').next().unwrap_or(path);
+    path.split('?').next().unwrap_or(path)
+}
+
+/// The lock file that makes processes opening one SQLite file take turns, or None for a
+/// database that lives in memory only.
+fn sqlite_turn_path(url: &str) -> Option<PathBuf> {
+    let path = sqlite_file(url);
     (!path.is_empty() && path != ":memory:").then(|| PathBuf::from(format!("{path}.lock")))
 }
 
@@ -154,10 +159,7 @@ async fn migrate(database: &Database) -> Result<()> {
 }
 
 async fn open_sqlite_url(url: &str) -> Result<Database> {
-    let path = url
-        .trim_start_matches("sqlite://")
-        .trim_start_matches("sqlite:");
-    let description = format!("SQLite database {}", path.split('?').next().unwrap_or(path));
+    let description = format!("SQLite database {}", sqlite_file(url));
     let options = SqliteConnectOptions::from_str(url)
         .with_context(|| format!("invalid SQLite URL {url}"))?
         .create_if_missing(true)

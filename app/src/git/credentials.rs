@@ -11,6 +11,19 @@ pub struct Credentials {
     pub ssh_key: String,
 }
 
+impl Credentials {
+    /// Exactly one secret, and a key that looks like one.
+    pub fn check(&self) -> Result<(), &'static str> {
+        if self.password.is_empty() == self.ssh_key.is_empty() {
+            return Err("give either a password (or token) or an ssh key");
+        }
+        if !self.ssh_key.is_empty() && !self.ssh_key.contains("PRIVATE KEY") {
+            return Err("the ssh key file does not hold a PEM or OpenSSH private key");
+        }
+        Ok(())
+    }
+}
+
 impl std::fmt::Debug for Credentials {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Credentials")

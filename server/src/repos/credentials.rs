@@ -1,7 +1,7 @@
 //! Credentials for network remotes of application repositories, stored per app in the
 //! database (`fluxgate app set-credentials`). Fetch errors name the repository without them.
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use app::db::{now_text, Db};
 use sqlx::Row;
 
@@ -24,12 +24,7 @@ pub async fn get(db: &Db, app_id: &str) -> Result<Option<Credentials>> {
 }
 
 pub async fn put(db: &Db, app_id: &str, c: &Credentials) -> Result<()> {
-    if c.password.is_empty() == c.ssh_key.is_empty() {
-        bail!("give either a password (or token) or an ssh key");
-    }
-    if !c.ssh_key.is_empty() && !c.ssh_key.contains("PRIVATE KEY") {
-        bail!("the ssh key file does not hold a PEM or OpenSSH private key");
-    }
+    c.check().map_err(anyhow::Error::msg)?;
     sqlx::query(
         "INSERT INTO app_credentials (app_id, username, password, ssh_key, updated_at) VALUES ($1, $2, $3, $4, $5)
          ON CONFLICT (app_id) DO UPDATE SET username = $2, password = $3, ssh_key = $4, updated_at = $5",

@@ -118,34 +118,23 @@ async fn viewed_marks_are_kept_per_reviewer(p: &Pipes) {
     let before = load(bob.clone()).await;
     assert!(!before.is_empty() && before.iter().all(|(_, v)| !v));
     let first = before[0].0.to_string();
-    let r = bob
-        .post(s.url("/api/mark_viewed"))
-        .form(&[
-            ("id", id.as_str()),
-            ("index", first.as_str()),
-            ("viewed", "true"),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
+    let mark = |viewed: &'static str| {
+        bob.post(s.url("/api/mark_viewed"))
+            .form(&[
+                ("id", id.as_str()),
+                ("index", first.as_str()),
+                ("viewed", viewed),
+            ])
+            .send()
+    };
+    assert_eq!(mark("true").await.unwrap().status(), 200);
     let after = load(bob.clone()).await;
     assert!(after[0].1, "bob's mark is kept: {after:?}");
     assert!(
         load(carol.clone()).await.iter().all(|(_, v)| !v),
         "carol has her own marks"
     );
-    let r = bob
-        .post(s.url("/api/mark_viewed"))
-        .form(&[
-            ("id", id.as_str()),
-            ("index", first.as_str()),
-            ("viewed", "false"),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
+    assert_eq!(mark("false").await.unwrap().status(), 200);
     assert!(!load(bob).await[0].1);
 }
 
