@@ -17,6 +17,7 @@ pub mod diff;
 pub mod flux;
 pub mod http;
 pub mod jobs;
+pub mod one_shot_heap;
 pub mod pipeline;
 pub mod reconciler;
 pub mod render;
