@@ -57,7 +57,9 @@ fn billion_laughs_refused_quickly() {
         .err()
         .expect("bomb must be refused");
     assert!(matches!(err, DiffError::Limit { .. }), "{err}");
-    assert!(start.elapsed().as_secs() < 2);
+    // A hang guard, not a speed figure: expanding the bomb (9^9 strings) would run for
+    // minutes; refusing it takes ~1.7 s in a debug build on a slow, busy 2-core machine.
+    assert!(start.elapsed().as_secs() < 30);
 }
 
 #[test]

@@ -109,7 +109,8 @@ fn alias_bomb_is_refused_fast() {
         e.contains("alias bomb") && e.starts_with("bomb.yaml:"),
         "{e}"
     );
-    assert!(start.elapsed().as_secs() < 2);
+    // A hang guard, not a speed figure: expanding the bomb would run for minutes.
+    assert!(start.elapsed().as_secs() < 30);
     // Many documents each under the limit share one budget.
     let doc = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: NAME}\ndata:\n  a: &a [AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA]\n  b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a,*a,*a,*a,*a,*a,*a,*a]\n  c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b,*b,*b,*b,*b,*b,*b,*b]\n  d: [*c,*c,*c,*c,*c,*c,*c,*c,*c,*c,*c,*c,*c,*c,*c,*c]\n";
     let many: String = (0..2000)
