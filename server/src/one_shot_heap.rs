@@ -125,7 +125,9 @@ impl OneShotHeap {
         }
         let mut chunk = CHUNK.get();
         let mut at = (chunk.next + align - 1) & !(align - 1);
-        if chunk.next == 0 || at + size > chunk.end {
+        // A chunk of another heap (tests make several on one thread) is not this one's.
+        let mine = chunk.start >= self.start.load(Relaxed) && chunk.end <= self.end.load(Relaxed);
+        if chunk.next == 0 || !mine || at + size > chunk.end {
             let start = self.take_shared(CHUNK_BYTES, align.max(64))?;
             chunk = Chunk {
                 start,
