@@ -58,6 +58,23 @@ impl Chunk {
     }
 }
 
+/// `x` rounded up to a multiple of `align` (a power of two).
+fn align_up(x: usize, align: usize) -> Option<usize> {
+    Some(x.checked_add(align - 1)? & !(align - 1))
+}
+
+/// Resizes, in place, the block at `at` of `old` bytes to `new` bytes (0: frees it) if
+/// it is the last block of this thread's chunk and the chunk has room.
+fn resize_last_block(at: usize, old: usize, new: usize) -> bool {
+    let mut chunk = CHUNK.get();
+    let fits = chunk.ends_with(at, old) && at + new <= chunk.end;
+    if fits {
+        chunk.next = at + new;
+        CHUNK.set(chunk);
+    }
+    fits
+}
+
 thread_local! {
     /// A `Cell` with a const initializer: no destructor, no allocation, usable here.
     static CHUNK: Cell<Chunk> = const { Cell::new(Chunk { start: 0, next: 0, end: 0 }) };
@@ -87,7 +104,9 @@ impl OneShotHeap {
                 return;
             }
             // Huge pages need 2 MiB-aligned addresses.
-            let start = (p as usize + HUGE_PAGE - 1) & !(HUGE_PAGE - 1);
+            let Some(start) = align_up(p as usize, HUGE_PAGE) else {
+                return;
+            };
             libc::madvise(start as *mut libc::c_void, RESERVE, libc::MADV_HUGEPAGE);
             self.next.store(start, Relaxed);
             self.start.store(start, Relaxed);
@@ -105,7 +124,7 @@ impl OneShotHeap {
         let end = self.end.load(Relaxed);
         let mut cur = self.next.load(Relaxed);
         loop {
-            let at = cur.checked_add(align - 1)? & !(align - 1);
+            let at = align_up(cur, align)?;
             let new = at.checked_add(size).filter(|&n| n <= end)?;
             match self.next.compare_exchange_weak(cur, new, Relaxed, Relaxed) {
                 Ok(_) => return Some(at),
@@ -124,7 +143,7 @@ impl OneShotHeap {
             return self.take_shared(size, align).map(|a| a as *mut u8);
         }
         let mut chunk = CHUNK.get();
-        let mut at = (chunk.next + align - 1) & !(align - 1);
+        let mut at = align_up(chunk.next, align)?;
         // A chunk of another heap (tests make several on one thread) is not this one's.
         let mine = chunk.start >= self.start.load(Relaxed) && chunk.end <= self.end.load(Relaxed);
         if chunk.next == 0 || !mine || at + size > chunk.end {
@@ -134,7 +153,7 @@ impl OneShotHeap {
                 next: start,
                 end: start + CHUNK_BYTES,
             };
-            at = (start + align - 1) & !(align - 1);
+            at = align_up(start, align)?;
         }
         chunk.next = at + size;
         CHUNK.set(chunk);
@@ -164,11 +183,7 @@ unsafe impl GlobalAlloc for OneShotHeap {
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         if self.owns(ptr) {
             // The chunk's last block can be handed out again; others stay until exit.
-            let mut chunk = CHUNK.get();
-            if chunk.ends_with(ptr as usize, layout.size()) {
-                chunk.next = ptr as usize;
-                CHUNK.set(chunk);
-            }
+            resize_last_block(ptr as usize, layout.size(), 0);
             return;
         }
         // SAFETY: not ours, so it came from `System.alloc` with this layout.
@@ -180,11 +195,9 @@ unsafe impl GlobalAlloc for OneShotHeap {
             // SAFETY: a `System` block stays with `System`.
             return unsafe { System.realloc(ptr, layout, new_size) };
         }
-        let (at, mut chunk) = (ptr as usize, CHUNK.get());
+        let at = ptr as usize;
         // The last block of this thread's chunk shrinks, or grows while the chunk has room, in place.
-        if chunk.ends_with(at, layout.size()) && at + new_size <= chunk.end {
-            chunk.next = at + new_size;
-            CHUNK.set(chunk);
+        if resize_last_block(at, layout.size(), new_size) {
             return ptr;
         }
         if new_size <= layout.size() {
