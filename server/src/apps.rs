@@ -108,9 +108,15 @@ pub fn mirror_path(data_dir: &Path, app: &App) -> PathBuf {
 }
 
 /// Values given to the app's steps as environment variables (and masked in their output).
-pub async fn secrets(db: &Db, app_id: &str) -> Result<Vec<(String, String)>> {
-    let rows = sqlx::query("SELECT name, value FROM app_secrets WHERE app_id = $1 ORDER BY name")
-        .bind(app_id)
+/// A `trusted` run (CI on the default branch) gets every secret; any other run only those
+/// marked `for_pr`, since anyone who can push a branch can start one.
+pub async fn secrets(db: &Db, app_id: &str, trusted: bool) -> Result<Vec<(String, String)>> {
+    let rows = sqlx::query(
+        "SELECT name, value FROM app_secrets WHERE app_id = $1 AND (for_pr = 1 OR $2 = 1)
+         ORDER BY name",
+    )
+    .bind(app_id)
+    .bind(i64::from(trusted))
         .fetch_all(&db.pool)
         .await?;
     rows.iter()
@@ -143,8 +149,8 @@ pub async fn repo_state(db: &Db, app_id: &str) -> Result<RepoState> {
     })
 }
 
-/// Sets (or replaces) one of an app's step secrets.
-pub async fn set_secret(db: &Db, app: &str, name: &str, value: &str) -> Result<()> {
+/// Sets (or replaces) one of an app's step secrets; `for_pr` also gives it to PR runs.
+pub async fn set_secret(db: &Db, app: &str, name: &str, value: &str, for_pr: bool) -> Result<()> {
     let valid = !name.is_empty()
         && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
         && !name.as_bytes()[0].is_ascii_digit()
@@ -159,12 +165,13 @@ pub async fn set_secret(db: &Db, app: &str, name: &str, value: &str) -> Result<(
         .await?
         .with_context(|| format!("no app named {app}"))?;
     sqlx::query(
-        "INSERT INTO app_secrets (app_id, name, value) VALUES ($1, $2, $3)
-         ON CONFLICT (app_id, name) DO UPDATE SET value = $3",
+        "INSERT INTO app_secrets (app_id, name, value, for_pr) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (app_id, name) DO UPDATE SET value = $3, for_pr = $4",
     )
     .bind(&app.id)
     .bind(name)
     .bind(value)
+    .bind(i64::from(for_pr))
     .execute(&db.pool)
     .await?;
     Ok(())

@@ -138,6 +138,31 @@ pub struct RunnerArgs {
     /// Seconds between fetches of each application repository (the demo uses 5).
     #[arg(long, env = "FLUXGATE_POLL_INTERVAL")]
     pub poll_interval: Option<u64>,
+    /// Run `run:` steps WITHOUT a sandbox, as fluxgate's own user: any developer who can
+    /// push a branch can then read fluxgate's data. Only for hosts where bubblewrap
+    /// cannot work; warned about at start, on Settings and on every run page.
+    #[arg(long, env = "FLUXGATE_UNSANDBOXED_STEPS")]
+    pub unsandboxed_steps: bool,
+    /// The most memory one step may ask for in its `limits:` (e.g. 8Gi).
+    #[arg(long, env = "FLUXGATE_MAX_STEP_MEMORY", value_parser = bytes_arg)]
+    pub max_step_memory: Option<u64>,
+    /// The most processes one step may ask for.
+    #[arg(long, env = "FLUXGATE_MAX_STEP_PROCESSES")]
+    pub max_step_processes: Option<u64>,
+    /// The most CPU time per process one step may ask for, in seconds.
+    #[arg(long, env = "FLUXGATE_MAX_STEP_CPU")]
+    pub max_step_cpu: Option<u64>,
+    /// The most output (stdout and stderr) one step may ask for (e.g. 512Mi).
+    #[arg(long, env = "FLUXGATE_MAX_STEP_OUTPUT", value_parser = bytes_arg)]
+    pub max_step_output: Option<u64>,
+    /// The largest private /tmp (and HOME) one step may ask for (e.g. 8Gi).
+    #[arg(long, env = "FLUXGATE_MAX_STEP_TMP", value_parser = bytes_arg)]
+    pub max_step_tmp: Option<u64>,
+}
+
+fn bytes_arg(text: &str) -> Result<u64, String> {
+    crate::pipeline::limits::parse_bytes(text)
+        .ok_or_else(|| format!("{text:?} is not a size: write e.g. 512Mi or 8Gi"))
 }
 
 #[derive(Subcommand, Debug)]
@@ -172,8 +197,14 @@ pub enum AppCommand {
         templates: String,
     },
     /// Set a secret given to the app's steps as an environment variable and masked in their
-    /// output. The value is read from standard input.
-    SetSecret { app: String, name: String },
+    /// output. The value is read from standard input. Only CI runs of the default branch
+    /// receive it, unless --for-pr also gives it to PR runs (which any pushed branch starts).
+    SetSecret {
+        app: String,
+        name: String,
+        #[arg(long)]
+        for_pr: bool,
+    },
     /// Credentials for fetching the app's repository over https (a user name, and the
     /// password or token read from standard input) or ssh (--ssh-key FILE).
     SetCredentials {
@@ -321,11 +352,16 @@ pub async fn run(cli: Cli) -> Result<()> {
             println!("stop-the-line is {state}");
             Ok(())
         }
-        Command::App(AppCommand::SetSecret { ref app, ref name }) => {
+        Command::App(AppCommand::SetSecret {
+            ref app,
+            ref name,
+            for_pr,
+        }) => {
             let value = read_password()?;
             let database = open(&cli).await?;
-            crate::apps::set_secret(&database.db, app, name, &value).await?;
-            println!("secret {name} set for {app}");
+            crate::apps::set_secret(&database.db, app, name, &value, for_pr).await?;
+            let runs = if for_pr { "CI and PR runs" } else { "CI runs of the default branch" };
+            println!("secret {name} set for {app} (given to {runs})");
             Ok(())
         }
         Command::App(AppCommand::SetCredentials {
@@ -409,6 +445,16 @@ fn start_runner(
     config.max_parallel_steps = args.max_parallel_steps.max(1);
     config.poll_interval =
         std::time::Duration::from_secs(args.poll_interval.unwrap_or(default_poll).max(1));
+    let max = &mut config.max_limits;
+    max.memory = args.max_step_memory.unwrap_or(max.memory);
+    max.processes = args.max_step_processes.unwrap_or(max.processes).max(1);
+    max.cpu = args.max_step_cpu.map_or(max.cpu, std::time::Duration::from_secs);
+    max.output = args.max_step_output.unwrap_or(max.output);
+    max.tmp = args.max_step_tmp.unwrap_or(max.tmp);
+    if args.unsandboxed_steps {
+        config.isolation = std::sync::Arc::new(crate::runner::sandbox::Isolation::Unsandboxed);
+    }
+    crate::runner::sandbox::announce(&config.isolation);
     let wake = crate::runner::Wake::default();
     crate::runner::start(database.db.clone(), config, wake.clone());
     wake

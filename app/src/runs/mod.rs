@@ -24,6 +24,11 @@ pub struct RunRow {
     pub error: Option<String>,
     pub created_at: String,
     pub finished_at: Option<String>,
+    /// How the steps were isolated: "bubblewrap", "none" (`--unsandboxed-steps`),
+    /// "refused", or "" before any step ran.
+    pub sandbox: String,
+    /// Names (never values) of the secrets the run's steps received.
+    pub secrets_given: Vec<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -181,6 +186,16 @@ fn RunDetail(v: RunView, set_tick: WriteSignal<u32>) -> impl IntoView {
             <p class="muted">{format!("{} at {} · {} · image tag {}", r.branch, &r.commit[..7.min(r.commit.len())], r.author, r.image_tag)}</p>
             <p>{Some(r.message.clone()).filter(|m| !m.is_empty())}</p>
             {r.error.clone().map(|e| view! { <p class="error" role="alert">{e}</p> })}
+            {(r.sandbox == "none").then(|| view! {
+                <p class="error" role="alert" data-testid="unsandboxed">"Warning: this run's steps ran without a sandbox (fluxgate was started with --unsandboxed-steps): they could read fluxgate's data and reach this host's network."</p>
+            })}
+            <p class="muted" data-testid="secrets-given">{
+                if r.secrets_given.is_empty() {
+                    "Secrets given to its steps: none".to_string()
+                } else {
+                    format!("Secrets given to its steps: {}", r.secrets_given.join(", "))
+                }
+            }</p>
             {live.then(|| view! { <p class="muted">"Live: new output appears as it is produced."</p> })}
         </div>
         <ol class="steps" data-testid="steps">
@@ -226,12 +241,14 @@ pub mod ssr {
             error: r.try_get("error")?,
             created_at: r.try_get("created_at")?,
             finished_at: r.try_get("finished_at")?,
+            sandbox: r.try_get("sandbox")?,
+            secrets_given: super::store::names(&r.try_get::<String, _>("secrets_given")?),
         })
     }
 
     const COLUMNS: &str =
         "r.id, a.name AS app, r.kind, r.commit_sha, r.branch, r.author, r.message, \
-        r.image_tag, r.state, r.error, r.created_at, r.finished_at";
+        r.image_tag, r.state, r.error, r.created_at, r.finished_at, r.sandbox, r.secrets_given";
 
     pub async fn list(db: &Db, app: &str, kind: &str) -> Result<Vec<RunRow>, AppError> {
         let rows = sqlx::query(&format!(

@@ -39,10 +39,14 @@ pub struct Run {
     pub created_at: String,
     pub started_at: Option<String>,
     pub finished_at: Option<String>,
+    /// See `RunRow::sandbox`.
+    pub sandbox: String,
+    pub secrets_given: Vec<String>,
 }
 
 const COLUMNS: &str = "id, app_id, kind, commit_sha, branch, author, message, image_tag, \
-                       parent_run_id, state, error, created_at, started_at, finished_at";
+                       parent_run_id, state, error, created_at, started_at, finished_at, \
+                       sandbox, secrets_given";
 
 fn from_row(r: &sqlx::any::AnyRow) -> Result<Run> {
     Ok(Run {
@@ -60,7 +64,30 @@ fn from_row(r: &sqlx::any::AnyRow) -> Result<Run> {
         created_at: r.try_get("created_at")?,
         started_at: r.try_get("started_at")?,
         finished_at: r.try_get("finished_at")?,
+        sandbox: r.try_get("sandbox")?,
+        secrets_given: names(&r.try_get::<String, _>("secrets_given")?),
     })
+}
+
+/// The stored comma-separated list of secret names (names are `[A-Za-z0-9_]`).
+pub fn names(stored: &str) -> Vec<String> {
+    stored
+        .split(',')
+        .filter(|n| !n.is_empty())
+        .map(String::from)
+        .collect()
+}
+
+/// Records how a run's steps are isolated and which secrets (by name) they receive,
+/// before the first step starts.
+pub async fn set_isolation(db: &Db, id: &str, sandbox: &str, secrets: &[String]) -> Result<()> {
+    sqlx::query("UPDATE runs SET sandbox = $2, secrets_given = $3 WHERE id = $1")
+        .bind(id)
+        .bind(sandbox)
+        .bind(secrets.join(","))
+        .execute(&db.pool)
+        .await?;
+    Ok(())
 }
 
 /// The image tag convention: `<branch>-<short sha>`, with characters a tag cannot hold

@@ -17,6 +17,8 @@
 
 use std::collections::BTreeMap;
 use std::time::Duration;
+
+use super::limits::{self, Network, Requested};
 use yaml_rust2::parser::{Event, Parser};
 
 /// The parsed definition.
@@ -58,6 +60,10 @@ pub struct Step {
     pub action: Action,
     pub timeout: Duration,
     pub env: BTreeMap<String, String>,
+    /// `network:` (outside by default).
+    pub network: Network,
+    /// `limits:`, resolved against the administrator's maxima when the step runs.
+    pub limits: Requested,
     /// Line of the step in `fluxgate.yaml`, for messages about it later.
     pub line: usize,
 }
@@ -339,7 +345,10 @@ fn steps(node: Option<&Node>, list: &str) -> Result<Vec<Step>, DefinitionError> 
 }
 
 fn step(node: &Node) -> Result<Step, DefinitionError> {
-    let m = node.map("a step", &["name", "run", "uses", "timeout", "env"])?;
+    let m = node.map(
+        "a step",
+        &["name", "run", "uses", "timeout", "env", "network", "limits"],
+    )?;
     let action = match (get(m, "run"), get(m, "uses")) {
         (Some(run), None) => Action::Run(run.scalar("run")?.to_string()),
         (None, Some(uses)) => Action::Uses(match uses.scalar("uses")? {
@@ -366,7 +375,7 @@ fn step(node: &Node) -> Result<Step, DefinitionError> {
     };
     let timeout = match get(m, "timeout") {
         None => DEFAULT_TIMEOUT,
-        Some(t) => duration(t)?,
+        Some(t) => duration(t, "timeout")?,
     };
     let env = match get(m, "env") {
         None => BTreeMap::new(),
@@ -385,25 +394,69 @@ fn step(node: &Node) -> Result<Step, DefinitionError> {
         }
         Some(other) => return err(other.line(), "env must be a mapping of NAME: value"),
     };
+    let network = match get(m, "network") {
+        None => Network::default(),
+        Some(n) => Network::parse(n.scalar("network")?).ok_or_else(|| DefinitionError {
+            line: n.line(),
+            message: "network must be none or outside".into(),
+        })?,
+    };
+    let limits = match get(m, "limits") {
+        None => Requested::default(),
+        Some(n) => step_limits(n)?,
+    };
     Ok(Step {
         name,
         action,
         timeout,
         env,
+        network,
+        limits,
         line: node.line(),
     })
 }
 
+/// `limits: {memory: 1Gi, processes: 256, cpu: 10m, output: 16Mi, tmp: 512Mi}`.
+fn step_limits(node: &Node) -> Result<Requested, DefinitionError> {
+    let mut asked = Requested::default();
+    for (key, _, value) in node.map("limits", &limits::KEYS)? {
+        let line = value.line();
+        let text = value.scalar(key)?;
+        let bad = |what: &str| DefinitionError {
+            line,
+            message: format!("invalid limits.{key} {text:?}: {what}"),
+        };
+        match key.as_str() {
+            "memory" | "output" | "tmp" => {
+                let bytes = limits::parse_bytes(text)
+                    .ok_or_else(|| bad("write a size such as 512Mi or 2Gi"))?;
+                let slot = match key.as_str() {
+                    "memory" => &mut asked.memory,
+                    "output" => &mut asked.output,
+                    _ => &mut asked.tmp,
+                };
+                *slot = Some((bytes, line));
+            }
+            "processes" => {
+                let n = limits::parse_count(text).ok_or_else(|| bad("write a whole number"))?;
+                asked.processes = Some((n, line));
+            }
+            _ => asked.cpu = Some((duration(value, "limits.cpu")?, line)),
+        }
+    }
+    Ok(asked)
+}
+
 /// `90s`, `5m`, `1h` (a bare number means seconds).
-fn duration(node: &Node) -> Result<Duration, DefinitionError> {
-    let text = node.scalar("timeout")?;
+fn duration(node: &Node, what: &str) -> Result<Duration, DefinitionError> {
+    let text = node.scalar(what)?;
     let (digits, unit) = text.split_at(
         text.find(|c: char| !c.is_ascii_digit())
             .unwrap_or(text.len()),
     );
     let n: u64 = digits.parse().map_err(|_| DefinitionError {
         line: node.line(),
-        message: format!("invalid timeout {text:?}: write e.g. 90s, 5m or 1h"),
+        message: format!("invalid {what} {text:?}: write e.g. 90s, 5m or 1h"),
     })?;
     let secs = match unit {
         "" | "s" => n,
@@ -412,7 +465,7 @@ fn duration(node: &Node) -> Result<Duration, DefinitionError> {
         _ => {
             return err(
                 node.line(),
-                format!("invalid timeout {text:?}: write e.g. 90s, 5m or 1h"),
+                format!("invalid {what} {text:?}: write e.g. 90s, 5m or 1h"),
             )
         }
     };
@@ -420,7 +473,7 @@ fn duration(node: &Node) -> Result<Duration, DefinitionError> {
     if d.is_zero() || d > MAX_TIMEOUT {
         return err(
             node.line(),
-            format!("timeout {text:?} must be between 1s and 6h"),
+            format!("{what} {text:?} must be between 1s and 6h"),
         );
     }
     Ok(d)

@@ -3,6 +3,7 @@
 //! the built-in lint steps (`lint_objects`, `lint_dockerfile`). The runner executes them.
 
 pub mod definition;
+pub mod limits;
 pub mod lint;
 pub mod lint_dockerfile;
 pub mod lint_objects;

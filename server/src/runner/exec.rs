@@ -20,7 +20,8 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncRead, BufReader};
@@ -30,6 +31,9 @@ use super::exec_output::{
     human_duration, keep_bytes, read_outputs, render_line, LineReader, Masker,
 };
 use super::exec_process::{command, outcome_of, supervise, ProcessGroup, Scratch};
+use super::exec_sandbox;
+use super::sandbox::Isolation;
+use crate::pipeline::limits::{show_bytes, Limits, Network};
 
 /// Once the group is dead, only a process that left it can still hold a pipe
 /// open; this much time spent waiting for data is allowed before reading
@@ -51,6 +55,13 @@ pub struct StepSpec {
     pub max_line_bytes: usize,
     /// Values masked as "***" wherever they appear in output lines and outputs.
     pub secrets: Vec<String>,
+    /// Where the step runs: the sandbox, or not at all, or (by an administrator's
+    /// choice) unsandboxed.
+    pub isolation: Arc<Isolation>,
+    pub network: Network,
+    pub limits: Limits,
+    /// Names the step's control group (unique among running steps).
+    pub name: String,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -72,6 +83,8 @@ pub enum Outcome {
     Signaled(i32),
     TimedOut,
     SpawnFailed(String),
+    /// A limit of `pipeline::limits` was reached; the text names it.
+    LimitHit(String),
 }
 
 impl Outcome {
@@ -104,18 +117,66 @@ pub async fn run_step(spec: StepSpec, sink: mpsc::Sender<LogLine>) -> StepResult
             return spawn_failed(&sink, &masker, started, message).await;
         }
     };
-    let mut child = match command(&spec, &scratch).spawn() {
+    let mut sandboxed = None;
+    let cmd = match &*spec.isolation {
+        Isolation::Refused(why) => {
+            let message = format!(
+                "steps are not run without a sandbox, and none can be started here: {why}; \
+                 an administrator can start fluxgate with --unsandboxed-steps to run them anyway"
+            );
+            return spawn_failed(&sink, &masker, started, message).await;
+        }
+        Isolation::Unsandboxed => {
+            sink.system(
+                "WARNING: this step runs without a sandbox (--unsandboxed-steps): it can read \
+                 fluxgate's data and reach this host's network"
+                    .to_owned(),
+            )
+            .await;
+            command(&spec, &scratch)
+        }
+        Isolation::Sandbox(sandbox) => {
+            match exec_sandbox::prepare(sandbox, &spec, &scratch, &spec.name) {
+                Ok(mut prepared) => {
+                    sink.system(exec_sandbox::describe(sandbox, &spec)).await;
+                    let cmd = std::mem::replace(&mut prepared.cmd, tokio::process::Command::new("/"));
+                    sandboxed = Some((sandbox, prepared));
+                    cmd
+                }
+                Err(e) => {
+                    let message = format!("cannot prepare the step's sandbox: {e}");
+                    return spawn_failed(&sink, &masker, started, message).await;
+                }
+            }
+        }
+    };
+    let mut cmd = cmd;
+    let mut child = match cmd.spawn() {
         Ok(child) => child,
         Err(e) => {
-            let message = format!("cannot start /bin/sh in {}: {e}", spec.cwd.display());
+            let message = format!("cannot start the step in {}: {e}", spec.cwd.display());
             return spawn_failed(&sink, &masker, started, message).await;
         }
     };
+    drop(cmd);
     // Without a pid there is no group to signal; kill(-0) would hit the
     // server's own group, so this is never guessed.
     let Some(mut group) = child.id().and_then(ProcessGroup::of) else {
         let message = "the step started but has no process id".to_owned();
         return spawn_failed(&sink, &masker, started, message).await;
+    };
+    // The sandbox holds the command back until its network is ready; on a failure
+    // here the group is killed (dropped armed) before the command ever runs.
+    let (_network_helper, cgroup) = match sandboxed {
+        None => (None, None),
+        Some((sandbox, prepared)) => match prepared.release(sandbox, &spec).await {
+            (Ok(helper), cgroup) => (helper, cgroup),
+            (Err(message), _) => {
+                drop(group);
+                let _ = child.wait().await;
+                return spawn_failed(&sink, &masker, started, message).await;
+            }
+        },
     };
 
     let lines = Lines {
@@ -124,6 +185,9 @@ pub async fn run_step(spec: StepSpec, sink: mpsc::Sender<LogLine>) -> StepResult
         max_lines: spec.max_lines,
         max_line_bytes: spec.max_line_bytes,
         seen: AtomicUsize::new(0),
+        bytes: AtomicU64::new(0),
+        max_bytes: spec.limits.output,
+        over: tokio::sync::Notify::new(),
     };
     let (gone_tx, gone_rx) = watch::channel(false);
     let stdout = child.stdout.take();
@@ -131,7 +195,7 @@ pub async fn run_step(spec: StepSpec, sink: mpsc::Sender<LogLine>) -> StepResult
     let ((status, timed_out), stdout_held, stderr_held) = tokio::join!(
         async {
             let (status, timed_out) =
-                supervise(&mut child, &mut group, spec.timeout, &gone_tx).await;
+                supervise(&mut child, &mut group, spec.timeout, &gone_tx, lines.over.notified()).await;
             drop(gone_tx);
             if timed_out {
                 let limit = human_duration(spec.timeout);
@@ -154,6 +218,7 @@ pub async fn run_step(spec: StepSpec, sink: mpsc::Sender<LogLine>) -> StepResult
             .await;
         }
     }
+    let output_over = lines.bytes.load(Ordering::Relaxed) > spec.limits.output;
     let seen = lines.seen.load(Ordering::Relaxed);
     let lines_kept = seen.min(spec.max_lines);
     let lines_dropped = seen - lines_kept;
@@ -180,8 +245,28 @@ pub async fn run_step(spec: StepSpec, sink: mpsc::Sender<LogLine>) -> StepResult
         )
     });
 
+    let hits = cgroup.as_ref().map(|g| g.hits()).unwrap_or_default();
+    drop(cgroup);
+    let limit_hit = if output_over {
+        Some(format!("output limit of {} reached", show_bytes(spec.limits.output)))
+    } else if hits.memory {
+        Some(format!("memory limit of {} reached", show_bytes(spec.limits.memory)))
+    } else if hits.processes {
+        Some(format!("process limit of {} reached", spec.limits.processes))
+    } else if matches!(&status, Ok(s) if outcome_of(*s) == Outcome::Signaled(libc::SIGXCPU)) {
+        Some(format!(
+            "CPU time limit of {} per process reached",
+            crate::pipeline::limits::show_duration(spec.limits.cpu)
+        ))
+    } else {
+        None
+    };
+    if let Some(hit) = &limit_hit {
+        sink.system(format!("step stopped: {hit}")).await;
+    }
     let outcome = match status {
         _ if timed_out => Outcome::TimedOut,
+        _ if limit_hit.is_some() => Outcome::LimitHit(limit_hit.unwrap_or_default()),
         Ok(status) => outcome_of(status),
         Err(e) => Outcome::SpawnFailed(format!("waiting for the step failed: {e}")),
     };
@@ -243,6 +328,10 @@ struct Lines<'a> {
     max_line_bytes: usize,
     /// Lines read from both streams; the first `max_lines` are kept.
     seen: AtomicUsize,
+    /// Bytes read from both streams; past `max_bytes` the step is stopped.
+    bytes: AtomicU64,
+    max_bytes: u64,
+    over: tokio::sync::Notify,
 }
 
 /// Reads one pipe to its end, forwarding lines. Returns true when reading
@@ -282,6 +371,13 @@ async fn pump<R: AsyncRead + Unpin>(
         // A read error ends the stream like EOF does: there is nothing more
         // that could be read from it.
         let Ok(Some(raw)) = next else { return false };
+        let size = raw.len as u64 + 1;
+        let total = lines.bytes.fetch_add(size, Ordering::Relaxed) + size;
+        if total > lines.max_bytes {
+            // Stored output stops here; the step is stopped by `supervise`.
+            lines.over.notify_one();
+            continue;
+        }
         // The slot is taken before rendering so both streams share one exact
         // cap, and lines past it cost no rendering.
         if lines.seen.fetch_add(1, Ordering::Relaxed) < lines.max_lines {

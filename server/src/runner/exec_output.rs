@@ -105,6 +105,8 @@ pub(super) struct RawLine {
     /// The line's first bytes: all of it when `complete`.
     pub(super) bytes: Vec<u8>,
     pub(super) complete: bool,
+    /// The line's whole length as printed, also when `bytes` keeps only its head.
+    pub(super) len: usize,
 }
 
 /// Splits a byte stream into lines while holding at most `keep` bytes of a
@@ -166,6 +168,7 @@ impl<R: AsyncBufRead + Unpin> LineReader<R> {
         RawLine {
             bytes: std::mem::take(&mut self.buf),
             complete,
+            len,
         }
     }
 }

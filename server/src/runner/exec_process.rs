@@ -60,6 +60,7 @@ pub(super) async fn supervise(
     group: &mut ProcessGroup,
     timeout: Duration,
     gone: &watch::Sender<bool>,
+    stop: impl std::future::Future<Output = ()>,
 ) -> (io::Result<ExitStatus>, bool) {
     // The exit is observed with WNOWAIT, leaving the main process a zombie
     // until the group has been killed: a zombie leader keeps its pid, and so
@@ -76,6 +77,8 @@ pub(super) async fn supervise(
             false
         }
         _ = tokio::time::sleep(timeout) => true,
+        // A limit was reached: the group is killed below, without a grace period.
+        _ = stop => false,
     };
     if timed_out {
         group.signal(libc::SIGTERM);
@@ -150,6 +153,10 @@ impl Scratch {
         let output = dir.path().join("output");
         std::fs::File::create(&output)?;
         Ok(Self { dir, home, output })
+    }
+
+    pub(super) fn dir(&self) -> &std::path::Path {
+        self.dir.path()
     }
 
     pub(super) fn remove(self) {

@@ -17,6 +17,11 @@ fn spec(command: &str) -> StepSpec {
         max_lines: 20_000,
         max_line_bytes: 4096,
         secrets: Vec::new(),
+        // These tests are about process handling; the sandbox has tests of its own.
+        isolation: std::sync::Arc::new(crate::runner::sandbox::Isolation::Unsandboxed),
+        network: Default::default(),
+        limits: crate::pipeline::limits::DEFAULTS,
+        name: "exec-test".into(),
     }
 }
 

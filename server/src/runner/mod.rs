@@ -8,14 +8,17 @@
 //! sweep (takes back jobs of dead workers and marks their runs interrupted).
 
 pub mod builtins;
+mod cgroup;
 pub mod exec;
 mod exec_output;
 mod exec_process;
+mod exec_sandbox;
 #[cfg(test)]
 mod exec_tests;
 pub mod logs;
 pub mod poll;
 pub mod run;
+pub mod sandbox;
 
 use crate::jobs::{self, Job};
 use anyhow::Result;
@@ -38,16 +41,22 @@ pub struct RunnerConfig {
     pub poll_interval: Duration,
     /// Lines kept per step; the rest are counted and reported.
     pub max_log_lines: usize,
+    /// Where `run:` steps run (see `sandbox.rs`).
+    pub isolation: Arc<sandbox::Isolation>,
+    /// The most a step may ask for in its `limits:`.
+    pub max_limits: crate::pipeline::limits::Limits,
 }
 
 impl RunnerConfig {
     pub fn new(data_dir: PathBuf) -> RunnerConfig {
         RunnerConfig {
-            data_dir,
             workers: 4,
             max_parallel_steps: 4,
             poll_interval: Duration::from_secs(60),
             max_log_lines: 20_000,
+            isolation: Arc::new(sandbox::Isolation::detect(&data_dir, false)),
+            max_limits: crate::pipeline::limits::MAXIMA,
+            data_dir,
         }
     }
 }

@@ -114,9 +114,31 @@ async fn execute(
         logs.system(-1, "fluxgate.yaml defines no steps for this run")
             .await;
     }
-    let secrets = apps::secrets(&r.db, &app.id)
+    // Any pushed branch starts a PR run, so only CI runs of the default branch are
+    // trusted with every secret; PR runs get those an administrator marked --for-pr.
+    let trusted = run.kind == "ci" && run.branch == app.default_branch;
+    let secrets = apps::secrets(&r.db, &app.id, trusted)
         .await
         .map_err(|e| format!("{e:#}"))?;
+    let has_run_steps = steps.iter().any(|s| matches!(s.action, Action::Run(_)));
+    let given: Vec<String> = if has_run_steps {
+        secrets.iter().map(|(name, _)| name.clone()).collect()
+    } else {
+        Vec::new()
+    };
+    let isolation = if has_run_steps { r.config.isolation.label() } else { "" };
+    runs::set_isolation(&r.db, &run.id, isolation, &given)
+        .await
+        .map_err(|e| format!("{e:#}"))?;
+    // Limits are checked before any step runs: a step asking past a maximum fails the run
+    // at once rather than after the steps before it.
+    let mut limits = Vec::with_capacity(steps.len());
+    for step in &steps {
+        match step.limits.resolve(&r.config.max_limits) {
+            Ok(l) => limits.push(l),
+            Err(e) => return fail(logs, e).await,
+        }
+    }
     for (position, step) in steps.iter().enumerate() {
         let position = position as i64;
         runs::step_started(&r.db, &run.id, position)
@@ -125,6 +147,7 @@ async fn execute(
         logs.system(position, format!("step {:?} started", step.name))
             .await;
         let started = Instant::now();
+        let mut limit_hit = None;
         let (state, exit_code, outputs, dropped) = match &step.action {
             Action::Run(command) => {
                 let env = step_env(app, run, step, &secrets);
@@ -136,6 +159,10 @@ async fn execute(
                     max_lines: r.config.max_log_lines,
                     max_line_bytes: 16 * 1024,
                     secrets: secrets.iter().map(|(_, v)| v.clone()).collect(),
+                    isolation: r.config.isolation.clone(),
+                    network: step.network,
+                    limits: limits[position as usize],
+                    name: format!("{}-{position}", run.id),
                 };
                 let permit = r.steps.clone().acquire_owned().await;
                 let (sink, forward) = logs.step_sink(position);
@@ -151,6 +178,10 @@ async fn execute(
                     Outcome::Signaled(s) => ("failed", Some(128 + s as i64)),
                     Outcome::TimedOut => ("timed_out", None),
                     Outcome::SpawnFailed(_) => ("failed", None),
+                    Outcome::LimitHit(ref hit) => {
+                        limit_hit = Some(hit.clone());
+                        ("failed", None)
+                    }
                 };
                 let outputs = serde_json::to_value(&result.outputs).unwrap_or_default();
                 (state, code, outputs, result.lines_dropped as i64)
@@ -199,6 +230,11 @@ async fn execute(
         .map_err(|e| format!("{e:#}"))?;
         if state != "succeeded" {
             let why = match (state, exit_code) {
+                _ if limit_hit.is_some() => format!(
+                    "step {:?} failed: {}",
+                    step.name,
+                    limit_hit.unwrap_or_default()
+                ),
                 ("timed_out", _) => {
                     format!("step {:?} timed out after {:?}", step.name, step.timeout)
                 }

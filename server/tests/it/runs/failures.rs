@@ -147,6 +147,7 @@ async fn secrets_are_masked_and_outputs_become_image_digests(p: &Pipes) {
         "hello-web",
         "REGISTRY_TOKEN",
         "s3cr3t-value-42",
+        false,
     )
     .await
     .unwrap();

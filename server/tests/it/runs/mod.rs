@@ -11,6 +11,7 @@ mod queue;
 mod recovery;
 mod remotes;
 mod review;
+mod sandbox;
 
 use crate::support::{Backend, TestServer};
 use git2::build::TreeUpdateBuilder;
