@@ -23,6 +23,13 @@ if ! pkg-config --exists openssl 2>/dev/null; then
   apt_install libssl-dev pkg-config
 fi
 
+# Pipeline steps run in bubblewrap; `network: outside` uses slirp4netns, and nsenter
+# (util-linux) with ip (iproute2) to fence the step's network off this host.
+if ! command -v bwrap >/dev/null || ! command -v slirp4netns >/dev/null || ! command -v ip >/dev/null || ! command -v nsenter >/dev/null; then
+  say "installing bubblewrap, slirp4netns, iproute2 and util-linux (the step sandbox)"
+  apt_install bubblewrap slirp4netns iproute2 util-linux
+fi
+
 if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
   say "adding the wasm32-unknown-unknown target"
   rustup target add wasm32-unknown-unknown

@@ -23,6 +23,9 @@ pub struct SettingsData {
     /// Where changes go: the hosted repository, or the remote it is pushed to (never a
     /// secret: the URL holds none, and only the kind of credentials is named).
     pub gitops: String,
+    /// How the last runner started isolates steps: "bubblewrap", "none"
+    /// (`--unsandboxed-steps`), "refused: <why>", or "" when no runner has started.
+    pub step_isolation: String,
 }
 
 #[server(endpoint = "load_settings")]
@@ -76,6 +79,15 @@ pub fn SettingsPage() -> impl IntoView {
                 match data.await {
                     Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
                     Ok(d) => view! {
+                        <section class="card" data-testid="step-sandbox">
+                            <h2>"Pipeline steps"</h2>
+                            {match d.step_isolation.as_str() {
+                                "bubblewrap" => view! { <p class="muted">"Every run: step runs in a bubblewrap sandbox: no access to fluxgate's data, other runs, or this host's network (see README, \"Security model\")."</p> }.into_any(),
+                                "none" => view! { <p class="error" role="alert">"Warning: steps run WITHOUT a sandbox (--unsandboxed-steps). Anyone who can push a branch of an application repository can read fluxgate's database and secrets and move environment branches."</p> }.into_any(),
+                                "" => view! { <p class="muted">"No runner has started yet."</p> }.into_any(),
+                                refused => view! { <p class="error" role="alert">{format!("Steps are refused: no sandbox can be started on the runner ({}).", refused.trim_start_matches("refused: "))}</p> }.into_any(),
+                            }}
+                        </section>
                         <section class="card" data-testid="stop-the-line">
                             <h2>"Stop the line"</h2>
                             {match d.stop_the_line.clone() {
@@ -179,11 +191,16 @@ pub mod ssr {
                 )
             }
         };
+        let step_isolation: Option<(String,)> =
+            sqlx::query_as("SELECT value FROM settings WHERE key = 'step_isolation'")
+                .fetch_optional(&db.pool)
+                .await?;
         Ok(SettingsData {
             stop_the_line: stop,
             policies,
             users,
             gitops,
+            step_isolation: step_isolation.map(|(v,)| v).unwrap_or_default(),
         })
     }
 

@@ -117,8 +117,8 @@ pub async fn secrets(db: &Db, app_id: &str, trusted: bool) -> Result<Vec<(String
     )
     .bind(app_id)
     .bind(i64::from(trusted))
-        .fetch_all(&db.pool)
-        .await?;
+    .fetch_all(&db.pool)
+    .await?;
     rows.iter()
         .map(|r| Ok((r.try_get("name")?, r.try_get("value")?)))
         .collect()

@@ -360,7 +360,11 @@ pub async fn run(cli: Cli) -> Result<()> {
             let value = read_password()?;
             let database = open(&cli).await?;
             crate::apps::set_secret(&database.db, app, name, &value, for_pr).await?;
-            let runs = if for_pr { "CI and PR runs" } else { "CI runs of the default branch" };
+            let runs = if for_pr {
+                "CI and PR runs"
+            } else {
+                "CI runs of the default branch"
+            };
             println!("secret {name} set for {app} (given to {runs})");
             Ok(())
         }
@@ -448,7 +452,9 @@ fn start_runner(
     let max = &mut config.max_limits;
     max.memory = args.max_step_memory.unwrap_or(max.memory);
     max.processes = args.max_step_processes.unwrap_or(max.processes).max(1);
-    max.cpu = args.max_step_cpu.map_or(max.cpu, std::time::Duration::from_secs);
+    max.cpu = args
+        .max_step_cpu
+        .map_or(max.cpu, std::time::Duration::from_secs);
     max.output = args.max_step_output.unwrap_or(max.output);
     max.tmp = args.max_step_tmp.unwrap_or(max.tmp);
     if args.unsandboxed_steps {

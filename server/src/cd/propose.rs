@@ -144,7 +144,7 @@ pub async fn propose(
         let remote = app::git::remote::load(&r.db)
             .await
             .map_err(ProposeError::Other)?;
-        tokio::task::spawn_blocking(move || {
+        crate::pipeline::templates::render_blocking(move || {
             let result = with_repo_lock(&gitops, || {
                 prepare(
                     &gitops,
@@ -164,7 +164,7 @@ pub async fn propose(
             result
         })
         .await
-        .map_err(|e| ProposeError::Other(e.into()))?
+        .map_err(ProposeError::Content)?
     };
     let outcome = match prepared {
         Ok(p) => p,

@@ -59,7 +59,7 @@ pub async fn rebase(r: &Runner, payload: &serde_json::Value) -> Result<(), JobEr
     let remote = app::git::remote::load(&r.db)
         .await
         .map_err(|e| JobError::retry(format!("{e:#}")))?;
-    let prepared = tokio::task::spawn_blocking(move || {
+    let prepared = crate::pipeline::templates::render_blocking(move || {
         let result = with_repo_lock(&gitops, || {
             prepare(
                 &gitops,
@@ -79,7 +79,7 @@ pub async fn rebase(r: &Runner, payload: &serde_json::Value) -> Result<(), JobEr
         result
     })
     .await
-    .map_err(JobError::retry)?;
+    .map_err(JobError::fatal)?;
     let p = match prepared {
         Ok(Some(p)) => p,
         // The new base already holds exactly this render: nothing left to merge.

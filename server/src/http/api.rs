@@ -24,8 +24,8 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/apps", get(list_apps))
         .route("/api/v1/runs", get(list_runs))
         .route("/api/v1/runs/{id}", get(get_run))
-        .route("/api/v1/runs/{id}/logs", get(run_logs))
-        .route("/api/v1/runs/{id}/events", get(run_events))
+        .route("/api/v1/runs/{id}/logs", get(super::run_logs::page))
+        .route("/api/v1/runs/{id}/events", get(super::run_logs::live))
         .route("/api/v1/changes", get(list_changes))
         .route("/api/v1/changes/{id}", get(get_change))
         .route("/api/v1/changes/{id}/diff", get(get_change_diff))
@@ -36,10 +36,10 @@ pub fn routes() -> Router<AppState> {
 }
 
 /// An API error: status and a message fit for the caller.
-pub struct ApiError(StatusCode, String);
+pub struct ApiError(pub StatusCode, pub String);
 
 impl ApiError {
-    fn not_found(what: &str) -> ApiError {
+    pub fn not_found(what: &str) -> ApiError {
         ApiError(StatusCode::NOT_FOUND, format!("{what} not found"))
     }
 }
@@ -128,7 +128,7 @@ where
 }
 
 impl Caller {
-    fn require(&self, role: Role) -> Result<&SignedInUser, ApiError> {
+    pub(super) fn require(&self, role: Role) -> Result<&SignedInUser, ApiError> {
         if self.0.role.allows(role) {
             Ok(&self.0)
         } else {
@@ -195,32 +195,6 @@ async fn get_run(caller: Caller, State(db): State<Db>, Path(id): Path<String>) -
     Ok(Json(
         json!({ "run": run, "steps": steps, "artifacts": artifacts }),
     ))
-}
-
-#[derive(Deserialize)]
-struct LogsQuery {
-    after: Option<i64>,
-    limit: Option<i64>,
-}
-
-async fn run_logs(
-    caller: Caller,
-    State(db): State<Db>,
-    Path(id): Path<String>,
-    Query(q): Query<LogsQuery>,
-) -> ApiResult {
-    caller.require(Role::Viewer)?;
-    runs::get(&db, &id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("run"))?;
-    let lines = runs::logs(
-        &db,
-        &id,
-        q.after.unwrap_or(0),
-        q.limit.unwrap_or(1000).clamp(1, 10_000),
-    )
-    .await?;
-    Ok(Json(json!({ "lines": lines })))
 }
 
 #[derive(Deserialize)]
@@ -344,73 +318,4 @@ async fn merge(caller: Caller, State(db): State<Db>, Path(id): Path<String>) -> 
     let user = caller.require(Role::Developer)?;
     let message = app::changes::merge::merge(&db, &id, user).await?;
     Ok(Json(json!({ "merged": true, "message": message })))
-}
-
-/// Live output of a run as server-sent events: `line` events (JSON of one stored line)
-/// from `after` on, then one `end` event once the run has finished and every line is sent.
-/// Lines come from the database, so any web process can serve any runner's run.
-async fn run_events(
-    caller: Caller,
-    State(db): State<Db>,
-    Path(id): Path<String>,
-    Query(q): Query<LogsQuery>,
-) -> Result<Response, ApiError> {
-    use axum::response::sse::{Event, KeepAlive, Sse};
-    use std::collections::VecDeque;
-    caller.require(Role::Viewer)?;
-    runs::get(&db, &id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("run"))?;
-    struct Cursor {
-        db: Db,
-        id: String,
-        after: i64,
-        pending: VecDeque<runs::LogLine>,
-        done: bool,
-    }
-    let start = Cursor {
-        db,
-        id,
-        after: q.after.unwrap_or(0),
-        pending: VecDeque::new(),
-        done: false,
-    };
-    let stream = futures_util::stream::unfold(start, |mut c| async move {
-        loop {
-            if let Some(line) = c.pending.pop_front() {
-                let event = Event::default()
-                    .event("line")
-                    .json_data(&line)
-                    .unwrap_or_default();
-                return Some((Ok::<_, std::convert::Infallible>(event), c));
-            }
-            if c.done {
-                return None;
-            }
-            // Read the state before the lines: a run seen finished has stored all of them.
-            let finished = match runs::get(&c.db, &c.id).await {
-                Ok(Some(run)) => !matches!(run.state.as_str(), "queued" | "running"),
-                _ => true,
-            };
-            match runs::logs(&c.db, &c.id, c.after, 1000).await {
-                Ok(lines) if !lines.is_empty() => {
-                    c.after = lines.last().map(|l| l.seq).unwrap_or(c.after);
-                    c.pending.extend(lines);
-                }
-                Ok(_) if finished => {
-                    c.done = true;
-                    return Some((Ok(Event::default().event("end").data("finished")), c));
-                }
-                Ok(_) => tokio::time::sleep(std::time::Duration::from_millis(250)).await,
-                Err(e) => {
-                    tracing::warn!(error = %format!("{e:#}"), "reading log lines for a live view");
-                    c.done = true;
-                    return Some((Ok(Event::default().event("end").data("error")), c));
-                }
-            }
-        }
-    });
-    Ok(Sse::new(stream)
-        .keep_alive(KeepAlive::default())
-        .into_response())
 }

@@ -9,6 +9,7 @@ mod gate;
 mod git;
 mod health;
 mod login;
+mod run_logs;
 mod site;
 
 pub use site::leptos_options;

@@ -215,7 +215,15 @@ mod tests {
         assert_eq!(parse_bytes("2Gi"), Some(2 * GI));
         assert_eq!(parse_bytes("1G"), Some(1_000_000_000));
         assert_eq!(parse_bytes("4096"), Some(4096));
-        for bad in ["", "0", "1.5Gi", "2GB", "-1", "Gi", "99999999999999999999Gi"] {
+        for bad in [
+            "",
+            "0",
+            "1.5Gi",
+            "2GB",
+            "-1",
+            "Gi",
+            "99999999999999999999Gi",
+        ] {
             assert_eq!(parse_bytes(bad), None, "{bad}");
         }
     }

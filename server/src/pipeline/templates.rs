@@ -12,6 +12,25 @@ use crate::render::{self, Object};
 use anyhow::{bail, Context, Result};
 use std::path::Path;
 
+/// Longest a render (render-lint's, or CD's for an environment) may take.
+pub const RENDER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
+
+/// Runs rendering work on the blocking pool and gives up on it after `RENDER_TIMEOUT`.
+/// Work given up on still ends on its thread (a thread cannot be stopped from outside),
+/// but nothing waits for it any more; the engine's own input caps bound how long it runs.
+pub async fn render_blocking<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, String> {
+    match tokio::time::timeout(RENDER_TIMEOUT, tokio::task::spawn_blocking(work)).await {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(e)) => Err(format!("the render failed: {e}")),
+        Err(_) => Err(format!(
+            "the render took longer than {} s and was given up",
+            RENDER_TIMEOUT.as_secs()
+        )),
+    }
+}
+
 /// What an environment adds on top of the templates.
 #[derive(Clone, Debug, Default)]
 pub struct Overlay {

@@ -67,7 +67,7 @@ async fn render_lint(ctx: &Ctx<'_>) -> Result<(), String> {
     };
     let kind = t.kind;
     let scratch = ctx.work.join(".fluxgate-scratch");
-    let rendered = tokio::task::spawn_blocking(move || {
+    let rendered = templates::render_blocking(move || {
         templates::render_templates(
             &dir,
             kind,
@@ -77,8 +77,7 @@ async fn render_lint(ctx: &Ctx<'_>) -> Result<(), String> {
             false,
         )
     })
-    .await
-    .map_err(|e| e.to_string())?
+    .await?
     .map_err(|e| format!("the templates do not render: {e:#}"))?;
     let values: Vec<_> = rendered.iter().map(|o| o.value.clone()).collect();
     let findings = lint_objects(&values);

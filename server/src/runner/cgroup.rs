@@ -32,7 +32,8 @@ impl Root {
     /// The usable hierarchy, or why there is none.
     pub fn detect() -> Result<Root, String> {
         let unified = Path::new("/sys/fs/cgroup");
-        let controllers = fs::read_to_string(unified.join("cgroup.controllers")).unwrap_or_default();
+        let controllers =
+            fs::read_to_string(unified.join("cgroup.controllers")).unwrap_or_default();
         let words: Vec<&str> = controllers.split_whitespace().collect();
         if words.contains(&"memory") && words.contains(&"pids") {
             let parent = unified.join(PARENT);
@@ -46,11 +47,12 @@ impl Root {
         }
         let memory = unified.join("memory").join(PARENT);
         let pids = unified.join("pids").join(PARENT);
-        if unified.join("memory/memory.limit_in_bytes").exists() && unified.join("pids").is_dir()
-        {
+        if unified.join("memory/memory.limit_in_bytes").exists() && unified.join("pids").is_dir() {
             return match mkdir(&memory).and_then(|()| mkdir(&pids)) {
                 Ok(()) => Ok(Root::Split { memory, pids }),
-                Err(e) => Err(format!("cannot make control groups under /sys/fs/cgroup: {e}")),
+                Err(e) => Err(format!(
+                    "cannot make control groups under /sys/fs/cgroup: {e}"
+                )),
             };
         }
         Err("no control group hierarchy with memory and pids controllers".into())

@@ -126,20 +126,14 @@ pub async fn run_step(spec: StepSpec, sink: mpsc::Sender<LogLine>) -> StepResult
             );
             return spawn_failed(&sink, &masker, started, message).await;
         }
-        Isolation::Unsandboxed => {
-            sink.system(
-                "WARNING: this step runs without a sandbox (--unsandboxed-steps): it can read \
-                 fluxgate's data and reach this host's network"
-                    .to_owned(),
-            )
-            .await;
-            command(&spec, &scratch)
-        }
+        // The run says so in its log and on its page (`run::execute`).
+        Isolation::Unsandboxed => command(&spec, &scratch),
         Isolation::Sandbox(sandbox) => {
             match exec_sandbox::prepare(sandbox, &spec, &scratch, &spec.name) {
                 Ok(mut prepared) => {
                     sink.system(exec_sandbox::describe(sandbox, &spec)).await;
-                    let cmd = std::mem::replace(&mut prepared.cmd, tokio::process::Command::new("/"));
+                    let cmd =
+                        std::mem::replace(&mut prepared.cmd, tokio::process::Command::new("/"));
                     sandboxed = Some((sandbox, prepared));
                     cmd
                 }
@@ -194,8 +188,14 @@ pub async fn run_step(spec: StepSpec, sink: mpsc::Sender<LogLine>) -> StepResult
     let stderr = child.stderr.take();
     let ((status, timed_out), stdout_held, stderr_held) = tokio::join!(
         async {
-            let (status, timed_out) =
-                supervise(&mut child, &mut group, spec.timeout, &gone_tx, lines.over.notified()).await;
+            let (status, timed_out) = supervise(
+                &mut child,
+                &mut group,
+                spec.timeout,
+                &gone_tx,
+                lines.over.notified(),
+            )
+            .await;
             drop(gone_tx);
             if timed_out {
                 let limit = human_duration(spec.timeout);
@@ -248,11 +248,20 @@ pub async fn run_step(spec: StepSpec, sink: mpsc::Sender<LogLine>) -> StepResult
     let hits = cgroup.as_ref().map(|g| g.hits()).unwrap_or_default();
     drop(cgroup);
     let limit_hit = if output_over {
-        Some(format!("output limit of {} reached", show_bytes(spec.limits.output)))
+        Some(format!(
+            "output limit of {} reached",
+            show_bytes(spec.limits.output)
+        ))
     } else if hits.memory {
-        Some(format!("memory limit of {} reached", show_bytes(spec.limits.memory)))
+        Some(format!(
+            "memory limit of {} reached",
+            show_bytes(spec.limits.memory)
+        ))
     } else if hits.processes {
-        Some(format!("process limit of {} reached", spec.limits.processes))
+        Some(format!(
+            "process limit of {} reached",
+            spec.limits.processes
+        ))
     } else if matches!(&status, Ok(s) if outcome_of(*s) == Outcome::Signaled(libc::SIGXCPU)) {
         Some(format!(
             "CPU time limit of {} per process reached",

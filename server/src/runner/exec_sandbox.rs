@@ -29,9 +29,9 @@ pub(super) struct Prepared {
 pub(super) fn describe(sandbox: &Sandbox, spec: &StepSpec) -> String {
     let per_process = match &sandbox.cgroups {
         Ok(_) => String::new(),
-        Err(why) => format!(
-            " (memory and processes are limited per process and per user here: {why})"
-        ),
+        Err(why) => {
+            format!(" (memory and processes are limited per process and per user here: {why})")
+        }
     };
     format!(
         "sandbox: bubblewrap, network {}; limits: {}{per_process}",
@@ -63,28 +63,23 @@ pub(super) fn prepare(
         handshake.block_read.as_raw_fd(),
     ];
     let mut cmd = Command::new(sandbox.bwrap());
-    cmd.args(sandbox.args(
-        fds[0],
-        fds[1],
-        spec.limits.tmp,
-        Some((fds[2], fds[3])),
-    ))
-    .arg("/bin/sh")
-    .arg("-c")
-    .arg(&spec.command)
-    .env_clear()
-    .env("PATH", sandbox::PATH)
-    .env("HOME", sandbox::HOME)
-    .env("TMPDIR", "/tmp")
-    .env("LANG", "C.UTF-8")
-    .env("TERM", "dumb")
-    .envs(spec.env.iter().map(|(k, v)| (k, v)))
-    .env("FLUXGATE_OUTPUT", sandbox::OUTPUT_FILE)
-    .stdin(Stdio::null())
-    .stdout(Stdio::piped())
-    .stderr(Stdio::piped())
-    .process_group(0)
-    .kill_on_drop(true);
+    cmd.args(sandbox.args(fds[0], fds[1], spec.limits.tmp, Some((fds[2], fds[3]))))
+        .arg("/bin/sh")
+        .arg("-c")
+        .arg(&spec.command)
+        .env_clear()
+        .env("PATH", sandbox::PATH)
+        .env("HOME", sandbox::HOME)
+        .env("TMPDIR", "/tmp")
+        .env("LANG", "C.UTF-8")
+        .env("TERM", "dumb")
+        .envs(spec.env.iter().map(|(k, v)| (k, v)))
+        .env("FLUXGATE_OUTPUT", sandbox::OUTPUT_FILE)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .kill_on_drop(true);
 
     let joins: Vec<CString> = group.iter().flat_map(|g| g.join_paths()).collect();
     let per_process = group.is_none();

@@ -492,3 +492,19 @@ fn durations_read_naturally() {
     assert_eq!(human_duration(Duration::from_secs(3600)), "1h");
     assert_eq!(human_duration(Duration::from_secs(7505)), "2h 5m 5s");
 }
+
+#[tokio::test]
+async fn without_a_sandbox_steps_are_refused_with_the_reason() {
+    let mut step = spec("echo ran");
+    step.isolation = std::sync::Arc::new(crate::runner::sandbox::Isolation::Refused(
+        "bubblewrap (bwrap) is not installed".into(),
+    ));
+    let (result, lines) = run(step).await;
+    let Outcome::SpawnFailed(message) = &result.outcome else {
+        panic!("{:?}", result.outcome);
+    };
+    assert!(message.contains("not run without a sandbox"), "{message}");
+    assert!(message.contains("bwrap) is not installed"), "{message}");
+    assert!(message.contains("--unsandboxed-steps"), "{message}");
+    assert!(texts(&lines, Stream::Stdout).is_empty(), "the step ran");
+}

@@ -11,6 +11,10 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 const BATCH: usize = 512;
+/// Lines and bytes stored for one run, all steps together; each step has its own caps
+/// too (`max_log_lines`, `limits.output`), but a run may have many steps.
+pub const MAX_RUN_LINES: i64 = 200_000;
+pub const MAX_RUN_BYTES: usize = 256 * 1024 * 1024;
 
 pub struct LogWriter {
     tx: mpsc::Sender<(i64, LogLine)>,
@@ -31,7 +35,10 @@ impl LogWriter {
         let (tx, mut rx) = mpsc::channel::<(i64, LogLine)>(4096);
         let task = tokio::spawn(async move {
             let mut written = 0i64;
+            let mut bytes = 0usize;
+            let mut dropped = 0u64;
             let mut failure = None;
+            let mut last_step = -1;
             while let Some(first) = rx.recv().await {
                 let mut batch = vec![first];
                 while batch.len() < BATCH {
@@ -40,10 +47,20 @@ impl LogWriter {
                         Err(_) => break,
                     }
                 }
-                let rows: Vec<(i64, &str, String)> = batch
-                    .into_iter()
-                    .map(|(step, l)| (step, stream_name(l.stream), l.text))
-                    .collect();
+                let mut rows: Vec<(i64, &str, String)> = Vec::with_capacity(batch.len());
+                for (step, l) in batch {
+                    last_step = step;
+                    let kept = written + rows.len() as i64;
+                    if kept >= MAX_RUN_LINES || bytes + l.text.len() > MAX_RUN_BYTES {
+                        dropped += 1;
+                        continue;
+                    }
+                    bytes += l.text.len();
+                    rows.push((step, stream_name(l.stream), l.text));
+                }
+                if rows.is_empty() {
+                    continue;
+                }
                 match append_with_retry(&db, &run_id, seq, &rows).await {
                     Ok(()) => {
                         seq += rows.len() as i64;
@@ -54,6 +71,18 @@ impl LogWriter {
                         tracing::error!(run = %run_id, error = %e, "storing log lines failed");
                         failure.get_or_insert(e);
                     }
+                }
+            }
+            if dropped > 0 && failure.is_none() {
+                let notice = format!(
+                    "{dropped} more lines of this run not kept (at most {MAX_RUN_LINES} lines \
+                     and {} MiB per run)",
+                    MAX_RUN_BYTES >> 20
+                );
+                let row = [(last_step, "system", notice)];
+                match append_with_retry(&db, &run_id, seq, &row).await {
+                    Ok(()) => written += 1,
+                    Err(e) => failure = Some(e),
                 }
             }
             match failure {

@@ -45,6 +45,8 @@ pub struct RunnerConfig {
     pub isolation: Arc<sandbox::Isolation>,
     /// The most a step may ask for in its `limits:`.
     pub max_limits: crate::pipeline::limits::Limits,
+    /// Overrides every kind's `job_limit` (tests use a short one).
+    pub job_limit: Option<Duration>,
 }
 
 impl RunnerConfig {
@@ -56,6 +58,7 @@ impl RunnerConfig {
             max_log_lines: 20_000,
             isolation: Arc::new(sandbox::Isolation::detect(&data_dir, false)),
             max_limits: crate::pipeline::limits::MAXIMA,
+            job_limit: None,
             data_dir,
         }
     }
@@ -81,6 +84,17 @@ pub struct Runner {
     pub steps: Arc<Semaphore>,
 }
 
+/// How long a job may run before it is given up, heartbeat or not: a handler waiting on
+/// something that never answers must not hold a worker for ever. A run's steps have
+/// their own timeouts (at most 6 h each); this bounds the run as a whole.
+fn job_limit(kind: &str) -> Duration {
+    match kind {
+        "run" => Duration::from_secs(24 * 3600),
+        "verify" => Duration::from_secs(60 * 60),
+        _ => Duration::from_secs(20 * 60),
+    }
+}
+
 /// How often an idle worker looks at the queue (jobs enqueued by another process).
 const IDLE_LOOK: Duration = Duration::from_millis(500);
 
@@ -103,6 +117,8 @@ pub fn start(db: Db, config: RunnerConfig, wake: Wake) -> Runner {
         let worker = format!("{id}/{n}");
         tokio::spawn(async move { r.work(worker).await });
     }
+    let r = runner.clone();
+    tokio::spawn(async move { r.record_isolation().await });
     let r = runner.clone();
     tokio::spawn(async move { r.schedule_polls().await });
     let r = runner.clone();
@@ -183,16 +199,30 @@ impl Runner {
                 }
             })
         };
-        let result = match job.kind.as_str() {
-            "poll" => poll::poll(self, &job.payload).await,
-            "run" => run::run(self, &job.payload).await,
-            "cd" => crate::cd::start(self, &job.payload).await,
-            "rebase" => crate::cd::rebase(self, &job.payload).await,
-            "rollback" => crate::cd::rollback(self, &job.payload).await,
-            "poke" => crate::flux::poke(self, &job.payload).await,
-            "verify" => crate::flux::verify::verify(self, &job.payload).await,
-            other => Err(JobError::fatal(format!("unknown job kind {other}"))),
+        let limit = self
+            .config
+            .job_limit
+            .unwrap_or_else(|| job_limit(&job.kind));
+        let work = async {
+            match job.kind.as_str() {
+                "poll" => poll::poll(self, &job.payload).await,
+                "run" => run::run(self, &job.payload).await,
+                "cd" => crate::cd::start(self, &job.payload).await,
+                "rebase" => crate::cd::rebase(self, &job.payload).await,
+                "rollback" => crate::cd::rollback(self, &job.payload).await,
+                "poke" => crate::flux::poke(self, &job.payload).await,
+                "verify" => crate::flux::verify::verify(self, &job.payload).await,
+                other => Err(JobError::fatal(format!("unknown job kind {other}"))),
+            }
         };
+        // Dropping the handler on time-out ends what it started: steps are killed
+        // with their process group and sandbox.
+        let result = tokio::time::timeout(limit, work).await.unwrap_or_else(|_| {
+            Err(JobError::fatal(format!(
+                "given up after {}: the job did not finish in time",
+                crate::pipeline::limits::show_duration(limit)
+            )))
+        });
         beat.abort();
         let stored = match result {
             Ok(()) => jobs::complete(&self.db, &job.id, worker).await,
@@ -220,11 +250,33 @@ impl Runner {
             .and_then(|v| v.as_str());
         if let Some(run_id) = run_id {
             crate::runs::interrupt(&self.db, run_id, reason).await?;
+            if job.kind == "run" {
+                // `run::run` removes the checkout when it ends; a run given up never does.
+                let _ = tokio::fs::remove_dir_all(run::work_dir(self, run_id)).await;
+            }
         }
         if job.kind == "cd" {
             crate::cd::gave_up(self, &job.payload, reason).await?;
         }
         Ok(())
+    }
+
+    /// Tells Settings how this runner isolates steps (the last runner started wins).
+    async fn record_isolation(&self) {
+        let value = match &*self.config.isolation {
+            sandbox::Isolation::Refused(why) => format!("refused: {why}"),
+            other => other.label().to_string(),
+        };
+        let stored = sqlx::query(
+            "INSERT INTO settings (key, value) VALUES ('step_isolation', $1)
+             ON CONFLICT (key) DO UPDATE SET value = $1",
+        )
+        .bind(value)
+        .execute(&self.db.pool)
+        .await;
+        if let Err(e) = stored {
+            tracing::warn!(error = %e, "recording how steps are isolated");
+        }
     }
 
     /// Enqueues a poll for every app that is due (one queued poll per app at most).

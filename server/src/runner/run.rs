@@ -5,6 +5,7 @@
 use super::builtins;
 use super::exec::{self, Outcome, StepSpec};
 use super::logs::LogWriter;
+use super::sandbox::Isolation;
 use super::{JobError, Runner};
 use crate::apps::{self, App};
 use crate::jobs::{self, NewJob};
@@ -126,7 +127,11 @@ async fn execute(
     } else {
         Vec::new()
     };
-    let isolation = if has_run_steps { r.config.isolation.label() } else { "" };
+    let isolation = if has_run_steps {
+        r.config.isolation.label()
+    } else {
+        ""
+    };
     runs::set_isolation(&r.db, &run.id, isolation, &given)
         .await
         .map_err(|e| format!("{e:#}"))?;
@@ -164,6 +169,14 @@ async fn execute(
                     limits: limits[position as usize],
                     name: format!("{}-{position}", run.id),
                 };
+                if matches!(*r.config.isolation, Isolation::Unsandboxed) {
+                    logs.system(
+                        position,
+                        "WARNING: this step runs without a sandbox (--unsandboxed-steps): it \
+                         can read fluxgate's data and reach this host's network",
+                    )
+                    .await;
+                }
                 let permit = r.steps.clone().acquire_owned().await;
                 let (sink, forward) = logs.step_sink(position);
                 let result = exec::run_step(spec, sink).await;

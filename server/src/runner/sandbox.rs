@@ -151,7 +151,9 @@ impl Sandbox {
             "bubblewrap (bwrap) is not installed; install it (Debian: apt-get install bubblewrap)",
         )?;
         let mut system = Vec::new();
-        for dir in ["/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc"] {
+        for dir in [
+            "/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc",
+        ] {
             let path = PathBuf::from(dir);
             match std::fs::read_link(&path) {
                 Ok(target) => system.push(SystemPath::Link { target, path }),
@@ -298,7 +300,11 @@ impl Sandbox {
         }
         push(&["--symlink", "/proc/self/fd", "/dev/fd"]);
         for (n, name) in ["stdin", "stdout", "stderr"].iter().enumerate() {
-            push(&["--symlink", &format!("/proc/self/fd/{n}"), &format!("/dev/{name}")]);
+            push(&[
+                "--symlink",
+                &format!("/proc/self/fd/{n}"),
+                &format!("/dev/{name}"),
+            ]);
         }
         let size = tmp_bytes.to_string();
         push(&["--proc", "/proc"]);
@@ -309,7 +315,12 @@ impl Sandbox {
         push(&["--bind-fd", &scratch.to_string(), SCRATCH]);
         push(&["--chdir", WORKSPACE]);
         if let Some((info, block)) = handshake {
-            push(&["--info-fd", &info.to_string(), "--block-fd", &block.to_string()]);
+            push(&[
+                "--info-fd",
+                &info.to_string(),
+                "--block-fd",
+                &block.to_string(),
+            ]);
         }
         push(&["--"]);
         a

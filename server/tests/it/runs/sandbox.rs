@@ -26,9 +26,11 @@ async fn pr_run(p: &Pipes, token: &str, branch: &str, steps: &str) -> (serde_jso
 /// Waits for the demo's first CD proposal: only pushes after the repository's first
 /// fetch start PR runs.
 async fn settled(p: &Pipes, token: &str) {
-    wait_for("the first change request", Duration::from_secs(60), || async {
-        p.changes(token, "dev").await.into_iter().next()
-    })
+    wait_for(
+        "the first change request",
+        Duration::from_secs(60),
+        || async { p.changes(token, "dev").await.into_iter().next() },
+    )
     .await;
 }
 
@@ -90,9 +92,11 @@ echo "checked everything""#
     assert_eq!(run["sandbox"], "bubblewrap");
     assert_eq!(git_ref(&gitops, "refs/heads/env/prod"), prod_before);
     // The sleeper was in the step's PID namespace, which ended with the step.
-    wait_for("the step's background process to be gone", Duration::from_secs(5), || async {
-        (!process_running(&format!("sleep {nap}"))).then_some(())
-    })
+    wait_for(
+        "the step's background process to be gone",
+        Duration::from_secs(5),
+        || async { (!process_running(&format!("sleep {nap}"))).then_some(()) },
+    )
     .await;
 }
 
@@ -133,12 +137,21 @@ if awk '$1 == "tap0" && $2 == "00000000"' /proc/net/route | grep -q .; then echo
     assert!(!log.contains("LEAK"), "a step reached this host:\n{log}");
     for t in &targets {
         let (host, port) = t.split_once(' ').unwrap();
-        assert!(log.contains(&format!("refused {host}:{port}")), "{t} not tried:\n{log}");
+        assert!(
+            log.contains(&format!("refused {host}:{port}")),
+            "{t} not tried:\n{log}"
+        );
     }
-    assert!(log.contains("has a default route"), "outside has no network:\n{log}");
+    assert!(
+        log.contains("has a default route"),
+        "outside has no network:\n{log}"
+    );
     assert!(log.contains("no route"), "{log}");
     accepted.abort();
-    assert!(accepted.await.is_err(), "the listener on every address was reached");
+    assert!(
+        accepted.await.is_err(),
+        "the listener on every address was reached"
+    );
 }
 
 async fn limits_stop_a_step_and_say_which(p: &Pipes) {
@@ -185,7 +198,10 @@ async fn limits_stop_a_step_and_say_which(p: &Pipes) {
     let (run, log) = pr_run(p, &token, "attack/maximum", steps).await;
     assert_eq!(run["state"], "failed");
     let error = run["error"].as_str().unwrap_or("");
-    assert!(error.contains("limits.memory 64Gi is over this fluxgate's maximum of 8Gi"), "{error}");
+    assert!(
+        error.contains("limits.memory 64Gi is over this fluxgate's maximum of 8Gi"),
+        "{error}"
+    );
     assert!(!log.contains("\nran\n"), "{log}");
 }
 
@@ -202,10 +218,16 @@ async fn pr_runs_get_only_secrets_marked_for_pr(p: &Pipes) {
     let (run, log) = pr_run(p, &token, "feature/steal", steps).await;
     assert_eq!(run["state"], "succeeded", "{log}");
     assert!(log.contains("deploy=[] lint=[***]"), "{log}");
-    assert!(!log.contains("ci-only-value-91") && !log.contains("pr-ok-value-17"), "{log}");
+    assert!(
+        !log.contains("ci-only-value-91") && !log.contains("pr-ok-value-17"),
+        "{log}"
+    );
     assert_eq!(run["secrets_given"], serde_json::json!(["LINT_TOKEN"]));
     let (_, detail) = p
-        .get(&token, &format!("/api/v1/runs/{}", run["id"].as_str().unwrap()))
+        .get(
+            &token,
+            &format!("/api/v1/runs/{}", run["id"].as_str().unwrap()),
+        )
         .await;
     assert!(!detail.to_string().contains("pr-ok-value-17"), "{detail}");
 
@@ -214,12 +236,21 @@ async fn pr_runs_get_only_secrets_marked_for_pr(p: &Pipes) {
         "  - name: publish templates and image references",
         "  - name: print secrets\n    run: echo \"deploy=[$DEPLOY_KEY] lint=[$LINT_TOKEN]\"\n  - name: publish templates and image references",
     );
-    let sha = push(&p.app_repo(), "main", "main", &[("fluxgate.yaml", Some(&def))], "ci secrets");
+    let sha = push(
+        &p.app_repo(),
+        "main",
+        "main",
+        &[("fluxgate.yaml", Some(&def))],
+        "ci secrets",
+    );
     p.hook(&token).await;
     let ci = p.finished_run(&token, "ci", &sha).await;
     let log = log_text(p, &token, &ci).await;
     assert!(log.contains("deploy=[***] lint=[***]"), "{log}");
-    assert_eq!(ci["secrets_given"], serde_json::json!(["DEPLOY_KEY", "LINT_TOKEN"]));
+    assert_eq!(
+        ci["secrets_given"],
+        serde_json::json!(["DEPLOY_KEY", "LINT_TOKEN"])
+    );
 }
 
 fn indent(text: &str, by: usize) -> String {
@@ -259,4 +290,27 @@ fn host_addresses() -> Vec<String> {
     }
     assert!(!found.is_empty(), "no address of this host found");
     found
+}
+
+/// A run whose job outlives the job's limit is given up even though its heartbeat
+/// keeps going, and nothing of its step survives.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_past_its_limit_is_given_up() {
+    let p = Pipes::start_with(crate::support::Backend::Sqlite, |c| {
+        c.job_limit = Some(Duration::from_secs(4));
+    })
+    .await;
+    let token = p.token("alice").await;
+    // The demo's first CI run and CD need a few seconds each, well within 4 s per job.
+    let nap = format!("2000.{}", std::process::id());
+    let steps = format!("  - name: slow\n    timeout: 1h\n    run: sleep {nap}\n");
+    let (run, log) = pr_run(&p, &token, "slow/step", &steps).await;
+    assert_eq!(run["state"], "interrupted", "{log}");
+    let error = run["error"].as_str().unwrap_or("");
+    assert!(error.contains("given up after 4s"), "{error}");
+    assert!(
+        !process_running(&format!("sleep {nap}")),
+        "the step survived"
+    );
+    p.stop().await;
 }
