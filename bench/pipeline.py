@@ -9,8 +9,14 @@
 2. Twenty pipelines at once: 20 branches are pushed in one `git push`, each running a PR
    step that prints 2,000 numbered lines on stdout and on stderr; reported: time until all
    20 runs finished, and a check that every run stored all 4,000 lines in order.
+3. Step start-up: a PR branch with 20 steps of `run: "true"` (10 with `network: outside`,
+   10 with `network: none`); reported: the median step duration fluxgate recorded, which
+   is the sandbox's start-up and tear-down cost (or, with --unsandboxed, a bare `sh -c
+   true`), and push → PR run finished minus the steps' own time: the PR pipeline's overhead.
 
-Usage: bench/pipeline.py [--fluxgate target/release/fluxgate] [--rounds 10]
+Run it twice, with and without --unsandboxed (`fluxgate demo --unsandboxed-steps`), to
+compare. Usage: bench/pipeline.py [--fluxgate target/release/fluxgate] [--rounds 10]
+[--unsandboxed]
 """
 import argparse, json, os, shutil, socket, statistics, subprocess, tempfile, time, urllib.error, urllib.request
 
@@ -32,6 +38,7 @@ def main():
     p = argparse.ArgumentParser()
     p.add_argument("--fluxgate", default="target/release/fluxgate")
     p.add_argument("--rounds", type=int, default=10)
+    p.add_argument("--unsandboxed", action="store_true")
     args = p.parse_args()
     fluxgate = os.path.abspath(args.fluxgate)
     root = tempfile.mkdtemp(prefix="fluxgate-pipebench-")
@@ -40,7 +47,8 @@ def main():
     env = dict(os.environ, FLUXGATE_DATA_DIR=data)
     env.pop("DATABASE_URL", None)
     demo = subprocess.Popen([fluxgate, "demo", "--addr", f"127.0.0.1:{port}", "--workers", "20",
-                             "--max-parallel-steps", "20"], env=env,
+                             "--max-parallel-steps", "20"]
+                            + (["--unsandboxed-steps"] if args.unsandboxed else []), env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         token = None
@@ -95,8 +103,37 @@ def main():
         print(f"  CI steps' own time:                   {ms(steps)}")
         print(f"  fluxgate overhead (goal < 2 s):       {ms(overheads)}")
 
-        # Twenty pipelines at once.
         base = open(os.path.join(work, "fluxgate.yaml")).read()
+        # Step start-up, and the PR pipeline's overhead.
+        head = base[:base.index("\npr:\n") + 1]
+        quick = "".join(f'  - name: s{n}\n    network: {"outside" if n < 10 else "none"}\n    run: "true"\n'
+                        for n in range(20))
+        per_step = {"outside": [], "none": []}
+        pr_overheads = []
+        for i in range(args.rounds):
+            git(work, "checkout", "-q", "-b", f"quick/{i}", "main")
+            open(os.path.join(work, "fluxgate.yaml"), "w").write(head + "pr:\n" + quick)
+            git(work, "commit", "-qam", f"quick {i}")
+            sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=work, stdout=subprocess.PIPE).stdout.decode().strip()
+            start = time.perf_counter()
+            git(work, "push", "-q", "origin", f"quick/{i}")
+            run = wait(lambda: [r for r in api("/api/v1/runs?app=hello-web&limit=100")["runs"]
+                                if r["commit_sha"] == sha and r["state"] not in ("queued", "running")],
+                       f"PR run of round {i}")[0]
+            total = time.perf_counter() - start
+            if run["state"] != "succeeded":
+                raise SystemExit(f"quick PR run failed: {run['error']}")
+            detail = api(f"/api/v1/runs/{run['id']}")["steps"]
+            for s_ in detail:
+                per_step["outside" if int(s_["name"][1:]) < 10 else "none"].append(s_["duration_ms"] / 1000)
+            pr_overheads.append(total - sum(s_["duration_ms"] for s_ in detail) / 1000)
+            git(work, "checkout", "-q", "main")
+        mode = "unsandboxed" if args.unsandboxed else "sandboxed"
+        for net, xs in per_step.items():
+            print(f"step start-up, {mode}, network {net} ({len(xs)} steps of `true`): {ms(xs)}")
+        print(f"PR pipeline overhead, {mode} (push → run finished, minus its 20 steps): {ms(pr_overheads)}")
+
+        # Twenty pipelines at once.
         for i in range(20):
             git(work, "checkout", "-q", "-b", f"load/{i}", "main")
             step = (f'run: i=1; while [ $i -le 2000 ]; do echo "b{i} out $i"; echo "b{i} err $i" >&2; '

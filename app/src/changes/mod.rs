@@ -45,6 +45,9 @@ pub struct ChangeRequest {
     pub state: String,
     pub summary: Summary,
     pub risks: Vec<RiskFlag>,
+    /// Stored facts of the change that do not decode; any blocks the merge.
+    #[serde(default)]
+    pub faults: Vec<String>,
     pub superseded_by: Option<String>,
     pub created_at: String,
     pub updated_at: String,

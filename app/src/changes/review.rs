@@ -11,8 +11,9 @@ use crate::error::AppError;
 use crate::policy::{self, Change, Decision, Gates, Review, Verdict};
 use sqlx::Row;
 
-/// The policy of the change's environment.
-pub async fn policy_of(db: &Db, change_id: &str) -> Result<Policy, AppError> {
+/// The policy of the change's environment. A stored policy that does not decode is
+/// returned as an error text, for `verdict` to block the merge with.
+pub async fn policy_of(db: &Db, change_id: &str) -> Result<Result<Policy, String>, AppError> {
     let row = sqlx::query(
         "SELECT e.policy FROM environments e JOIN change_requests c ON c.environment_id = e.id WHERE c.id = $1",
     )
@@ -20,7 +21,20 @@ pub async fn policy_of(db: &Db, change_id: &str) -> Result<Policy, AppError> {
     .fetch_one(&db.pool)
     .await?;
     let text: String = row.try_get("policy")?;
-    serde_json::from_str(&text).map_err(AppError::internal)
+    Ok(serde_json::from_str(&text)
+        .map_err(|e| format!("the environment's stored policy does not decode ({e})")))
+}
+
+/// What a change is judged by when its environment's policy cannot be read.
+fn strictest() -> Policy {
+    Policy {
+        required_approvals: u32::MAX,
+        approvers: Vec::new(),
+        extra_reviews: Vec::new(),
+        auto_promote: false,
+        freeze_windows: Vec::new(),
+        merge_when_approved: false,
+    }
 }
 
 /// The reason the global stop-the-line switch is on, if it is.
@@ -38,32 +52,52 @@ pub async fn stop_the_line(db: &Db) -> Result<Option<String>, AppError> {
     })
 }
 
-/// Every review of a change, oldest first.
+/// Every review of a change, oldest first, judged by each reviewer's standing now rather
+/// than when they reviewed: with their current groups (leaving a group voids what they
+/// gave as its member), and left out entirely when the reviewer was since disabled,
+/// deleted or made a viewer. The merge asks this again, so it is checked at merge time.
 pub async fn reviews(db: &Db, change_id: &str) -> Result<Vec<Review>, AppError> {
     let rows = sqlx::query(
-        "SELECT user_name, user_groups, decision, head_commit, created_at FROM reviews
-         WHERE change_id = $1 ORDER BY id",
+        "SELECT r.user_name, r.decision, r.head_commit, r.created_at,
+                u.id AS user_id, u.role AS user_role, u.disabled AS user_disabled
+         FROM reviews r LEFT JOIN users u ON u.name = r.user_name
+         WHERE r.change_id = $1 ORDER BY r.id",
     )
     .bind(change_id)
     .fetch_all(&db.pool)
     .await?;
-    rows.iter()
-        .map(|r| {
-            let groups: String = r.try_get("user_groups")?;
-            let decision: String = r.try_get("decision")?;
-            Ok(Review {
-                user: r.try_get("user_name")?,
-                groups: serde_json::from_str(&groups).unwrap_or_default(),
-                decision: if decision == "approve" {
-                    Decision::Approve
-                } else {
-                    Decision::Reject
-                },
-                head: r.try_get("head_commit")?,
-                at: r.try_get("created_at")?,
-            })
-        })
-        .collect()
+    let mut reviews = Vec::with_capacity(rows.len());
+    for r in &rows {
+        let Some(user_id) = r.try_get::<Option<String>, _>("user_id")? else {
+            continue;
+        };
+        let disabled = r.try_get::<Option<i64>, _>("user_disabled")?.unwrap_or(1) != 0;
+        let role = r
+            .try_get::<Option<String>, _>("user_role")?
+            .and_then(|role| role.parse::<crate::auth::Role>().ok());
+        if disabled || !role.is_some_and(|role| role.allows(crate::auth::Role::Developer)) {
+            continue;
+        }
+        let groups: Vec<(String,)> = sqlx::query_as(
+            "SELECT group_name FROM group_members WHERE user_id = $1 ORDER BY group_name",
+        )
+        .bind(&user_id)
+        .fetch_all(&db.pool)
+        .await?;
+        let decision: String = r.try_get("decision")?;
+        reviews.push(Review {
+            user: r.try_get("user_name")?,
+            groups: groups.into_iter().map(|(g,)| g).collect(),
+            decision: if decision == "approve" {
+                Decision::Approve
+            } else {
+                Decision::Reject
+            },
+            head: r.try_get("head_commit")?,
+            at: r.try_get("created_at")?,
+        });
+    }
+    Ok(reviews)
 }
 
 /// What the policy needs to know about a change.
@@ -77,7 +111,11 @@ fn facts(change: &ChangeRequest) -> Change<'_> {
 
 /// The policy's verdict on a change now.
 pub async fn verdict(db: &Db, change: &ChangeRequest) -> Result<(Policy, Verdict), AppError> {
-    let policy = policy_of(db, &change.id).await?;
+    let (policy, policy_fault) = match policy_of(db, &change.id).await? {
+        Ok(policy) => (policy, None),
+        // Judged against the strictest policy (nobody approves), and blocked below.
+        Err(fault) => (strictest(), Some(fault)),
+    };
     let reviews = reviews(db, &change.id).await?;
     let stop = stop_the_line(db).await?;
     let facts = facts(change);
@@ -85,7 +123,15 @@ pub async fn verdict(db: &Db, change: &ChangeRequest) -> Result<(Policy, Verdict
         now: time::OffsetDateTime::now_utc(),
         stop_the_line: stop.as_deref(),
     };
-    let verdict = policy::evaluate(&policy, &facts, &reviews, &gates);
+    let mut verdict = policy::evaluate(&policy, &facts, &reviews, &gates);
+    let faults: Vec<String> = policy_fault
+        .into_iter()
+        .chain(change.faults.iter().cloned())
+        .collect();
+    if !faults.is_empty() {
+        verdict.blocked.extend(faults);
+        verdict.can_merge = false;
+    }
     Ok((policy, verdict))
 }
 
@@ -323,7 +369,7 @@ pub async fn record(
         ));
     }
     let change = load(db, id).await?;
-    let policy = policy_of(db, id).await?;
+    let policy = policy_of(db, id).await?.map_err(AppError::Invalid)?;
     may_review(&policy, &change, user).map_err(AppError::Forbidden)?;
     let word = match decision {
         Decision::Approve => "approve",

@@ -14,6 +14,21 @@ const FROM: &str = "FROM change_requests c JOIN apps a ON a.id = c.app_id \
 
 fn from_row(r: &sqlx::any::AnyRow) -> Result<ChangeRequest, AppError> {
     let json = |col: &str| -> Result<String, AppError> { Ok(r.try_get::<String, _>(col)?) };
+    // Stored facts that do not decode block the merge (see `faults`): read as empty, a
+    // corrupt risks column would mean "no risks" and skip the security review.
+    let mut faults = Vec::new();
+    let risks = serde_json::from_str(&json("risks")?).unwrap_or_else(|e| {
+        faults.push(format!(
+            "the stored risk flags of this change do not decode ({e})"
+        ));
+        Vec::new()
+    });
+    let summary = serde_json::from_str::<Summary>(&json("summary")?).unwrap_or_else(|e| {
+        faults.push(format!(
+            "the stored diff summary of this change does not decode ({e})"
+        ));
+        Summary::default()
+    });
     Ok(ChangeRequest {
         id: r.try_get("id")?,
         app: r.try_get("app")?,
@@ -29,8 +44,9 @@ fn from_row(r: &sqlx::any::AnyRow) -> Result<ChangeRequest, AppError> {
         head_commit: r.try_get("head_commit")?,
         base_commit: r.try_get("base_commit")?,
         state: r.try_get("state")?,
-        summary: serde_json::from_str::<Summary>(&json("summary")?).unwrap_or_default(),
-        risks: serde_json::from_str(&json("risks")?).unwrap_or_default(),
+        summary,
+        risks,
+        faults,
         superseded_by: r.try_get("superseded_by")?,
         created_at: r.try_get("created_at")?,
         updated_at: r.try_get("updated_at")?,

@@ -128,7 +128,11 @@ pub async fn propose_next(r: &Runner, ci: &runs::Run, cd: &runs::Run, env: &Env)
 /// (freezes, stop-the-line and risk-triggered reviews still hold; the change then waits).
 pub async fn auto_merge(r: &Runner, change_id: &str) {
     let policy = match app::changes::review::policy_of(&r.db, change_id).await {
-        Ok(p) => p,
+        Ok(Ok(p)) => p,
+        Ok(Err(fault)) => {
+            tracing::warn!(%fault, "auto-promote waits");
+            return;
+        }
         Err(e) => {
             tracing::warn!(error = %e, "reading the policy for auto-promote failed");
             return;

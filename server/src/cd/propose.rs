@@ -346,6 +346,11 @@ pub(super) fn prepare(
     };
     let objects = render_templates(&dir, kind, scratch, &overlay, Some(&values), true)
         .map_err(|e| content(format!("rendering for {} failed: {e:#}", env.name)))?;
+    let values: Vec<_> = objects.iter().map(|o| o.value.clone()).collect();
+    let cleartext = crate::pipeline::cleartext::cleartext_secrets(&values);
+    if !cleartext.is_empty() {
+        return Err(content(crate::pipeline::cleartext::refusal(&cleartext)));
+    }
 
     let mut rendered: BTreeMap<String, String> = BTreeMap::new();
     for o in &objects {

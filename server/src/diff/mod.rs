@@ -20,6 +20,7 @@ mod parallel;
 mod redact;
 mod report;
 mod risk;
+mod risk_kinds;
 mod split;
 mod textdiff;
 mod value;

@@ -26,6 +26,13 @@ pub enum RiskKind {
     NetworkPolicy,
     Image,
     Replicas,
+    Admission,
+    #[serde(rename = "apiservice")]
+    ApiService,
+    HostAccess,
+    Gitops,
+    Exposure,
+    UnreviewedKind,
 }
 
 impl RiskKind {
@@ -40,6 +47,12 @@ impl RiskKind {
             RiskKind::NetworkPolicy => "network-policy",
             RiskKind::Image => "image",
             RiskKind::Replicas => "replicas",
+            RiskKind::Admission => "admission",
+            RiskKind::ApiService => "apiservice",
+            RiskKind::HostAccess => "host-access",
+            RiskKind::Gitops => "gitops",
+            RiskKind::Exposure => "exposure",
+            RiskKind::UnreviewedKind => "unreviewed-kind",
         }
     }
 }
@@ -252,6 +265,7 @@ pub fn object_risks(
             }
         }
     }
+    super::risk_kinds::kind_risks(id, before, after, verb, &mut add);
     let was = privileged_findings(before.and_then(|b| pod_spec(k, b)));
     for finding in privileged_findings(after.and_then(|a| pod_spec(k, a))).difference(&was) {
         add(RiskKind::Privileged, format!("new privilege: {finding}"));
@@ -329,8 +343,11 @@ mod tests {
     fn cronjob_host_settings_and_capabilities() {
         let cj = "apiVersion: batch/v1\nkind: CronJob\nmetadata: {name: c}\nspec:\n  jobTemplate:\n    spec:\n      template:\n        spec:\n          hostPID: true\n          volumes: [{name: root, hostPath: {path: /}}]\n          containers: [{name: x, securityContext: {runAsUser: 0, capabilities: {add: [NET_ADMIN]}}}]\n";
         let r = kinds(None, Some(cj));
-        assert_eq!(r.len(), 4, "{r:?}");
+        assert_eq!(r.len(), 5, "{r:?}");
         assert!(r.iter().any(|x| x.contains("hostPath \"/\"")));
+        assert!(r
+            .iter()
+            .any(|x| x.starts_with("host-access: new hostPath volume")));
     }
 
     #[test]

@@ -81,6 +81,18 @@ async fn render_lint(ctx: &Ctx<'_>) -> Result<(), String> {
     .map_err(|e| format!("the templates do not render: {e:#}"))?;
     let values: Vec<_> = rendered.iter().map(|o| o.value.clone()).collect();
     let findings = lint_objects(&values);
+    // A warning here, a refusal in CD: a PR may still be on its way to encrypting them.
+    for secret in crate::pipeline::cleartext::cleartext_secrets(&values) {
+        ctx.logs
+            .system(
+                ctx.step,
+                format!(
+                    "warning: {secret} holds cleartext values; CD will refuse to commit it \
+                     (encrypt with SOPS, or use SealedSecrets or ExternalSecrets)"
+                ),
+            )
+            .await;
+    }
     ctx.logs
         .system(
             ctx.step,

@@ -3,6 +3,7 @@
 //! and real child processes for the steps.
 
 mod api;
+mod cleartext;
 mod failures;
 mod flow;
 mod flux;
@@ -12,6 +13,7 @@ mod recovery;
 mod remotes;
 mod review;
 mod sandbox;
+mod standing;
 
 use crate::support::{Backend, TestServer};
 use git2::build::TreeUpdateBuilder;

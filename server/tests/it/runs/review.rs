@@ -29,7 +29,8 @@ async fn the_whole_object_view_keeps_secrets_sealed(p: &Pipes) {
     }
     let kustomization = read_app_file(&p.app_repo(), "deploy/kustomization.yaml")
         .replace("  - service.yaml\n", "  - service.yaml\n  - secret.yaml\n");
-    let secret = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: api-key\nstringData:\n  key: whole-object-s3cret\n";
+    // SOPS-encrypted, as CD requires; the marker inside the ciphertext must stay sealed too.
+    let secret = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: api-key\ndata:\n  key: ENC[AES256_GCM,data:whole-object-s3cret,iv:aa,tag:bb,type:str]\nsops:\n  version: 3.8.1\n";
     let sha = push(
         &p.app_repo(),
         "main",

@@ -261,7 +261,7 @@ fn indent(text: &str, by: usize) -> String {
         .join("\n")
 }
 
-fn git_ref(repo: &std::path::Path, name: &str) -> Option<String> {
+pub(super) fn git_ref(repo: &std::path::Path, name: &str) -> Option<String> {
     let repo = git2::Repository::open_bare(repo).unwrap();
     let r = repo.find_reference(name).ok()?;
     r.target().map(|o| o.to_string())
