@@ -174,7 +174,21 @@ pub enum TokenCommand {
         /// A label to recognise the token by.
         #[arg(long, default_value = "cli")]
         name: String,
+        /// read, review, merge or git-read:<environment>; repeat for several. Without
+        /// any: read, review and merge (no git access).
+        #[arg(long = "scope")]
+        scopes: Vec<String>,
+        /// Lifetime from now: 90d, 12h, 30m. Without it the token does not expire.
+        #[arg(long)]
+        expires: Option<String>,
     },
+    /// List tokens (never their values), of one user with --user.
+    List {
+        #[arg(long)]
+        user: Option<String>,
+    },
+    /// Revoke a token by the id `token list` shows; it stops working at once.
+    Revoke { id: String },
 }
 
 #[derive(Subcommand, Debug)]
@@ -303,11 +317,9 @@ pub async fn run(cli: Cli) -> Result<()> {
             tracing::info!("stopped");
             Ok(())
         }
-        Command::Token(TokenCommand::Create { ref user, ref name }) => {
+        Command::Token(ref command) => {
             let database = open(&cli).await?;
-            let token = crate::tokens::create(&database.db, user, name).await?;
-            println!("{token}");
-            Ok(())
+            crate::tokens::cli(&database.db, command).await
         }
         Command::App(AppCommand::Add {
             ref name,

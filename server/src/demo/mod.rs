@@ -313,12 +313,23 @@ pub async fn start_reconciler(
         .bind(USER)
         .execute(&db.pool)
         .await?;
-    let git_token =
-        crate::tokens::create(db, USER, "demo reconciler: reads the GitOps repository").await?;
     let envs: Vec<(String, String, String, String)> = sqlx::query_as(
         "SELECT id, name, branch, namespace FROM environments WHERE cluster = 'demo' ORDER BY position",
     )
     .fetch_all(&db.pool)
+    .await?;
+    // Only git access to its own environments' branches, as a real Flux's token should.
+    let scopes: Vec<crate::tokens::Scope> = envs
+        .iter()
+        .map(|(_, name, _, _)| crate::tokens::Scope::GitRead(name.clone()))
+        .collect();
+    let git_token = crate::tokens::create_with(
+        db,
+        USER,
+        "demo reconciler: reads the GitOps repository",
+        &scopes,
+        None,
+    )
     .await?;
     let (webhook_key, receiver_key) = (clusters::new_secret()?, clusters::new_secret()?);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;

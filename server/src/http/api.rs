@@ -5,7 +5,8 @@
 //! checks the caller's role on the server. Errors are JSON: `{"error": "…"}`.
 
 use super::AppState;
-use crate::{apps, runner, runs, tokens};
+use crate::tokens::{self, Scope};
+use crate::{apps, runner, runs};
 use app::auth::{Role, SignedInUser};
 use app::changes::store as changes;
 use app::db::Db;
@@ -79,7 +80,12 @@ impl From<anyhow::Error> for ApiError {
 }
 
 /// The caller, from a bearer token or the browser session.
-pub struct Caller(pub SignedInUser);
+/// Who calls: a browser session (every scope its role allows) or an API token (only
+/// its scopes).
+pub struct Caller {
+    user: SignedInUser,
+    scopes: Option<Vec<Scope>>,
+}
 
 impl<S> FromRequestParts<S> for Caller
 where
@@ -103,7 +109,10 @@ where
                 .and_then(|v| v.strip_prefix("Bearer "))
                 .ok_or_else(unauthorized)?;
             return match tokens::authenticate(&db, token.trim()).await? {
-                Some(user) => Ok(Caller(user)),
+                Some(t) => Ok(Caller {
+                    user: t.user,
+                    scopes: Some(t.scopes),
+                }),
                 None => Err(unauthorized()),
             };
         }
@@ -121,16 +130,25 @@ where
             .await
             .map_err(anyhow::Error::from)?
         {
-            Some(user) => Ok(Caller(user)),
+            Some(user) => Ok(Caller { user, scopes: None }),
             None => Err(unauthorized()),
         }
     }
 }
 
 impl Caller {
-    pub(super) fn require(&self, role: Role) -> Result<&SignedInUser, ApiError> {
-        if self.0.role.allows(role) {
-            Ok(&self.0)
+    /// The caller, when their role allows `role` and (for a token) its scopes include `scope`.
+    pub(super) fn require(&self, role: Role, scope: Scope) -> Result<&SignedInUser, ApiError> {
+        if let Some(scopes) = &self.scopes {
+            if !scopes.contains(&scope) {
+                return Err(ApiError(
+                    StatusCode::FORBIDDEN,
+                    format!("this token lacks the {scope} scope"),
+                ));
+            }
+        }
+        if self.user.role.allows(role) {
+            Ok(&self.user)
         } else {
             Err(ApiError(
                 StatusCode::FORBIDDEN,
@@ -143,7 +161,7 @@ impl Caller {
 type ApiResult = Result<Json<Value>, ApiError>;
 
 async fn list_apps(caller: Caller, State(db): State<Db>) -> ApiResult {
-    caller.require(Role::Viewer)?;
+    caller.require(Role::Viewer, Scope::Read)?;
     let mut out = Vec::new();
     for app in apps::list(&db).await? {
         let state = apps::repo_state(&db, &app.id).await?;
@@ -166,7 +184,7 @@ struct RunsQuery {
 }
 
 async fn list_runs(caller: Caller, State(db): State<Db>, Query(q): Query<RunsQuery>) -> ApiResult {
-    caller.require(Role::Viewer)?;
+    caller.require(Role::Viewer, Scope::Read)?;
     let app_id = match &q.app {
         Some(name) => Some(
             apps::by_name(&db, name)
@@ -182,7 +200,7 @@ async fn list_runs(caller: Caller, State(db): State<Db>, Query(q): Query<RunsQue
 }
 
 async fn get_run(caller: Caller, State(db): State<Db>, Path(id): Path<String>) -> ApiResult {
-    caller.require(Role::Viewer)?;
+    caller.require(Role::Viewer, Scope::Read)?;
     let run = runs::get(&db, &id)
         .await?
         .ok_or_else(|| ApiError::not_found("run"))?;
@@ -209,14 +227,14 @@ async fn list_changes(
     State(db): State<Db>,
     Query(q): Query<ChangesQuery>,
 ) -> ApiResult {
-    caller.require(Role::Viewer)?;
+    caller.require(Role::Viewer, Scope::Read)?;
     let limit = q.limit.unwrap_or(50).clamp(1, 500);
     let list = changes::list(&db, q.env.as_deref(), q.state.as_deref(), limit).await?;
     Ok(Json(json!({ "changes": list })))
 }
 
 async fn get_change(caller: Caller, State(db): State<Db>, Path(id): Path<String>) -> ApiResult {
-    caller.require(Role::Viewer)?;
+    caller.require(Role::Viewer, Scope::Read)?;
     let change = changes::get(&db, &id)
         .await?
         .ok_or_else(|| ApiError::not_found("change request"))?;
@@ -248,7 +266,7 @@ async fn get_change_diff(
     State(db): State<Db>,
     Path(id): Path<String>,
 ) -> ApiResult {
-    caller.require(Role::Viewer)?;
+    caller.require(Role::Viewer, Scope::Read)?;
     let diff = changes::diff_json(&db, &id)
         .await?
         .ok_or_else(|| ApiError::not_found("change request"))?;
@@ -262,7 +280,7 @@ async fn git_hook(
     State(wake): State<runner::Wake>,
     Path(app): Path<String>,
 ) -> Result<Response, ApiError> {
-    let user = caller.require(Role::Developer)?;
+    let user = caller.require(Role::Developer, Scope::Read)?;
     let app = apps::by_name(&db, &app)
         .await?
         .ok_or_else(|| ApiError::not_found("app"))?;
@@ -289,7 +307,7 @@ async fn review(
     decision: &str,
     body: Option<Json<ReviewBody>>,
 ) -> ApiResult {
-    let user = caller.require(Role::Developer)?;
+    let user = caller.require(Role::Developer, Scope::Review)?;
     let comment = body.map(|b| b.0.comment).unwrap_or_default();
     let summary = app::changes::review::record(&db, &id, user, decision, &comment).await?;
     Ok(Json(json!({ "policy": summary })))
@@ -315,7 +333,7 @@ async fn reject(
 }
 
 async fn merge(caller: Caller, State(db): State<Db>, Path(id): Path<String>) -> ApiResult {
-    let user = caller.require(Role::Developer)?;
+    let user = caller.require(Role::Developer, Scope::Merge)?;
     let message = app::changes::merge::merge(&db, &id, user).await?;
     Ok(Json(json!({ "merged": true, "message": message })))
 }

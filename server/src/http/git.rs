@@ -62,21 +62,34 @@ fn token_of(headers: &HeaderMap) -> Option<String> {
     value.strip_prefix("Bearer ").map(|t| t.trim().to_string())
 }
 
-/// The repository on disk for `<name>.git`, after checking the caller's token.
-async fn open(db: &Db, repo: &str, headers: &HeaderMap) -> Result<std::path::PathBuf, Response> {
+/// The repository on disk for `<name>.git` and the branches the caller's token may read
+/// (its `git-read:<env>` scopes), after checking the token.
+async fn open(
+    db: &Db,
+    repo: &str,
+    headers: &HeaderMap,
+) -> Result<(std::path::PathBuf, Vec<String>), Response> {
     let Some(token) = token_of(headers) else {
         return Err(plain(
             StatusCode::UNAUTHORIZED,
             "an API token is required (HTTP Basic password or Bearer)",
         ));
     };
-    match tokens::authenticate(db, &token).await {
-        Ok(Some(_)) => {}
+    let internal = |e: &dyn std::fmt::Display| {
+        tracing::error!(error = %e, "checking a git token failed");
+        plain(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
+    };
+    let caller = match tokens::authenticate(db, &token).await {
+        Ok(Some(caller)) => caller,
         Ok(None) => return Err(plain(StatusCode::UNAUTHORIZED, "invalid API token")),
-        Err(e) => {
-            tracing::error!(error = %format!("{e:#}"), "checking a git token failed");
-            return Err(plain(StatusCode::INTERNAL_SERVER_ERROR, "internal error"));
-        }
+        Err(e) => return Err(internal(&format!("{e:#}"))),
+    };
+    let envs = caller.git_environments();
+    if envs.is_empty() {
+        return Err(plain(
+            StatusCode::FORBIDDEN,
+            "this token has no git-read:<environment> scope",
+        ));
     }
     // Only the hosted GitOps repository is served; the name is matched, never joined into
     // a path, so no request can reach another directory.
@@ -86,10 +99,39 @@ async fn open(db: &Db, repo: &str, headers: &HeaderMap) -> Result<std::path::Pat
             format!("no repository {repo}"),
         ));
     }
-    app::changes::merge::gitops_path(db).await.map_err(|e| {
+    let all: Vec<(String, String)> = sqlx::query_as("SELECT name, branch FROM environments")
+        .fetch_all(&db.pool)
+        .await
+        .map_err(|e| internal(&e))?;
+    let branches = all
+        .into_iter()
+        .filter(|(name, _)| envs.contains(&name.as_str()))
+        .map(|(_, branch)| branch)
+        .collect();
+    let path = app::changes::merge::gitops_path(db).await.map_err(|e| {
         tracing::error!(error = %e, "GitOps repository path");
         plain(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
-    })
+    })?;
+    Ok((path, branches))
+}
+
+/// `git upload-pack` that advertises, and so serves, only `branches`: every other ref
+/// (other environments, proposals, HEAD) is hidden, and git refuses wants that only a
+/// hidden ref reaches.
+fn upload_pack_command(branches: &[String]) -> Command {
+    let mut cmd = Command::new("git");
+    cmd.args([
+        "-c",
+        "uploadpack.hideRefs=refs",
+        "-c",
+        "uploadpack.hideRefs=HEAD",
+    ]);
+    for branch in branches {
+        cmd.arg("-c")
+            .arg(format!("uploadpack.hideRefs=!refs/heads/{branch}"));
+    }
+    cmd.arg("upload-pack");
+    cmd
 }
 
 const READ_ONLY: &str =
@@ -106,7 +148,7 @@ async fn info_refs(
     Query(q): Query<ServiceQuery>,
     headers: HeaderMap,
 ) -> Response {
-    let path = match open(&db, &repo, &headers).await {
+    let (path, branches) = match open(&db, &repo, &headers).await {
         Ok(p) => p,
         Err(r) => return r,
     };
@@ -120,8 +162,8 @@ async fn info_refs(
             )
         }
     }
-    let output = Command::new("git")
-        .args(["upload-pack", "--stateless-rpc", "--advertise-refs"])
+    let output = upload_pack_command(&branches)
+        .args(["--stateless-rpc", "--advertise-refs"])
         .arg(&path)
         .env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
@@ -167,12 +209,12 @@ async fn upload_pack(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let path = match open(&db, &repo, &headers).await {
+    let (path, branches) = match open(&db, &repo, &headers).await {
         Ok(p) => p,
         Err(r) => return r,
     };
-    let child = Command::new("git")
-        .args(["upload-pack", "--stateless-rpc"])
+    let child = upload_pack_command(&branches)
+        .arg("--stateless-rpc")
         .arg(&path)
         .env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())

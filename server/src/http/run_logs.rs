@@ -9,6 +9,7 @@
 
 use super::api::{ApiError, Caller};
 use crate::runs;
+use crate::tokens::Scope;
 use app::auth::Role;
 use app::db::Db;
 use axum::extract::{Path, Query, State};
@@ -37,7 +38,7 @@ pub async fn page(
     Path(id): Path<String>,
     Query(q): Query<LogsQuery>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    caller.require(Role::Viewer)?;
+    caller.require(Role::Viewer, Scope::Read)?;
     runs::get(&db, &id)
         .await?
         .ok_or_else(|| ApiError::not_found("run"))?;
@@ -100,7 +101,7 @@ pub async fn live(
 ) -> Result<Response, ApiError> {
     use axum::response::sse::{Event, KeepAlive, Sse};
     use std::collections::VecDeque;
-    let user = caller.require(Role::Viewer)?;
+    let user = caller.require(Role::Viewer, Scope::Read)?;
     runs::get(&db, &id)
         .await?
         .ok_or_else(|| ApiError::not_found("run"))?;

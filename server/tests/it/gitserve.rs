@@ -17,12 +17,21 @@ fn git(dir: &Path, args: &[&str]) -> std::process::Output {
         .unwrap()
 }
 
+/// A token of bob's that may read the branches of `envs` over git, and nothing else.
+async fn git_token(server: &TestServer, envs: &[&str]) -> String {
+    let scopes: Vec<_> = envs
+        .iter()
+        .map(|e| server::tokens::Scope::GitRead(e.to_string()))
+        .collect();
+    server::tokens::create_with(&server.database.db, "bob", "flux", &scopes, None)
+        .await
+        .unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn git_clone_and_fetch_need_a_token_and_pushes_are_refused() {
     let server = TestServer::start(Backend::Sqlite).await;
-    let token = server::tokens::create(&server.database.db, "bob", "flux")
-        .await
-        .unwrap();
+    let token = git_token(&server, &["dev", "staging"]).await;
     let work = tempfile::tempdir().unwrap();
     let base = format!("http://{}/git/gitops.git", server.addr);
     let with_token = format!("http://flux:{token}@{}/git/gitops.git", server.addr);
@@ -194,4 +203,150 @@ fn every_flux_event_of_the_corpus_parses_and_trailing_commas_are_refused() {
         parsed += 1;
     }
     assert_eq!(parsed, 7, "every payload but the trailing-comma one");
+}
+
+/// Scoped tokens: git access only through `git-read:<env>`, and then to that branch
+/// alone; such a token cannot use the API; expired and revoked tokens are refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tokens_reach_only_what_their_scopes_name() {
+    let server = TestServer::start(Backend::Sqlite).await;
+    let db = &server.database.db;
+    let work = tempfile::tempdir().unwrap();
+    let url = |token: &str| format!("http://flux:{token}@{}/git/gitops.git", server.addr);
+
+    // A token without git scopes (any role's, a viewer's included) clones nothing.
+    app::auth::ssr::create_user(db, "vera", "a long password", app::auth::Role::Viewer, &[])
+        .await
+        .unwrap();
+    let viewer = server::tokens::create(db, "vera", "api").await.unwrap();
+    let out = git(work.path(), &["ls-remote", &url(&viewer)]);
+    assert!(
+        !out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let r = reqwest::Client::new()
+        .get(format!(
+            "http://{}/git/gitops.git/info/refs?service=git-upload-pack",
+            server.addr
+        ))
+        .bearer_auth(&viewer)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+
+    // git-read:prod sees env/prod and nothing else: no other environment, no proposal, no HEAD.
+    let prod = git_token(&server, &["prod"]).await;
+    let out = git(work.path(), &["ls-remote", &url(&prod)]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let listed = String::from_utf8_lossy(&out.stdout).to_string();
+    let refs: Vec<&str> = listed
+        .lines()
+        .map(|l| l.split('\t').nth(1).unwrap_or(""))
+        .collect();
+    assert_eq!(refs, ["refs/heads/env/prod"], "{listed}");
+    let out = git(
+        work.path(),
+        &["clone", "-q", "--branch", "env/dev", &url(&prod), "dev"],
+    );
+    assert!(
+        !out.status.success(),
+        "env/dev was cloned with a prod token"
+    );
+    let out = git(
+        work.path(),
+        &["clone", "-q", "--branch", "env/prod", &url(&prod), "prod"],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // It cannot approve, merge or read the API, although bob's role could.
+    let api = |path: &str, token: &str| {
+        let (url, token) = (format!("http://{}{path}", server.addr), token.to_string());
+        async move {
+            reqwest::Client::new()
+                .post(url)
+                .bearer_auth(token)
+                .json(&serde_json::json!({}))
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    for action in ["approve", "merge"] {
+        let r = api(&format!("/api/v1/changes/any/{action}"), &prod).await;
+        assert_eq!(r.status(), 403, "{action}");
+        assert!(r.text().await.unwrap().contains("lacks the"), "{action}");
+    }
+    let get = |token: String| {
+        let url = format!("http://{}/api/v1/apps", server.addr);
+        async move {
+            reqwest::Client::new()
+                .get(url)
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    assert_eq!(get(prod.clone()).await, 403);
+    assert_eq!(get(viewer.clone()).await, 200);
+
+    // Expired and revoked tokens are refused everywhere.
+    let expired = server::tokens::create_with(
+        db,
+        "bob",
+        "old",
+        &server::tokens::default_scopes(),
+        Some("2020-01-01T00:00:00Z"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(get(expired).await, 401);
+    let later = server::tokens::expiry_from_now("1d").unwrap();
+    let revoked = server::tokens::create_with(
+        db,
+        "bob",
+        "soon revoked",
+        &[
+            server::tokens::Scope::Read,
+            server::tokens::Scope::GitRead("prod".into()),
+        ],
+        Some(&later),
+    )
+    .await
+    .unwrap();
+    assert_eq!(get(revoked.clone()).await, 200);
+    let id = server::tokens::list(db, Some("bob"))
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|t| t.name == "soon revoked")
+        .unwrap()
+        .id;
+    assert!(server::tokens::revoke(db, &id).await.unwrap());
+    assert_eq!(get(revoked.clone()).await, 401);
+    assert!(!git(work.path(), &["ls-remote", &url(&revoked)])
+        .status
+        .success());
+    // Scopes naming no environment are refused when the token is made.
+    assert!(server::tokens::create_with(
+        db,
+        "bob",
+        "typo",
+        &[server::tokens::Scope::GitRead("prd".into())],
+        None
+    )
+    .await
+    .is_err());
+    server.stop().await;
 }
