@@ -201,8 +201,9 @@ pub struct RiskFlag {
 /// The change under review.
 #[derive(Clone, Copy, Debug)]
 pub struct Change<'a> {
-    /// fluxgate user name of the author, if known; when unknown nobody is excluded as author.
-    pub author: Option<&'a str>,
+    /// fluxgate user names of everyone who wrote the change (every commit's author and
+    /// committer, whoever asked for a rollback); none of them counts as a reviewer.
+    pub authors: &'a [String],
     pub head: &'a str,
     pub risks: &'a [RiskFlag],
 }
@@ -317,7 +318,7 @@ pub fn may_review(
     user: &str,
     groups: &[String],
 ) -> Result<(), String> {
-    if change.author == Some(user) {
+    if change.authors.iter().any(|a| a == user) {
         return Err("authors cannot review their own change".into());
     }
     let needed = triggered(policy, change.risks);
@@ -361,7 +362,7 @@ pub fn evaluate(policy: &Policy, change: &Change, reviews: &[Review], gates: &Ga
             ignore(format!("superseded by a later review by {}", r.user));
             continue;
         }
-        if change.author == Some(r.user.as_str()) {
+        if change.authors.contains(&r.user) {
             ignore(match r.decision {
                 Decision::Approve => "authors cannot approve their own change".into(),
                 Decision::Reject => "authors cannot review their own change".into(),

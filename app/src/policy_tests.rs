@@ -59,8 +59,10 @@ fn rbac() -> Vec<RiskFlag> {
 }
 
 fn change<'a>(author: Option<&'a str>, risks: &'a [RiskFlag]) -> Change<'a> {
+    // Leaked: a test's change lives as long as the test anyway.
+    let authors: &'a [String] = Box::leak(author.map(String::from).into_iter().collect());
     Change {
-        author,
+        authors,
         head: HEAD,
         risks,
     }
@@ -264,7 +266,7 @@ fn a_later_review_at_another_head_does_not_void_one_at_the_current_head() {
 fn short_heads_are_shown_whole() {
     let p = policy(1, &["alice"]);
     let c = Change {
-        author: None,
+        authors: &[],
         head: "abc",
         risks: &[],
     };

@@ -24,6 +24,19 @@ pub struct Summary {
     pub unchanged: u32,
 }
 
+/// One author or committer identity of one commit of a change.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Identity {
+    pub commit: String,
+    /// "author" or "committer".
+    #[serde(rename = "as")]
+    pub role: String,
+    /// As git records it: "Name <email>", typed by whoever made the commit.
+    pub who: String,
+    /// The fluxgate user whose e-mail it is, if any.
+    pub user: Option<String>,
+}
+
 /// A change request as lists and the API show it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChangeRequest {
@@ -45,6 +58,13 @@ pub struct ChangeRequest {
     pub state: String,
     pub summary: Summary,
     pub risks: Vec<RiskFlag>,
+    /// Every identity that wrote a commit of the change (see `Identity`).
+    #[serde(default)]
+    pub authors: Vec<Identity>,
+    /// The fluxgate users among `authors`, and whoever asked for a rollback: none of them
+    /// counts as an approver.
+    #[serde(default)]
+    pub author_users: Vec<String>,
     /// Stored facts of the change that do not decode; any blocks the merge.
     #[serde(default)]
     pub faults: Vec<String>,

@@ -155,6 +155,7 @@ fn ChangeView(
                 {format!(" · head {}", &c.head_commit[..7.min(c.head_commit.len())])}
             </p>
             <p class="muted">{format!("Images: {}", if c.images.is_empty() { "none".to_string() } else { c.images.join(", ") })}</p>
+            <p class="muted" data-testid="authors">{authors_text(&c)}</p>
         </div>
         <section class="card policy-status" data-testid="policy-status">
             <h2>"Policy"</h2>
@@ -404,4 +405,29 @@ fn SourceDiff(id: String) -> impl IntoView {
             })}
         </Suspense>
     }
+}
+
+/// "Written by: alice, bob (unverified e-mail); unknown: Eve <eve@x> (no such user)". The
+/// identities are typed by whoever made the commits, so they are labelled unverified.
+fn authors_text(c: &super::ChangeRequest) -> String {
+    let mut unknown: Vec<&str> = c
+        .authors
+        .iter()
+        .filter(|a| a.user.is_none())
+        .map(|a| a.who.as_str())
+        .collect();
+    unknown.sort_unstable();
+    unknown.dedup();
+    let mut text = if c.author_users.is_empty() {
+        "Written by: no fluxgate user".to_string()
+    } else {
+        format!(
+            "Written by: {} (unverified: e-mail of the commits' authors and committers; none of them counts as an approver)",
+            c.author_users.join(", ")
+        )
+    };
+    if !unknown.is_empty() {
+        text.push_str(&format!("; matching no user: {}", unknown.join(", ")));
+    }
+    text
 }

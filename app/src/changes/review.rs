@@ -103,7 +103,7 @@ pub async fn reviews(db: &Db, change_id: &str) -> Result<Vec<Review>, AppError> 
 /// What the policy needs to know about a change.
 fn facts(change: &ChangeRequest) -> Change<'_> {
     Change {
-        author: change.author_user.as_deref(),
+        authors: &change.author_users,
         head: &change.head_commit,
         risks: &change.risks,
     }

@@ -7,7 +7,7 @@ use crate::error::AppError;
 use sqlx::Row;
 
 const COLUMNS: &str = "c.id, a.name AS app, e.name AS environment, c.cd_run_id, c.ci_run_id, \
-    c.app_commit, c.author, c.author_user, c.title, c.images, c.proposal_branch, c.head_commit, \
+    c.app_commit, c.author, c.author_user, c.authors, c.title, c.images, c.proposal_branch, c.head_commit, \
     c.base_commit, c.state, c.summary, c.risks, c.superseded_by, c.created_at, c.updated_at";
 const FROM: &str = "FROM change_requests c JOIN apps a ON a.id = c.app_id \
     JOIN environments e ON e.id = c.environment_id";
@@ -29,6 +29,21 @@ fn from_row(r: &sqlx::any::AnyRow) -> Result<ChangeRequest, AppError> {
         ));
         Summary::default()
     });
+    let authors: Vec<super::Identity> =
+        serde_json::from_str(&json("authors")?).unwrap_or_else(|e| {
+            faults.push(format!(
+                "the stored authors of this change do not decode ({e})"
+            ));
+            Vec::new()
+        });
+    let author_user: Option<String> = r.try_get("author_user")?;
+    let mut author_users: Vec<String> = authors
+        .iter()
+        .filter_map(|a| a.user.clone())
+        .chain(author_user.clone())
+        .collect();
+    author_users.sort();
+    author_users.dedup();
     Ok(ChangeRequest {
         id: r.try_get("id")?,
         app: r.try_get("app")?,
@@ -37,7 +52,9 @@ fn from_row(r: &sqlx::any::AnyRow) -> Result<ChangeRequest, AppError> {
         ci_run_id: r.try_get("ci_run_id")?,
         app_commit: r.try_get("app_commit")?,
         author: r.try_get("author")?,
-        author_user: r.try_get("author_user")?,
+        author_user,
+        authors,
+        author_users,
         title: r.try_get("title")?,
         images: serde_json::from_str(&json("images")?).unwrap_or_default(),
         proposal_branch: r.try_get("proposal_branch")?,
@@ -180,6 +197,9 @@ pub struct NewChange<'a> {
     pub ci_run_id: &'a str,
     pub app_commit: &'a str,
     pub author: &'a str,
+    /// Author and committer identities of every commit of the change (user left empty:
+    /// `open` finds it by e-mail).
+    pub identities: &'a [super::Identity],
     pub title: &'a str,
     pub images: &'a serde_json::Value,
     pub proposal_branch: &'a str,
@@ -210,6 +230,11 @@ pub async fn user_for_author(db: &Db, author: &str) -> Result<Option<String>, Ap
 pub async fn open(db: &Db, c: NewChange<'_>) -> Result<(), AppError> {
     let now = now_text();
     let author_user = user_for_author(db, c.author).await?;
+    let mut identities = c.identities.to_vec();
+    for identity in &mut identities {
+        identity.user = user_for_author(db, &identity.who).await?;
+    }
+    let authors = serde_json::to_string(&identities).map_err(AppError::internal)?;
     let mut tx = db.pool.begin().await?;
     sqlx::query(
         "UPDATE change_requests SET state = 'superseded', superseded_by = $1, updated_at = $2
@@ -224,8 +249,8 @@ pub async fn open(db: &Db, c: NewChange<'_>) -> Result<(), AppError> {
     sqlx::query(
         "INSERT INTO change_requests (id, app_id, environment_id, cd_run_id, ci_run_id, app_commit,
              author, author_user, title, images, proposal_branch, head_commit, base_commit, state,
-             summary, risks, diff, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 'open', $14, $15, $16, $17, $18)",
+             summary, risks, diff, created_at, updated_at, authors)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 'open', $14, $15, $16, $17, $18, $19)",
     )
     .bind(c.id)
     .bind(c.app_id)
@@ -245,6 +270,7 @@ pub async fn open(db: &Db, c: NewChange<'_>) -> Result<(), AppError> {
     .bind(c.diff)
     .bind(&now)
     .bind(&now)
+    .bind(authors)
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;

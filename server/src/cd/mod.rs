@@ -4,6 +4,7 @@
 //! for approval, merge, Flux and verification (`crate::flux`), which calls
 //! [`propose_next`] for the next environment.
 
+mod authors;
 mod propose;
 mod rebase;
 mod rollback;

@@ -113,6 +113,20 @@ pub async fn propose(
     let logs = LogWriter::start(r.db.clone(), cd.id.clone()).await?;
     let started = Instant::now();
 
+    let deployed = super::authors::deployed(&r.db, &app.id, &env.id).await?;
+    let identities = {
+        let mirror = crate::apps::mirror_path(&r.config.data_dir, &app);
+        let head = ci.commit_sha.clone();
+        tokio::task::spawn_blocking(move || {
+            crate::repos::lock::with_repo_lock(&mirror, || {
+                super::authors::identities(&mirror, &head, deployed.as_deref())
+            })
+        })
+        .await
+        .map_err(|e| ProposeError::Other(e.into()))?
+        .map_err(|e| ProposeError::Content(format!("reading the change's authors: {e:#}")))?
+    };
+
     let change_id = new_id();
     let branch = format!("proposals/{}/{}", env.name, change_id);
     let gitops = super::gitops_repo_path(&r.db, &r.config.data_dir).await?;
@@ -208,6 +222,7 @@ pub async fn propose(
             ci_run_id: &ci.id,
             app_commit: &ci.commit_sha,
             author: &ci.author,
+            identities: &identities,
             title: &title,
             images: &serde_json::json!(image_refs),
             proposal_branch: &branch,

@@ -123,6 +123,7 @@ pub async fn rollback(r: &Runner, payload: &serde_json::Value) -> Result<(), Job
             ci_run_id: &old.ci_run_id,
             app_commit: &app_commit,
             author: &format!("{user} <rollback>"),
+            identities: &[],
             title: &format!(
                 "{app} roll back {env} to {}",
                 &app_commit[..7.min(app_commit.len())]

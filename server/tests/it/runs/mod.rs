@@ -3,6 +3,7 @@
 //! and real child processes for the steps.
 
 mod api;
+mod authorship;
 mod cleartext;
 mod failures;
 mod flow;
