@@ -121,20 +121,8 @@ fn privileged_findings(spec: Option<&Value>) -> BTreeSet<String> {
             out.insert(format!("{field}: true"));
         }
     }
-    for vol in spec
-        .get_path(&["volumes"])
-        .and_then(Value::as_seq)
-        .unwrap_or(&[])
-    {
-        if let Some(hp) = vol.get_path(&["hostPath"]) {
-            let name = vol
-                .get_path(&["name"])
-                .map_or_else(String::new, Value::short);
-            let path = hp
-                .get_path(&["path"])
-                .map_or_else(String::new, Value::short);
-            out.insert(format!("volume {name} mounts hostPath {path}"));
-        }
+    for (name, path) in super::risk_kinds::host_path_volumes(Some(spec)) {
+        out.insert(format!("volume {name} mounts hostPath {path}"));
     }
     if is_root(spec.get_path(&["securityContext", "runAsUser"])) {
         out.insert("pod securityContext.runAsUser: 0".into());

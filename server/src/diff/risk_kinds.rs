@@ -189,23 +189,31 @@ pub fn kind_risks(
 
 /// `hostPath` volumes of a pod spec, as comparable descriptions.
 fn host_paths(spec: Option<&Value>) -> BTreeSet<String> {
-    let mut out = BTreeSet::new();
+    host_path_volumes(spec)
+        .into_iter()
+        .map(|(name, path)| format!("hostPath volume {name} ({path})"))
+        .collect()
+}
+
+/// (name, path) of every `hostPath` volume of a pod spec.
+pub(super) fn host_path_volumes(spec: Option<&Value>) -> Vec<(String, String)> {
     let volumes = spec
         .and_then(|s| s.get_path(&["volumes"]))
         .and_then(Value::as_seq)
         .unwrap_or(&[]);
-    for vol in volumes {
-        if let Some(hp) = vol.get_path(&["hostPath"]) {
+    volumes
+        .iter()
+        .filter_map(|vol| {
+            let hp = vol.get_path(&["hostPath"])?;
             let name = vol
                 .get_path(&["name"])
                 .map_or_else(String::new, Value::short);
             let path = hp
                 .get_path(&["path"])
                 .map_or_else(String::new, Value::short);
-            out.insert(format!("hostPath volume {name} ({path})"));
-        }
-    }
-    out
+            Some((name, path))
+        })
+        .collect()
 }
 
 #[cfg(test)]

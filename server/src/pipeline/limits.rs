@@ -187,7 +187,7 @@ pub fn parse_count(text: &str) -> Option<u64> {
 
 pub fn show_bytes(bytes: u64) -> String {
     for (unit, size) in [("Gi", GI), ("Mi", MI), ("Ki", KI)] {
-        if bytes >= size && bytes % size == 0 {
+        if bytes >= size && bytes.is_multiple_of(size) {
             return format!("{}{unit}", bytes / size);
         }
     }
@@ -196,9 +196,9 @@ pub fn show_bytes(bytes: u64) -> String {
 
 pub fn show_duration(d: Duration) -> String {
     let s = d.as_secs();
-    if s >= 3600 && s % 3600 == 0 {
+    if s >= 3600 && s.is_multiple_of(3600) {
         format!("{}h", s / 3600)
-    } else if s >= 60 && s % 60 == 0 {
+    } else if s >= 60 && s.is_multiple_of(60) {
         format!("{}m", s / 60)
     } else {
         format!("{s}s")

@@ -99,13 +99,7 @@ async fn a_cleartext_secret_fails_cd_and_a_sops_one_passes(p: &Pipes) {
         )
         .await;
     assert_eq!(status, 200);
-    let secret = diff["objects"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|o| o["display"].as_str().unwrap_or("").contains("Secret"))
-        .expect("the Secret is in the diff")
-        .clone();
+    let secret = secret_in(&diff);
     assert_eq!(secret["status"], "added", "{secret}");
 
     // Merged, then re-encrypted: the Secret diffs as changed, its value only as a marker.
@@ -145,13 +139,7 @@ async fn a_cleartext_secret_fails_cd_and_a_sops_one_passes(p: &Pipes) {
             &format!("/api/v1/changes/{}/diff", change["id"].as_str().unwrap()),
         )
         .await;
-    let secret = diff["objects"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|o| o["display"].as_str().unwrap_or("").contains("Secret"))
-        .expect("the Secret is in the diff")
-        .clone();
+    let secret = secret_in(&diff);
     assert_eq!(secret["status"], "changed", "{secret}");
     let text = diff.to_string();
     assert!(
@@ -170,4 +158,14 @@ fn branches(p: &Pipes) -> Vec<String> {
         .collect();
     names.sort();
     names
+}
+
+fn secret_in(diff: &serde_json::Value) -> serde_json::Value {
+    diff["objects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["display"].as_str().unwrap_or("").contains("Secret"))
+        .expect("the Secret is in the diff")
+        .clone()
 }
