@@ -10,7 +10,14 @@ crate::pipelines_on_both_databases!(a_remote_needs_its_credentials_and_never_sho
 
 async fn a_remote_needs_its_credentials_and_never_shows_them(p: &Pipes) {
     let db = &p.server.database.db;
-    let admin = p.token("admin").await;
+    // Reads the API and, as the repository's password, dev's branch over git.
+    let scopes = [
+        server::tokens::Scope::Read,
+        server::tokens::Scope::GitRead("dev".into()),
+    ];
+    let admin = server::tokens::create_with(db, "admin", "remote", &scopes, None)
+        .await
+        .unwrap();
     let url = format!("http://{}/git/gitops.git", p.server.addr);
     let with_password = format!("http://x:{admin}@{}/git/gitops.git", p.server.addr);
     let err = server::apps::register(db, "remote", &with_password, "env/dev", "apps")
