@@ -167,7 +167,21 @@ pub async fn run_step(spec: StepSpec, sink: mpsc::Sender<LogLine>) -> StepResult
             (Ok(helper), cgroup) => (helper, cgroup),
             (Err(message), _) => {
                 drop(group);
+                // bubblewrap says on stderr why a sandbox died before its command ran.
+                let said = match child.stderr.take() {
+                    Some(mut stderr) => {
+                        let mut text = String::new();
+                        let read = tokio::io::AsyncReadExt::read_to_string(&mut stderr, &mut text);
+                        let _ = tokio::time::timeout(std::time::Duration::from_secs(1), read).await;
+                        text.trim().to_string()
+                    }
+                    None => String::new(),
+                };
                 let _ = child.wait().await;
+                let message = match said.is_empty() {
+                    true => message,
+                    false => format!("{message} (bubblewrap: {said})"),
+                };
                 return spawn_failed(&sink, &masker, started, message).await;
             }
         },

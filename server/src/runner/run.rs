@@ -35,7 +35,7 @@ pub async fn run(r: &Runner, payload: &serde_json::Value) -> Result<(), JobError
         runs::set_state(&r.db, run_id, "failed", Some("the app was deleted")).await?;
         return Ok(());
     };
-    let work = r.config.data_dir.join("work").join(run_id);
+    let work = work_dir(r, run_id);
     let logs = LogWriter::start(r.db.clone(), run_id.to_string()).await?;
     let result = execute(r, &app, &run, &work, &logs).await;
     let stored = logs.finish().await;
@@ -323,5 +323,8 @@ fn step_env(
 
 /// Where a run's checkout goes (for tests that look at it).
 pub fn work_dir(r: &Runner, run_id: &str) -> PathBuf {
-    r.config.data_dir.join("work").join(run_id)
+    r.config
+        .isolation
+        .work_root(&r.config.data_dir)
+        .join(run_id)
 }

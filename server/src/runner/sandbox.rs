@@ -64,6 +64,17 @@ impl Isolation {
         }
     }
 
+    /// Where runs' checkouts go. Sandboxed steps running as `nobody` need a path they
+    /// can traverse to their checkout (bubblewrap resolves it as the step's user), and
+    /// the data directory must stay private; so those checkouts live under a folder of
+    /// their own, made at start (see `Sandbox::work_root`).
+    pub fn work_root(&self, data_dir: &Path) -> PathBuf {
+        match self {
+            Isolation::Sandbox(s) => s.work_root.clone().unwrap_or_else(|| data_dir.join("work")),
+            _ => data_dir.join("work"),
+        }
+    }
+
     /// Stored with each run and shown on its page.
     pub fn label(&self) -> &'static str {
         match self {
@@ -93,6 +104,9 @@ pub struct Sandbox {
     /// Memory and process limits for all of a step's processes, or why per-process
     /// limits stand in for them.
     pub cgroups: Result<cgroup::Root, String>,
+    /// With `run_as`: a folder in the system's temporary directory, mode 0711 (others
+    /// may pass through it to a checkout they own, never list it), for runs' checkouts.
+    work_root: Option<PathBuf>,
 }
 
 #[derive(Debug)]
@@ -185,6 +199,10 @@ impl Sandbox {
             }
             _ => Err("slirp4netns, nsenter or ip (iproute2) is not installed".into()),
         };
+        let work_root = match run_as {
+            Some(_) => Some(make_work_root()?),
+            None => None,
+        };
         let sandbox = Sandbox {
             bwrap,
             system,
@@ -192,6 +210,7 @@ impl Sandbox {
             run_as,
             outside,
             cgroups: cgroup::Root::detect(),
+            work_root,
         };
         sandbox.probe()?;
         Ok(sandbox)
@@ -418,6 +437,19 @@ impl Sandbox {
             ))
         }
     }
+}
+
+/// A new folder `fluxgate-steps-<random>` in the temporary directory, mode 0711.
+/// `create_dir` fails on anything already there (a planted symlink included).
+fn make_work_root() -> Result<PathBuf, String> {
+    use std::os::unix::fs::PermissionsExt;
+    let mut bytes = [0u8; 8];
+    getrandom::fill(&mut bytes).map_err(|e| format!("no random source: {e}"))?;
+    let dir = std::env::temp_dir().join(format!("fluxgate-steps-{}", hex::encode(bytes)));
+    std::fs::create_dir(&dir)
+        .and_then(|()| std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o711)))
+        .map_err(|e| format!("cannot make {}: {e}", dir.display()))?;
+    Ok(dir)
 }
 
 /// Clears close-on-exec on `fd` in a child about to exec.
