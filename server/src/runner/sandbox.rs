@@ -43,7 +43,7 @@ pub const PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:
 /// How steps are isolated in this process.
 #[derive(Debug)]
 pub enum Isolation {
-    Sandbox(Sandbox),
+    Sandbox(Box<Sandbox>),
     /// No sandbox could be started: steps are refused, with this reason.
     Refused(String),
     /// `--unsandboxed-steps`: an administrator accepted that steps run as fluxgate's
@@ -59,7 +59,7 @@ impl Isolation {
             return Isolation::Unsandboxed;
         }
         match Sandbox::detect(data_dir) {
-            Ok(sandbox) => Isolation::Sandbox(sandbox),
+            Ok(sandbox) => Isolation::Sandbox(Box::new(sandbox)),
             Err(why) => Isolation::Refused(why),
         }
     }
