@@ -118,7 +118,7 @@ pub async fn run_step(spec: StepSpec, sink: mpsc::Sender<LogLine>) -> StepResult
         }
     };
     let mut sandboxed = None;
-    let cmd = match &*spec.isolation {
+    let mut cmd = match &*spec.isolation {
         Isolation::Refused(why) => {
             let message = format!(
                 "steps are not run without a sandbox, and none can be started here: {why}; \
@@ -130,10 +130,8 @@ pub async fn run_step(spec: StepSpec, sink: mpsc::Sender<LogLine>) -> StepResult
         Isolation::Unsandboxed => command(&spec, &scratch),
         Isolation::Sandbox(sandbox) => {
             match exec_sandbox::prepare(sandbox, &spec, &scratch, &spec.name) {
-                Ok(mut prepared) => {
+                Ok((cmd, prepared)) => {
                     sink.system(exec_sandbox::describe(sandbox, &spec)).await;
-                    let cmd =
-                        std::mem::replace(&mut prepared.cmd, tokio::process::Command::new("/"));
                     sandboxed = Some((sandbox, prepared));
                     cmd
                 }
@@ -144,7 +142,6 @@ pub async fn run_step(spec: StepSpec, sink: mpsc::Sender<LogLine>) -> StepResult
             }
         }
     };
-    let mut cmd = cmd;
     let mut child = match cmd.spawn() {
         Ok(child) => child,
         Err(e) => {

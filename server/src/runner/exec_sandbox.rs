@@ -15,9 +15,8 @@ use super::exec::StepSpec;
 use super::exec_process::Scratch;
 use super::sandbox::{self, keep_open, Handshake, Sandbox};
 
-/// A step's command, ready to spawn, and what must live until it has started.
+/// What must live until a prepared step's command has started.
 pub(super) struct Prepared {
-    pub cmd: Command,
     handshake: Handshake,
     /// Opened by fluxgate and handed over, so that bubblewrap (running as the step's
     /// user) needs no permission on the paths leading to them.
@@ -45,7 +44,7 @@ pub(super) fn prepare(
     spec: &StepSpec,
     scratch: &Scratch,
     name: &str,
-) -> std::io::Result<Prepared> {
+) -> std::io::Result<(Command, Prepared)> {
     if let Some((uid, gid)) = sandbox.run_as {
         chown_tree(&spec.cwd, uid, gid)?;
         chown_tree(scratch.dir(), uid, gid)?;
@@ -117,12 +116,12 @@ pub(super) fn prepare(
             Ok(())
         });
     }
-    Ok(Prepared {
-        cmd,
+    let prepared = Prepared {
         handshake,
         _dirs: dirs,
         group,
-    })
+    };
+    Ok((cmd, prepared))
 }
 
 impl Prepared {
