@@ -61,6 +61,11 @@ if [ "$what" = test ]; then
     say "installing python3 (the test git server)"
     apt_install python3
   fi
+  # The signed-commit tests make keys and signatures with OpenSSH's ssh-keygen (as git does).
+  if ! command -v ssh-keygen >/dev/null; then
+    say "installing openssh-client (ssh-keygen signs the tests' commits)"
+    apt_install openssh-client
+  fi
   if [ ! -x /usr/bin/chromium ]; then
     say "installing Debian's chromium"
     apt_install chromium

@@ -94,46 +94,12 @@ pub mod ssr {
         target: &str,
         detail: serde_json::Value,
     ) -> Result<i64, AppError> {
-        let detail = detail.to_string();
         let mut conn = db.pool.acquire().await?;
         match db.backend {
             Backend::Sqlite => conn.execute("BEGIN IMMEDIATE").await?,
-            Backend::Postgres => {
-                conn.execute("BEGIN").await?;
-                conn.execute("LOCK TABLE audit_events IN SHARE ROW EXCLUSIVE MODE")
-                    .await?
-            }
+            Backend::Postgres => conn.execute("BEGIN").await?,
         };
-        let result = async {
-            let last = sqlx::query("SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1")
-                .fetch_optional(&mut *conn)
-                .await?;
-            let (seq, prev) = match last {
-                Some(r) => (
-                    r.try_get::<i64, _>("seq")? + 1,
-                    r.try_get::<String, _>("hash")?,
-                ),
-                None => (1, GENESIS.to_string()),
-            };
-            let at = now_text();
-            let h = hash(seq, &at, actor, action, target, &detail, &prev);
-            sqlx::query(
-                "INSERT INTO audit_events (seq, at, actor, action, target, detail, prev_hash, hash)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-            )
-            .bind(seq)
-            .bind(&at)
-            .bind(actor)
-            .bind(action)
-            .bind(target)
-            .bind(&detail)
-            .bind(&prev)
-            .bind(&h)
-            .execute(&mut *conn)
-            .await?;
-            Ok::<i64, sqlx::Error>(seq)
-        }
-        .await;
+        let result = chain(&mut *conn, db.backend, actor, action, target, &detail).await;
         match result {
             Ok(seq) => {
                 conn.execute("COMMIT").await?;
@@ -144,6 +110,63 @@ pub mod ssr {
                 Err(e.into())
             }
         }
+    }
+
+    /// Appends an entry inside the caller's transaction, so that it is recorded exactly
+    /// when what it describes is. On SQLite the transaction must already have written
+    /// (that holds the database's write lock, which serializes the chain).
+    pub async fn append_in(
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        backend: Backend,
+        actor: &str,
+        action: &str,
+        target: &str,
+        detail: serde_json::Value,
+    ) -> Result<i64, AppError> {
+        Ok(chain(&mut **tx, backend, actor, action, target, &detail).await?)
+    }
+
+    /// Links a new entry to the last one, within a transaction the caller owns.
+    async fn chain(
+        conn: &mut sqlx::AnyConnection,
+        backend: Backend,
+        actor: &str,
+        action: &str,
+        target: &str,
+        detail: &serde_json::Value,
+    ) -> Result<i64, sqlx::Error> {
+        if backend == Backend::Postgres {
+            conn.execute("LOCK TABLE audit_events IN SHARE ROW EXCLUSIVE MODE")
+                .await?;
+        }
+        let detail = detail.to_string();
+        let last = sqlx::query("SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1")
+            .fetch_optional(&mut *conn)
+            .await?;
+        let (seq, prev) = match last {
+            Some(r) => (
+                r.try_get::<i64, _>("seq")? + 1,
+                r.try_get::<String, _>("hash")?,
+            ),
+            None => (1, GENESIS.to_string()),
+        };
+        let at = now_text();
+        let h = hash(seq, &at, actor, action, target, &detail, &prev);
+        sqlx::query(
+            "INSERT INTO audit_events (seq, at, actor, action, target, detail, prev_hash, hash)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(seq)
+        .bind(&at)
+        .bind(actor)
+        .bind(action)
+        .bind(target)
+        .bind(&detail)
+        .bind(&prev)
+        .bind(&h)
+        .execute(&mut *conn)
+        .await?;
+        Ok(seq)
     }
 
     fn from_row(r: &sqlx::any::AnyRow) -> Result<AuditEvent, AppError> {

@@ -39,6 +39,10 @@ pub struct Policy {
     /// Times when nothing merges into this environment.
     #[serde(default)]
     pub freeze_windows: Vec<crate::policy::FreezeWindow>,
+    /// Merge only changes whose every commit is signed (git's SSH signatures) by its
+    /// committer's registered key.
+    #[serde(default)]
+    pub require_signed_commits: bool,
 }
 
 impl Policy {
@@ -70,6 +74,9 @@ impl Policy {
         }
         if self.merge_when_approved {
             s.push_str(" · merges when approved");
+        }
+        if self.require_signed_commits {
+            s.push_str(" · signed commits only");
         }
         s
     }

@@ -13,6 +13,7 @@ const NAV: &[(&str, &str, Role)] = &[
     ("/apps", "Apps", Role::Viewer),
     ("/audit", "Audit", Role::Viewer),
     ("/settings", "Settings", Role::Admin),
+    ("/account", "Account", Role::Viewer),
 ];
 
 #[component]

@@ -5,6 +5,7 @@
 //! functions run there), and with `hydrate` into the WASM that makes those pages live in
 //! the browser. Server-only code sits in `#[cfg(feature = "ssr")] mod ssr` blocks.
 
+pub mod account;
 pub mod apps;
 pub mod audit;
 pub mod auth;
@@ -17,11 +18,14 @@ pub mod error;
 pub mod flux_status;
 #[cfg(feature = "ssr")]
 pub mod git;
+pub mod keys;
 pub mod layout;
 pub mod pages;
 pub mod policy;
 pub mod runs;
 pub mod settings;
+#[cfg(feature = "ssr")]
+pub mod tokens;
 pub mod users;
 
 use leptos::prelude::*;
@@ -86,6 +90,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("apps/:name/commits/:sha") view=apps::CommitPage/>
                     <Route path=path!("audit") view=audit::AuditPage/>
                     <Route path=path!("settings") view=settings::SettingsPage/>
+                    <Route path=path!("account") view=account::AccountPage/>
                 </ParentRoute>
             </Routes>
         </Router>

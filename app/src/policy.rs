@@ -204,6 +204,8 @@ pub struct Change<'a> {
     /// fluxgate user names of everyone who wrote the change (every commit's author and
     /// committer, whoever asked for a rollback); none of them counts as a reviewer.
     pub authors: &'a [String],
+    /// Commits that do not count as signed, one line each (see `changes::signing`).
+    pub unsigned: &'a [String],
     pub head: &'a str,
     pub risks: &'a [RiskFlag],
 }
@@ -413,6 +415,15 @@ pub fn evaluate(policy: &Policy, change: &Change, reviews: &[Review], gates: &Ga
                 None => format!("freeze window{label}"),
             });
         }
+    }
+
+    if policy.require_signed_commits {
+        blocked.extend(
+            change
+                .unsigned
+                .iter()
+                .map(|why| format!("signed commits are required: {why}")),
+        );
     }
 
     let auto = policy.auto_promote;

@@ -17,6 +17,7 @@ fn policy(required: u32, approvers: &[&str]) -> Policy {
         auto_promote: false,
         merge_when_approved: false,
         freeze_windows: Vec::new(),
+        require_signed_commits: false,
     }
 }
 
@@ -63,6 +64,7 @@ fn change<'a>(author: Option<&'a str>, risks: &'a [RiskFlag]) -> Change<'a> {
     let authors: &'a [String] = Box::leak(author.map(String::from).into_iter().collect());
     Change {
         authors,
+        unsigned: &[],
         head: HEAD,
         risks,
     }
@@ -267,6 +269,7 @@ fn short_heads_are_shown_whole() {
     let p = policy(1, &["alice"]);
     let c = Change {
         authors: &[],
+        unsigned: &[],
         head: "abc",
         risks: &[],
     };
@@ -1009,4 +1012,25 @@ fn verdicts_cross_the_wire_unchanged() {
         serde_json::from_str(r#"{"user":"a","groups":[],"decision":"reject","head":"h","at":"t"}"#)
             .unwrap();
     assert_eq!(r.decision, Decision::Reject);
+}
+
+#[test]
+fn signed_commits_block_only_where_the_policy_requires_them() {
+    let mut p = policy(1, &["alice"]);
+    let unsigned = ["commit abc1234: unsigned".to_string()];
+    let c = Change {
+        authors: &[],
+        unsigned: &unsigned,
+        head: HEAD,
+        risks: &[],
+    };
+    let approved = [review("alice", &[], Decision::Approve, HEAD)];
+    assert!(eval(&p, &c, &approved).can_merge);
+    p.require_signed_commits = true;
+    let v = eval(&p, &c, &approved);
+    assert!(!v.can_merge);
+    assert_eq!(
+        v.blocked,
+        ["signed commits are required: commit abc1234: unsigned"]
+    );
 }

@@ -245,6 +245,18 @@ pub enum UserCommand {
         #[arg(long)]
         email: Option<String>,
     },
+    /// Register an SSH public key the user signs commits with (git's gpg.format ssh).
+    AddKey {
+        name: String,
+        /// The public key file (e.g. ~/.ssh/id_ed25519.pub), or - for standard input.
+        key: PathBuf,
+        #[arg(long, default_value = "")]
+        title: String,
+    },
+    /// List a user's signing keys.
+    Keys { name: String },
+    /// Remove a signing key by its fingerprint (SHA256:…).
+    RemoveKey { name: String, fingerprint: String },
 }
 
 fn parse_role(s: &str) -> Result<Role, String> {
@@ -316,6 +328,10 @@ pub async fn run(cli: Cli) -> Result<()> {
             shutdown_signal().await;
             tracing::info!("stopped");
             Ok(())
+        }
+        Command::User(ref command) => {
+            let database = open(&cli).await?;
+            crate::cli_keys::run(&database.db, command).await
         }
         Command::Token(ref command) => {
             let database = open(&cli).await?;

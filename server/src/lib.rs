@@ -11,6 +11,7 @@ pub mod cd;
 pub mod cli;
 mod cli_flux;
 mod cli_gitops;
+mod cli_keys;
 pub mod database;
 pub mod demo;
 pub mod diff;

@@ -54,7 +54,16 @@ pub async fn merge(db: &Db, id: &str, user: &SignedInUser) -> Result<String, App
     merge_as(db, id, &user.name).await
 }
 
+/// A merge claims its change first (`merging_since`), so that a supersede, a re-render
+/// or a review arriving while the branch moves finds the change taken and leaves it alone;
+/// a claim left behind by a process that died mid-merge may be taken again after this long.
+const STALE_CLAIM: time::Duration = time::Duration::minutes(5);
+
 /// Merges on behalf of `actor` (a user, or `fluxgate` for auto-promoting environments).
+///
+/// The ref move is between the claim and `finalize`, so what a merge does happens whole:
+/// either the change is merged with its deployment row, audit entry and Receiver poke, or
+/// the branch did not move and the claim is given back.
 pub async fn merge_as(db: &Db, id: &str, actor: &str) -> Result<String, AppError> {
     let change = store::get(db, id)
         .await?
@@ -62,13 +71,73 @@ pub async fn merge_as(db: &Db, id: &str, actor: &str) -> Result<String, AppError
     if change.state == "merged" {
         return Err(AppError::Invalid("this change is already merged".into()));
     }
-    if !change.is_open() {
-        return Err(AppError::Invalid(format!(
-            "this change is {}; only open changes merge",
-            change.state
-        )));
+    let claim = claim(db, &change).await?;
+    // Read again under the claim: what is checked is what merges.
+    let result = match store::get(db, id).await {
+        Ok(Some(claimed)) => merge_claimed(db, &claimed, &claim, actor).await,
+        Ok(None) => Err(AppError::NotFound("change request".into())),
+        Err(e) => Err(e),
+    };
+    if result.is_err() {
+        release(db, id, &claim).await?;
     }
-    let (_, verdict) = review::verdict(db, &change).await?;
+    result
+}
+
+/// Takes the change for this merge; returns the claim's time (its token).
+async fn claim(db: &Db, change: &ChangeRequest) -> Result<String, AppError> {
+    let now = time::OffsetDateTime::now_utc()
+        .replace_nanosecond(0)
+        .map_err(AppError::internal)?;
+    let rfc = |t: time::OffsetDateTime| {
+        t.format(&time::format_description::well_known::Rfc3339)
+            .map_err(AppError::internal)
+    };
+    // The id makes two claims of the same second distinct tokens.
+    let token = format!("{}#{}", rfc(now)?, new_id());
+    let stale = rfc(now - STALE_CLAIM)?;
+    let taken = sqlx::query(
+        "UPDATE change_requests SET merging_since = $1
+         WHERE id = $2 AND state IN ('open', 'approved')
+           AND (merging_since IS NULL OR merging_since < $3)",
+    )
+    .bind(&token)
+    .bind(&change.id)
+    .bind(&stale)
+    .execute(&db.pool)
+    .await?;
+    if taken.rows_affected() == 1 {
+        return Ok(token);
+    }
+    let now = store::get(db, &change.id).await?;
+    Err(AppError::Invalid(match now {
+        Some(c) if c.state == "merged" => "this change is already merged".into(),
+        Some(c) if c.merging => "this change is being merged right now".into(),
+        Some(c) => format!("this change is {}; only open changes merge", c.state),
+        None => "this change is gone".into(),
+    }))
+}
+
+/// Gives a claim back (the merge did not happen).
+async fn release(db: &Db, id: &str, claim: &str) -> Result<(), AppError> {
+    sqlx::query(
+        "UPDATE change_requests SET merging_since = NULL WHERE id = $1 AND merging_since = $2",
+    )
+    .bind(id)
+    .bind(claim)
+    .execute(&db.pool)
+    .await?;
+    Ok(())
+}
+
+async fn merge_claimed(
+    db: &Db,
+    change: &ChangeRequest,
+    claim: &str,
+    actor: &str,
+) -> Result<String, AppError> {
+    let id = change.id.as_str();
+    let (_, verdict) = review::verdict(db, change).await?;
     if !verdict.can_merge {
         return Err(AppError::Forbidden(format!(
             "the policy does not allow merging yet: {}",
@@ -92,6 +161,8 @@ pub async fn merge_as(db: &Db, id: &str, actor: &str) -> Result<String, AppError
             .map_err(AppError::internal)?;
     match outcome {
         GitOutcome::BaseMoved(now) => {
+            // Given back first: the re-render leaves a claimed change alone.
+            release(db, id, claim).await?;
             request_rebase(db, id).await?;
             Err(AppError::Invalid(format!(
                 "{branch} moved since this change was proposed (it is at {} now, the change was made on {}): \
@@ -103,7 +174,7 @@ pub async fn merge_as(db: &Db, id: &str, actor: &str) -> Result<String, AppError
         GitOutcome::RemoteFailed(why) => Err(AppError::Invalid(format!(
             "{why}; nothing was merged, try again"
         ))),
-        GitOutcome::AtHead => finalize(db, &change, &env_id, &branch, actor).await,
+        GitOutcome::AtHead => finalize(db, change, claim, &env_id, &branch, actor).await,
     }
 }
 
@@ -165,10 +236,12 @@ fn move_branch(
     }
 }
 
-/// Records the merge once: of concurrent callers, one finds the change still open.
+/// Records the merge in one transaction (state, deployment row, Receiver poke and audit
+/// entry): of concurrent callers, one finds the change still claimed.
 async fn finalize(
     db: &Db,
     change: &ChangeRequest,
+    claim: &str,
     env_id: &str,
     branch: &str,
     actor: &str,
@@ -176,10 +249,12 @@ async fn finalize(
     let now = now_text();
     let mut tx = db.pool.begin().await?;
     let done = sqlx::query(
-        "UPDATE change_requests SET state = 'merged', updated_at = $1 WHERE id = $2 AND state IN ('open', 'approved')",
+        "UPDATE change_requests SET state = 'merged', updated_at = $1, merging_since = NULL
+         WHERE id = $2 AND merging_since = $3 AND state IN ('open', 'approved')",
     )
     .bind(&now)
     .bind(&change.id)
+    .bind(claim)
     .execute(&mut *tx)
     .await?;
     if done.rows_affected() != 1 {
@@ -217,16 +292,17 @@ async fn finalize(
     .bind(&now)
     .execute(&mut *tx)
     .await?;
-    tx.commit().await?;
-    crate::dashboard::ssr::invalidate();
-    audit::append(
-        db,
+    audit::append_in(
+        &mut tx,
+        db.backend,
         actor,
         "change.merge",
         &format!("change:{}", change.id),
         serde_json::json!({ "head": change.head_commit, "branch": branch, "app": change.app, "environment": change.environment }),
     )
     .await?;
+    tx.commit().await?;
+    crate::dashboard::ssr::invalidate();
     Ok(format!(
         "Merged into {branch} at {}.",
         &change.head_commit[..7]

@@ -8,6 +8,7 @@ pub mod merge;
 pub mod page;
 #[cfg(feature = "ssr")]
 pub mod review;
+pub mod signing;
 #[cfg(feature = "ssr")]
 pub mod store;
 
@@ -28,13 +29,17 @@ pub struct Summary {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Identity {
     pub commit: String,
-    /// "author" or "committer".
+    /// "author", "committer", "signer" (whose key signed the commit) or "note".
     #[serde(rename = "as")]
     pub role: String,
     /// As git records it: "Name <email>", typed by whoever made the commit.
     pub who: String,
-    /// The fluxgate user whose e-mail it is, if any.
+    /// The fluxgate user whose e-mail it is, if any; for a `signer`, the owner of the key
+    /// that made a valid signature.
     pub user: Option<String>,
+    /// Why this commit's signature does not count (`signer`), or what was not read (`note`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub problem: Option<String>,
 }
 
 /// A change request as lists and the API show it.
@@ -56,6 +61,9 @@ pub struct ChangeRequest {
     pub head_commit: String,
     pub base_commit: String,
     pub state: String,
+    /// A merge has claimed the change and is moving its branch (see `merge`).
+    #[serde(default)]
+    pub merging: bool,
     pub summary: Summary,
     pub risks: Vec<RiskFlag>,
     /// Every identity that wrote a commit of the change (see `Identity`).
@@ -65,6 +73,11 @@ pub struct ChangeRequest {
     /// counts as an approver.
     #[serde(default)]
     pub author_users: Vec<String>,
+    /// Why commits of the change do not count as signed, one line per commit (empty when
+    /// every commit is signed by its committer's registered key); blocks the merge where
+    /// the policy sets `require_signed_commits`.
+    #[serde(default)]
+    pub unsigned: Vec<String>,
     /// Stored facts of the change that do not decode; any blocks the merge.
     #[serde(default)]
     pub faults: Vec<String>,

@@ -408,16 +408,27 @@ fn SourceDiff(id: String) -> impl IntoView {
 }
 
 /// "Written by: alice, bob (unverified e-mail); unknown: Eve <eve@x> (no such user)". The
-/// identities are typed by whoever made the commits, so they are labelled unverified.
+/// e-mails are typed by whoever made the commits, so they are labelled unverified; users
+/// whose registered SSH key signed a commit are named as verified, and every commit whose
+/// signature does not count is named with the reason by the verdict, where the policy
+/// requires signed commits.
 fn authors_text(c: &super::ChangeRequest) -> String {
     let mut unknown: Vec<&str> = c
         .authors
         .iter()
-        .filter(|a| a.user.is_none())
+        .filter(|a| a.user.is_none() && matches!(a.role.as_str(), "author" | "committer"))
         .map(|a| a.who.as_str())
         .collect();
     unknown.sort_unstable();
     unknown.dedup();
+    let mut signers: Vec<&str> = c
+        .authors
+        .iter()
+        .filter(|a| a.role == "signer" && a.problem.is_none())
+        .filter_map(|a| a.user.as_deref())
+        .collect();
+    signers.sort_unstable();
+    signers.dedup();
     let mut text = if c.author_users.is_empty() {
         "Written by: no fluxgate user".to_string()
     } else {
@@ -426,6 +437,12 @@ fn authors_text(c: &super::ChangeRequest) -> String {
             c.author_users.join(", ")
         )
     };
+    if !signers.is_empty() {
+        text.push_str(&format!(
+            "; verified by SSH signature: {}",
+            signers.join(", ")
+        ));
+    }
     if !unknown.is_empty() {
         text.push_str(&format!("; matching no user: {}", unknown.join(", ")));
     }

@@ -33,6 +33,7 @@ fn strictest() -> Policy {
         extra_reviews: Vec::new(),
         auto_promote: false,
         freeze_windows: Vec::new(),
+        require_signed_commits: false,
         merge_when_approved: false,
     }
 }
@@ -104,6 +105,7 @@ pub async fn reviews(db: &Db, change_id: &str) -> Result<Vec<Review>, AppError> 
 fn facts(change: &ChangeRequest) -> Change<'_> {
     Change {
         authors: &change.author_users,
+        unsigned: &change.unsigned,
         head: &change.head_commit,
         risks: &change.risks,
     }
@@ -138,6 +140,9 @@ pub async fn verdict(db: &Db, change: &ChangeRequest) -> Result<(Policy, Verdict
 fn may_review(policy: &Policy, change: &ChangeRequest, user: &SignedInUser) -> Result<(), String> {
     if !change.is_open() {
         return Err(format!("the change is {}", change.state));
+    }
+    if change.merging {
+        return Err("the change is being merged".into());
     }
     let facts = facts(change);
     policy::may_review(policy, &facts, &user.name, &user.groups)

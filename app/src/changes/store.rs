@@ -8,7 +8,8 @@ use sqlx::Row;
 
 const COLUMNS: &str = "c.id, a.name AS app, e.name AS environment, c.cd_run_id, c.ci_run_id, \
     c.app_commit, c.author, c.author_user, c.authors, c.title, c.images, c.proposal_branch, c.head_commit, \
-    c.base_commit, c.state, c.summary, c.risks, c.superseded_by, c.created_at, c.updated_at";
+    c.base_commit, c.state, c.summary, c.risks, c.superseded_by, c.created_at, c.updated_at, \
+    c.merging_since";
 const FROM: &str = "FROM change_requests c JOIN apps a ON a.id = c.app_id \
     JOIN environments e ON e.id = c.environment_id";
 
@@ -44,6 +45,7 @@ fn from_row(r: &sqlx::any::AnyRow) -> Result<ChangeRequest, AppError> {
         .collect();
     author_users.sort();
     author_users.dedup();
+    let unsigned = super::signing::unsigned(&authors);
     Ok(ChangeRequest {
         id: r.try_get("id")?,
         app: r.try_get("app")?,
@@ -55,12 +57,14 @@ fn from_row(r: &sqlx::any::AnyRow) -> Result<ChangeRequest, AppError> {
         author_user,
         authors,
         author_users,
+        unsigned,
         title: r.try_get("title")?,
         images: serde_json::from_str(&json("images")?).unwrap_or_default(),
         proposal_branch: r.try_get("proposal_branch")?,
         head_commit: r.try_get("head_commit")?,
         base_commit: r.try_get("base_commit")?,
         state: r.try_get("state")?,
+        merging: r.try_get::<Option<String>, _>("merging_since")?.is_some(),
         summary,
         risks,
         faults,
@@ -232,13 +236,18 @@ pub async fn open(db: &Db, c: NewChange<'_>) -> Result<(), AppError> {
     let author_user = user_for_author(db, c.author).await?;
     let mut identities = c.identities.to_vec();
     for identity in &mut identities {
-        identity.user = user_for_author(db, &identity.who).await?;
+        // A signer's user is the owner of the key that verified, not an e-mail match.
+        if identity.role != "signer" {
+            identity.user = user_for_author(db, &identity.who).await?;
+        }
     }
+    super::signing::bind_signers(&mut identities);
     let authors = serde_json::to_string(&identities).map_err(AppError::internal)?;
     let mut tx = db.pool.begin().await?;
     sqlx::query(
         "UPDATE change_requests SET state = 'superseded', superseded_by = $1, updated_at = $2
-         WHERE app_id = $3 AND environment_id = $4 AND state IN ('open', 'approved')",
+         WHERE app_id = $3 AND environment_id = $4 AND state IN ('open', 'approved')
+           AND merging_since IS NULL",
     )
     .bind(c.id)
     .bind(&now)

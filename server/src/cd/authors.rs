@@ -7,6 +7,7 @@
 use anyhow::{Context, Result};
 use app::changes::Identity;
 use app::db::Db;
+use app::keys::ssr::KnownKey;
 use std::path::Path;
 
 /// Commits read at most; past it (a first deployment of a long history) the list ends
@@ -26,8 +27,14 @@ pub async fn deployed(db: &Db, app_id: &str, environment_id: &str) -> Result<Opt
     Ok(row.map(|(c,)| c))
 }
 
-/// Identities of the commits reachable from `head` but not from `deployed`.
-pub fn identities(mirror: &Path, head: &str, deployed: Option<&str>) -> Result<Vec<Identity>> {
+/// Identities of the commits reachable from `head` but not from `deployed`: author,
+/// committer and signer (see `signatures`) of each.
+pub fn identities(
+    mirror: &Path,
+    head: &str,
+    deployed: Option<&str>,
+    keys: &[KnownKey],
+) -> Result<Vec<Identity>> {
     let repo = git2::Repository::open_bare(mirror).context("opening the app's mirror")?;
     let mut walk = repo.revwalk()?;
     walk.push(git2::Oid::from_str(head)?)
@@ -47,6 +54,9 @@ pub fn identities(mirror: &Path, head: &str, deployed: Option<&str>) -> Result<V
                 role: "note".into(),
                 who: format!("more than {MAX_COMMITS} commits: older ones were not read"),
                 user: None,
+                problem: Some(format!(
+                    "more than {MAX_COMMITS} commits: older ones were not checked"
+                )),
             });
             break;
         }
@@ -66,8 +76,10 @@ pub fn identities(mirror: &Path, head: &str, deployed: Option<&str>) -> Result<V
                 role: role.into(),
                 who,
                 user: None,
+                problem: None,
             });
         }
+        out.push(super::signatures::check(&repo, oid, &short, keys));
     }
     Ok(out)
 }

@@ -8,6 +8,7 @@ mod authors;
 mod propose;
 mod rebase;
 mod rollback;
+mod signatures;
 
 pub use rebase::rebase;
 pub use rollback::rollback;

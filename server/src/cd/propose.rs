@@ -114,12 +114,15 @@ pub async fn propose(
     let started = Instant::now();
 
     let deployed = super::authors::deployed(&r.db, &app.id, &env.id).await?;
+    let keys = app::keys::ssr::known(&r.db)
+        .await
+        .map_err(|e| ProposeError::Other(anyhow::anyhow!("{e}")))?;
     let identities = {
         let mirror = crate::apps::mirror_path(&r.config.data_dir, &app);
         let head = ci.commit_sha.clone();
         tokio::task::spawn_blocking(move || {
             crate::repos::lock::with_repo_lock(&mirror, || {
-                super::authors::identities(&mirror, &head, deployed.as_deref())
+                super::authors::identities(&mirror, &head, deployed.as_deref(), &keys)
             })
         })
         .await

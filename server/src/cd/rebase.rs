@@ -84,7 +84,7 @@ pub async fn rebase(r: &Runner, payload: &serde_json::Value) -> Result<(), JobEr
         Ok(Some(p)) => p,
         // The new base already holds exactly this render: nothing left to merge.
         Ok(None) => {
-            sqlx::query("UPDATE change_requests SET state = 'superseded', updated_at = $1 WHERE id = $2 AND state IN ('open', 'approved')")
+            sqlx::query("UPDATE change_requests SET state = 'superseded', updated_at = $1 WHERE id = $2 AND state IN ('open', 'approved') AND merging_since IS NULL")
                 .bind(now_text())
                 .bind(id)
                 .execute(&r.db.pool)
@@ -100,7 +100,7 @@ pub async fn rebase(r: &Runner, payload: &serde_json::Value) -> Result<(), JobEr
     sqlx::query(
         "UPDATE change_requests SET head_commit = $1, base_commit = $2, summary = $3, risks = $4,
                 diff = $5, state = 'open', updated_at = $6
-         WHERE id = $7 AND state IN ('open', 'approved')",
+         WHERE id = $7 AND state IN ('open', 'approved') AND merging_since IS NULL",
     )
     .bind(p.head.to_string())
     .bind(p.base.to_string())

@@ -8,6 +8,64 @@ use reqwest::StatusCode;
 
 crate::on_both_databases!(every_server_function_and_route_checks_the_role);
 
+/// Routes whose callers are not fluxgate's users, each checked by its own test.
+const ELSEWHERE: &[(&str, &str)] = &[
+    ("/healthz", "public: liveness"),
+    ("/readyz", "public: readiness"),
+    ("/login", "public: sign-in (web::wrong_password_is_refused)"),
+    (
+        "/logout",
+        "ends the caller's own session (web::sign_out_ends_the_session)",
+    ),
+    ("/hooks/flux/{cluster}", "Flux's signed events (runs::flux)"),
+    ("/git/{repo}/info/refs", "git-read scopes (gitserve)"),
+    ("/git/{repo}/git-upload-pack", "git-read scopes (gitserve)"),
+    ("/git/{repo}/git-receive-pack", "always refused (gitserve)"),
+    ("/git/{repo}/{*rest}", "always refused (gitserve)"),
+];
+
+/// The matrix is complete by construction: every server function the binary registers
+/// and every route the HTTP module declares is in `SERVER_FNS`, `ROUTES` or `ELSEWHERE`,
+/// so a new one cannot be added without saying who may call it.
+#[test]
+fn the_matrix_names_every_server_function_and_route() {
+    let registered: Vec<String> = leptos::server_fn::axum::server_fn_paths()
+        .map(|(path, _)| path.trim_start_matches("/api/").to_string())
+        .collect();
+    assert!(registered.len() >= SERVER_FNS.len(), "{registered:?}");
+    for name in &registered {
+        assert!(
+            SERVER_FNS.iter().any(|(n, _, _)| n == name),
+            "server function {name} is not in the authorization matrix"
+        );
+    }
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/src/http");
+    let mut declared = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+        for part in text.split(".route(\"").skip(1) {
+            declared.push(part.split('"').next().unwrap().to_string());
+        }
+    }
+    assert!(declared.len() >= ROUTES.len(), "{declared:?}");
+    for route in &declared {
+        let tested = ROUTES.iter().any(|(_, path, _)| {
+            let (mut a, mut b) = (route.split('/'), path.split('/'));
+            loop {
+                match (a.next(), b.next()) {
+                    (None, None) => return true,
+                    (Some(x), Some(y)) if x == y || (x.starts_with('{') && y == "nope") => {}
+                    _ => return false,
+                }
+            }
+        });
+        assert!(
+            tested || ELSEWHERE.iter().any(|(p, _)| p == route),
+            "route {route} is not in the authorization matrix"
+        );
+    }
+}
+
 /// (server function, form arguments, least role: 0 anyone, 1 viewer, 2 developer, 3 approver, 4 admin)
 const SERVER_FNS: &[(&str, &str, u8)] = &[
     ("current_user", "", 0),
@@ -40,6 +98,12 @@ const SERVER_FNS: &[(&str, &str, u8)] = &[
         "name=nope&role=viewer&groups=&email=&disabled=false",
         4,
     ),
+    ("my_signing_keys", "", 1),
+    ("add_my_signing_key", "key=not-a-key&title=", 1),
+    ("remove_my_signing_key", "fingerprint=SHA256%3Anope", 1),
+    ("my_tokens", "", 1),
+    ("create_my_token", "name=x&scopes=bogus&expires=90d", 1),
+    ("revoke_my_token", "id=nope", 1),
 ];
 
 /// (method, path, least role) of the JSON API and hooks.

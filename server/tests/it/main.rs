@@ -2,6 +2,7 @@
 //! PostgreSQL database, driven over HTTP; the real `fluxgate` binary for the command line.
 //! One test binary (one link) for all of them.
 
+mod account;
 mod authz;
 mod cli;
 mod demo;

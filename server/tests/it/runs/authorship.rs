@@ -43,7 +43,12 @@ fn push_commits(p: &Pipes, commits: &[(&str, &str)]) -> String {
     sha
 }
 
-async fn post(p: &Pipes, token: &str, id: &str, action: &str) -> (u16, serde_json::Value) {
+pub(super) async fn post(
+    p: &Pipes,
+    token: &str,
+    id: &str,
+    action: &str,
+) -> (u16, serde_json::Value) {
     p.post(
         token,
         &format!("/api/v1/changes/{id}/{action}"),

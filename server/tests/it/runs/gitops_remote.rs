@@ -14,7 +14,7 @@ crate::pipelines_on_both_databases!(
 );
 
 /// git's own smart HTTP server (`git http-backend`) behind Basic auth, killed on drop.
-struct Forge(std::process::Child);
+pub(super) struct Forge(std::process::Child);
 
 impl Drop for Forge {
     fn drop(&mut self) {
@@ -23,7 +23,7 @@ impl Drop for Forge {
     }
 }
 
-fn start_forge(root: &Path, user: &str, password: &str) -> (Forge, u16) {
+pub(super) fn start_forge(root: &Path, user: &str, password: &str) -> (Forge, u16) {
     use std::io::BufRead;
     let script = concat!(
         env!("CARGO_MANIFEST_DIR"),
@@ -45,7 +45,7 @@ fn start_forge(root: &Path, user: &str, password: &str) -> (Forge, u16) {
 }
 
 /// The remote as a forge would have it: a copy of the hosted repository.
-fn copy_of_hosted(p: &Pipes, forge: &Path) -> std::path::PathBuf {
+pub(super) fn copy_of_hosted(p: &Pipes, forge: &Path) -> std::path::PathBuf {
     let remote_path = forge.join("gitops.git");
     std::fs::create_dir_all(forge).unwrap();
     git2::build::RepoBuilder::new()
@@ -120,18 +120,18 @@ async fn a_remote_over_http_needs_its_credentials(p: &Pipes) {
     assert!(!settings.contains("s3cret"), "{settings}");
 }
 
-fn head(repo: &Path, branch: &str) -> Option<String> {
+pub(super) fn head(repo: &Path, branch: &str) -> Option<String> {
     let repo = Repository::open_bare(repo).unwrap();
     let r = repo.find_reference(&format!("refs/heads/{branch}")).ok()?;
     r.target().map(|o| o.to_string())
 }
 
-fn id(c: &serde_json::Value) -> String {
+pub(super) fn id(c: &serde_json::Value) -> String {
     c["id"].as_str().unwrap().to_string()
 }
 
 /// A new app commit that changes the rendered Service, through the hook.
-async fn new_commit(p: &Pipes, token: &str, port: &str) -> String {
+pub(super) async fn new_commit(p: &Pipes, token: &str, port: &str) -> String {
     let service = read_app_file(&p.app_repo(), "deploy/service.yaml");
     let service = regex_free_port(&service, port);
     let sha = push(

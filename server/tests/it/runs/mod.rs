@@ -9,11 +9,13 @@ mod failures;
 mod flow;
 mod flux;
 mod gitops_remote;
+mod merge_race;
 mod queue;
 mod recovery;
 mod remotes;
 mod review;
 mod sandbox;
+mod signing;
 mod standing;
 
 use crate::support::{Backend, TestServer};
