@@ -99,7 +99,7 @@ pub mod ssr {
             Backend::Sqlite => conn.execute("BEGIN IMMEDIATE").await?,
             Backend::Postgres => conn.execute("BEGIN").await?,
         };
-        let result = chain(&mut *conn, db.backend, actor, action, target, &detail).await;
+        let result = chain(&mut conn, db.backend, actor, action, target, &detail).await;
         match result {
             Ok(seq) => {
                 conn.execute("COMMIT").await?;
@@ -123,7 +123,7 @@ pub mod ssr {
         target: &str,
         detail: serde_json::Value,
     ) -> Result<i64, AppError> {
-        Ok(chain(&mut **tx, backend, actor, action, target, &detail).await?)
+        Ok(chain(tx, backend, actor, action, target, &detail).await?)
     }
 
     /// Links a new entry to the last one, within a transaction the caller owns.
