@@ -107,10 +107,10 @@ fn generate(
             ));
         }
         match (kind, String::from_utf8(bytes)) {
-            ("Secret", Ok(s)) => data.insert(&key, Value::Str(base64(s.as_bytes()))),
-            ("Secret", Err(b)) => data.insert(&key, Value::Str(base64(b.as_bytes()))),
+            ("Secret", Ok(s)) => data.insert(&key, Value::Str(base64_lines(s.as_bytes()))),
+            ("Secret", Err(b)) => data.insert(&key, Value::Str(base64_lines(b.as_bytes()))),
             (_, Ok(s)) => data.insert(&key, Value::Str(s)),
-            (_, Err(b)) => binary.insert(&key, Value::Str(base64(b.as_bytes()))),
+            (_, Err(b)) => binary.insert(&key, Value::Str(base64_lines(b.as_bytes()))),
         }
     }
     let mut md = Map::new();
@@ -237,6 +237,24 @@ fn unquote(s: &str) -> &str {
     } else {
         s
     }
+}
+
+/// Base64 as Kustomize's generators write it: lines of 70 characters, each ending in a
+/// newline once there is more than one line's worth (an encoding of exactly 70
+/// characters included), so long values print as literal blocks.
+pub fn base64_lines(data: &[u8]) -> String {
+    const LINE: usize = 70;
+    let flat = base64(data);
+    if flat.len() < LINE {
+        return flat;
+    }
+    let mut out = String::with_capacity(flat.len() + flat.len() / LINE + 1);
+    for chunk in flat.as_bytes().chunks(LINE) {
+        // Base64 is ASCII: every chunk boundary is a character boundary.
+        out.push_str(std::str::from_utf8(chunk).unwrap_or_default());
+        out.push('\n');
+    }
+    out
 }
 
 pub fn base64(data: &[u8]) -> String {

@@ -3,7 +3,30 @@
 
 use crate::render::value::Value;
 
+/// Applies `ops` to an object as Kustomize does. During a build every object carries
+/// Kustomize's own annotations (removed at output), so `metadata.annotations` always
+/// exists for a patch: `add /metadata/annotations/x` works on an object without
+/// annotations (the same into missing `labels` fails, in Kustomize too).
 pub fn apply(doc: &mut Value, ops: &Value) -> Result<(), String> {
+    let lent = match doc.get_mut("metadata") {
+        Some(Value::Map(meta)) if !meta.contains("annotations") => {
+            meta.insert("annotations", Value::Map(Default::default()));
+            true
+        }
+        _ => false,
+    };
+    let result = apply_ops(doc, ops);
+    if lent {
+        if let Some(Value::Map(meta)) = doc.get_mut("metadata") {
+            if matches!(meta.get("annotations"), Some(Value::Map(m)) if m.0.is_empty()) {
+                meta.remove("annotations");
+            }
+        }
+    }
+    result
+}
+
+fn apply_ops(doc: &mut Value, ops: &Value) -> Result<(), String> {
     let ops = ops
         .as_seq()
         .ok_or("JSON patch must be a list of operations")?;
@@ -21,9 +44,7 @@ pub fn apply(doc: &mut Value, ops: &Value) -> Result<(), String> {
             }
             "replace" => {
                 let v = op.get("value").cloned().ok_or("replace needs a value")?;
-                let slot = get_mut(doc, path)
-                    .ok_or_else(|| format!("replace: path {} not found", path))?;
-                *slot = v;
+                replace(doc, path, v)?;
             }
             "move" => {
                 let from = op.str_at(&["from"]).ok_or("move needs from")?;
@@ -116,6 +137,24 @@ fn add(doc: &mut Value, path: &str, v: Value) -> Result<(), String> {
             Ok(())
         }
         _ => Err(format!("add: parent of {} is not a container", path)),
+    }
+}
+
+/// Kustomize's JSON patch library (evanphx/json-patch v4) replaces a key a map lacks by
+/// adding it; a missing parent or a list index out of range is an error.
+fn replace(doc: &mut Value, path: &str, v: Value) -> Result<(), String> {
+    if let Some(slot) = get_mut(doc, path) {
+        *slot = v;
+        return Ok(());
+    }
+    let (parent, last) = split_last(path)?;
+    match get_mut(doc, &parent) {
+        Some(Value::Map(m)) => {
+            m.insert(&last, v);
+            Ok(())
+        }
+        Some(_) => Err(format!("replace: doc is missing key {}", path)),
+        None => Err(format!("replace: doc is missing path {}", path)),
     }
 }
 

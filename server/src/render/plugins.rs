@@ -93,10 +93,7 @@ fn run_one_custom(
             add_map_fields(&mut acc.objects, &pairs, &specs)
         }
         "PrefixSuffixTransformer" | "PrefixTransformer" | "SuffixTransformer" => {
-            only_default(&["metadata/name"])?;
-            copy(&["prefix"], "namePrefix", &mut synthetic);
-            copy(&["suffix"], "nameSuffix", &mut synthetic);
-            run_builtin(&synthetic, acc)
+            prefix_suffix(d, &specs, p, acc)
         }
         "NamespaceTransformer" => {
             only_default(&["metadata/namespace"])?;
@@ -190,4 +187,65 @@ fn run_one_custom(
             p,
         )),
     }
+}
+
+/// Kustomize's PrefixSuffixTransformer: `prefix` and `suffix` around every field its
+/// `fieldSpecs` select (a file without them is an error, as in Kustomize). `metadata/name`
+/// renames the object (name references follow); CRDs, APIServices and Namespaces are left
+/// alone, as Kustomize's name prefixing does; any other field is edited in place and must
+/// be a scalar.
+fn prefix_suffix(
+    d: &Value,
+    specs: &[FieldSpec],
+    p: &Path,
+    acc: &mut Accum,
+) -> Result<(), RenderError> {
+    if !matches!(d.get("fieldSpecs"), Some(Value::Seq(_))) {
+        return Err(RenderError::invalid(
+            p,
+            "PrefixSuffixTransformer fails configuration: fieldSpecs is not expected to be nil",
+        ));
+    }
+    let text = |key: &str| d.str_at(&[key]).unwrap_or("").to_string();
+    let (prefix, suffix) = (text("prefix"), text("suffix"));
+    for o in acc.objects.iter_mut() {
+        let g = o.gvk();
+        if g.kind == "CustomResourceDefinition"
+            || g.kind == "Namespace"
+            || (g.kind == "APIService" && g.group == "apiregistration.k8s.io")
+        {
+            continue;
+        }
+        for spec in specs.iter().filter(|s| g.matches(&s.gvk)) {
+            if spec.path == ["metadata", "name"] {
+                let renamed = format!("{prefix}{}{suffix}", o.name());
+                o.set_name(&renamed);
+                continue;
+            }
+            let id = o.id();
+            crate::render::fieldspec::walk(
+                &mut o.value,
+                &spec.path,
+                spec.create,
+                &mut |v| {
+                    match v {
+                    Value::Map(_) | Value::Seq(_) => Err(RenderError::invalid(
+                        p,
+                        format!(
+                            "considering field '{}' of object {id}: wrong node kind: expected a scalar",
+                            spec.path.join("/")
+                        ),
+                    )),
+                    Value::Null => Ok(()),
+                    other => {
+                        let old = other.scalar_text().unwrap_or_default();
+                        *other = Value::Str(format!("{prefix}{old}{suffix}"));
+                        Ok(())
+                    }
+                }
+                },
+            )?;
+        }
+    }
+    Ok(())
 }

@@ -14,7 +14,7 @@ use std::path::Path;
 
 pub fn run(loader: &Loader, k: &Kustomization, acc: &mut Accum) -> Result<(), RenderError> {
     for entry in k.seq("replacements") {
-        if let Some(p) = entry.str_at(&["path"]) {
+        if let Some(p) = entry.str_field("path") {
             let f = loader.resolve(&k.dir, p, &k.file)?;
             let v = yaml_parse::parse_single(&loader.read_text(&f)?, &f)?;
             let list = match v {
@@ -33,7 +33,7 @@ pub fn run(loader: &Loader, k: &Kustomization, acc: &mut Accum) -> Result<(), Re
 
 fn apply(r: &Value, acc: &mut Accum, file: &Path) -> Result<(), RenderError> {
     let src = r
-        .get("source")
+        .get_field("source")
         .ok_or_else(|| RenderError::invalid(file, "replacement needs a source"))?;
     let sel = Selector::from_value(src, file)?;
     let hits: Vec<usize> = acc
@@ -52,7 +52,7 @@ fn apply(r: &Value, acc: &mut Accum, file: &Path) -> Result<(), RenderError> {
             ),
         ));
     }
-    let field_path = src.str_at(&["fieldPath"]).unwrap_or("metadata.name");
+    let field_path = src.str_field("fieldPath").unwrap_or("metadata.name");
     let segs = parse_path(field_path);
     let mut found = Vec::new();
     let mut srcv = acc.objects[hits[0]].value.clone();
@@ -63,7 +63,10 @@ fn apply(r: &Value, acc: &mut Accum, file: &Path) -> Result<(), RenderError> {
             format!("replacement source field {} not found", field_path),
         )
     })?;
-    if let Some(delim) = src.str_at(&["options", "delimiter"]) {
+    if let Some(delim) = src
+        .get_field("options")
+        .and_then(|o| o.str_field("delimiter"))
+    {
         let text = value.scalar_text().unwrap_or_default();
         let idx = match src.at(&["options", "index"]) {
             Some(Value::Int(i)) => *i,
@@ -79,12 +82,12 @@ fn apply(r: &Value, acc: &mut Accum, file: &Path) -> Result<(), RenderError> {
         value = Value::Str(parts[idx as usize].to_string());
     }
     for t in r
-        .get("targets")
+        .get_field("targets")
         .and_then(|t| t.as_seq())
         .cloned()
         .unwrap_or_default()
     {
-        let selects: Vec<Selector> = match t.get("select") {
+        let selects: Vec<Selector> = match t.get_field("select") {
             Some(s @ Value::Map(_)) => vec![Selector::from_value(s, file)?],
             _ => {
                 return Err(RenderError::invalid(
@@ -94,7 +97,7 @@ fn apply(r: &Value, acc: &mut Accum, file: &Path) -> Result<(), RenderError> {
             }
         };
         let rejects: Vec<Selector> = t
-            .get("reject")
+            .get_field("reject")
             .and_then(|r| r.as_seq())
             .map(|s| {
                 s.iter()
@@ -104,7 +107,7 @@ fn apply(r: &Value, acc: &mut Accum, file: &Path) -> Result<(), RenderError> {
             .transpose()?
             .unwrap_or_default();
         let paths: Vec<String> = t
-            .get("fieldPaths")
+            .get_field("fieldPaths")
             .and_then(|p| p.as_seq())
             .map(|s| {
                 s.iter()
@@ -112,10 +115,10 @@ fn apply(r: &Value, acc: &mut Accum, file: &Path) -> Result<(), RenderError> {
                     .collect()
             })
             .unwrap_or_default();
-        let opts = t.get("options").cloned().unwrap_or(Value::Null);
-        let create = matches!(opts.get("create"), Some(Value::Bool(true)));
-        let delim = opts.str_at(&["delimiter"]).map(str::to_string);
-        let index = match opts.get("index") {
+        let opts = t.get_field("options").cloned().unwrap_or(Value::Null);
+        let create = matches!(opts.get_field("create"), Some(Value::Bool(true)));
+        let delim = opts.str_field("delimiter").map(str::to_string);
+        let index = match opts.get_field("index") {
             Some(Value::Int(i)) => *i,
             _ => 0,
         };
@@ -184,7 +187,10 @@ fn splice(s: &str, d: &str, index: i64, v: &str) -> String {
     parts.join(d)
 }
 
-/// Split on dots outside brackets: `a.[name=x.y].b` -> [a, [name=x.y], b].
+/// Split on dots outside brackets, as Kustomize's SmarterPathSplitter: a list entry
+/// identifier keeps its brackets (`a.[name=x.y].b` -> [a, [name=x.y], b]), a bracketed map
+/// key loses them (`metadata.annotations.[cert-manager.io/inject-ca-from]` -> [metadata,
+/// annotations, cert-manager.io/inject-ca-from]).
 pub fn parse_path(p: &str) -> Vec<String> {
     let mut out = Vec::new();
     let mut cur = String::new();
@@ -204,7 +210,15 @@ pub fn parse_path(p: &str) -> Vec<String> {
         }
     }
     out.push(cur);
-    out.into_iter().filter(|s| !s.is_empty()).collect()
+    out.into_iter()
+        .filter(|s| !s.is_empty())
+        .map(
+            |s| match s.strip_prefix('[').and_then(|r| r.strip_suffix(']')) {
+                Some(key) if !key.contains('=') => key.to_string(),
+                _ => s,
+            },
+        )
+        .collect()
 }
 
 fn visit(node: &mut Value, segs: &[String], create: bool, f: &mut dyn FnMut(&mut Value)) {

@@ -18,6 +18,8 @@ fn schema_key(field: &str, parent: &str) -> Option<&'static str> {
         | "volumes"
         | "imagePullSecrets" => "name",
         "secrets" if parent.is_empty() => "name",
+        // Mutating/ValidatingWebhookConfiguration (patchMergeKey=name)
+        "webhooks" if parent.is_empty() => "name",
         "volumeMounts" => "mountPath",
         "volumeDevices" => "devicePath",
         "hostAliases" => "ip",

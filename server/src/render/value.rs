@@ -90,6 +90,20 @@ impl Value {
     pub fn get_mut(&mut self, k: &str) -> Option<&mut Value> {
         self.as_map_mut().and_then(|m| m.get_mut(k))
     }
+    /// A key as Go's JSON decoding finds a struct field (Kustomize reads its YAML that
+    /// way): the exact key, else one equal but for case (`fieldpath` is `fieldPath`).
+    pub fn get_field(&self, k: &str) -> Option<&Value> {
+        let m = self.as_map()?;
+        m.get(k).or_else(|| {
+            m.0.iter()
+                .find(|(key, _)| key.to_lowercase() == k.to_lowercase())
+                .map(|(_, v)| v)
+        })
+    }
+    /// `get_field` for a string value.
+    pub fn str_field(&self, k: &str) -> Option<&str> {
+        self.get_field(k).and_then(|v| v.as_str())
+    }
     /// Walk a slash-free list of map keys.
     pub fn at(&self, path: &[&str]) -> Option<&Value> {
         let mut cur = self;

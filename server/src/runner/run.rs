@@ -36,6 +36,7 @@ pub async fn run(r: &Runner, payload: &serde_json::Value) -> Result<(), JobError
         return Ok(());
     };
     let work = work_dir(r, run_id);
+    let started = std::time::Instant::now();
     let logs = LogWriter::start(r.db.clone(), run_id.to_string()).await?;
     let result = execute(r, &app, &run, &work, &logs).await;
     let stored = logs.finish().await;
@@ -45,6 +46,15 @@ pub async fn run(r: &Runner, payload: &serde_json::Value) -> Result<(), JobError
         (Err(e), _) => Err(e),
         (Ok(()), Err(e)) => Err(format!("{e:#}")),
     };
+    // One line per run in the process log, so a run that failed (a sandbox that did not
+    // start, say) is visible there and not only on its page.
+    let ms = started.elapsed().as_millis() as u64;
+    match &outcome {
+        Ok(()) => tracing::info!(run = %run_id, kind = %run.kind, ms, "run succeeded"),
+        Err(why) => {
+            tracing::warn!(run = %run_id, kind = %run.kind, ms, reason = %why, "run failed")
+        }
+    }
     match outcome {
         Ok(()) => {
             runs::set_state(&r.db, run_id, "succeeded", None).await?;

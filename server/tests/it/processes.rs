@@ -138,9 +138,11 @@ async fn demo_picks_up_a_git_push_through_its_hook() {
         dir.path(),
     );
     let token = token(&mut demo, &data, None).await;
+    // The first change needs the demo's CI and CD runs; with the whole suite on two cores
+    // (twenty-pipeline tests included) that has taken over a minute.
     wait_for(
         "the first change request",
-        Duration::from_secs(60),
+        Duration::from_secs(150),
         || async { changes(port, &token).await.into_iter().next() },
     )
     .await;

@@ -1,22 +1,43 @@
-//! Conformance against the real-world corpus: every ok=yes directory must
+//! Conformance against the real-world corpora: every ok=yes directory must
 //! render byte for byte like Kustomize v5.5.0, every ok=no one must fail.
 
 use std::path::PathBuf;
 
-/// Best score reached so far; the test fails if a change lowers it.
-const BEST_IDENTICAL: usize = 53;
-const BEST_REFUSED: usize = 12;
-
+/// The first corpus (`../shared/corpus`): best scores reached so far; the test fails if a
+/// change lowers them.
 #[test]
 fn corpus_conformance() {
-    // The corpus stays outside the project: ../shared/corpus beside the repository (CI has
-    // it there), or FLUXGATE_CORPUS. Without it this test fails: it never passes unseen.
-    let corpus = std::env::var("FLUXGATE_CORPUS")
+    conformance("FLUXGATE_CORPUS", "corpus", 53, 12);
+}
+
+/// The second corpus (`../shared/corpus2`: operator scaffolding, heavy in vars,
+/// replacements and components).
+#[test]
+fn corpus2_conformance() {
+    conformance(
+        "FLUXGATE_CORPUS2",
+        "corpus2",
+        BEST2_IDENTICAL,
+        BEST2_REFUSED,
+    );
+}
+
+const BEST2_IDENTICAL: usize = 160;
+const BEST2_REFUSED: usize = 18;
+
+fn conformance(variable: &str, name: &str, best_identical: usize, best_refused: usize) {
+    // The corpora stay outside the project: ../shared/<name> beside the repository (CI has
+    // them there), or the variable. Without one this test fails: it never passes unseen.
+    let corpus = std::env::var(variable)
         .map(PathBuf::from)
-        .unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus"));
+        .unwrap_or_else(|_| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                .join("../../shared")
+                .join(name)
+        });
     let index = std::fs::read_to_string(corpus.join("index.tsv")).unwrap_or_else(|e| {
         panic!(
-            "CORPUS MISSING: cannot read {}: {e}. Set FLUXGATE_CORPUS to the corpus folder.",
+            "CORPUS MISSING: cannot read {}: {e}. Set {variable} to the corpus folder.",
             corpus.join("index.tsv").display()
         )
     });
@@ -68,18 +89,14 @@ fn corpus_conformance() {
     for r in &report {
         println!("{}", r);
     }
-    println!("{} of {} identical", ok_same, ok_total);
-    println!("{} of {} refused", no_refused, no_total);
+    println!("{name}: {ok_same} of {ok_total} identical");
+    println!("{name}: {no_refused} of {no_total} refused");
     assert!(
-        ok_same >= BEST_IDENTICAL,
-        "score dropped: {} < {}",
-        ok_same,
-        BEST_IDENTICAL
+        ok_same >= best_identical,
+        "{name}: score dropped: {ok_same} < {best_identical}"
     );
     assert!(
-        no_refused >= BEST_REFUSED,
-        "refusals dropped: {} < {}",
-        no_refused,
-        BEST_REFUSED
+        no_refused >= best_refused,
+        "{name}: refusals dropped: {no_refused} < {best_refused}"
     );
 }
