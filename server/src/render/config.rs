@@ -55,6 +55,9 @@ pub struct TransformerConfig {
     pub var_refs: Vec<FieldSpec>,
     pub name_prefix: Vec<FieldSpec>,
     pub namespace: Vec<FieldSpec>,
+    /// Fields holding an image besides containers' `image` (a `configurations:` file's
+    /// `images:`, e.g. an env value that names an image): `images:` edits them too.
+    pub images: Vec<FieldSpec>,
 }
 
 const ALL: &[&str] = &[
@@ -174,6 +177,7 @@ impl TransformerConfig {
             var_refs,
             name_prefix: table("- - - metadata/name"),
             namespace: table("- - - metadata/namespace create"),
+            images: Vec::new(),
         }
     }
 
@@ -211,7 +215,8 @@ impl TransformerConfig {
                 "varReference" => self.var_refs.extend(specs(val)),
                 "namePrefix" | "nameSuffix" => self.name_prefix.extend(specs(val)),
                 "namespace" => self.namespace.extend(specs(val)),
-                "images" | "replicas" | "nameSuffixes" => {}
+                "images" => self.images.extend(specs(val)),
+                "replicas" | "nameSuffixes" => {}
                 other => {
                     return Err(RenderError::unsupported(
                         format!("configurations section {}", other),
@@ -253,6 +258,7 @@ impl TransformerConfig {
         add(&mut self.var_refs, &other.var_refs);
         add(&mut self.name_prefix, &other.name_prefix);
         add(&mut self.namespace, &other.namespace);
+        add(&mut self.images, &other.images);
     }
 }
 

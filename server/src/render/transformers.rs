@@ -33,6 +33,13 @@ pub fn run_builtin(k: &Kustomization, acc: &mut Accum) -> Result<(), RenderError
     let prefix = k.str("namePrefix")?.unwrap_or("");
     let suffix = k.str("nameSuffix")?.unwrap_or("");
     if !prefix.is_empty() || !suffix.is_empty() {
+        let extra: Vec<FieldSpec> = acc
+            .config
+            .name_prefix
+            .iter()
+            .filter(|s| s.path != ["metadata", "name"])
+            .cloned()
+            .collect();
         for o in acc.objects.iter_mut() {
             let g = o.gvk();
             let skip = g.kind == "CustomResourceDefinition"
@@ -41,6 +48,30 @@ pub fn run_builtin(k: &Kustomization, acc: &mut Accum) -> Result<(), RenderError
             if !skip {
                 let n = format!("{}{}{}", prefix, o.name(), suffix);
                 o.set_name(&n);
+                // Fields a `configurations:` file adds under namePrefix/nameSuffix
+                // (a Certificate's spec/secretName, say) get the same prefix and suffix.
+                let id = o.id();
+                for spec in extra.iter().filter(|s| g.matches(&s.gvk)) {
+                    crate::render::fieldspec::walk(
+                        &mut o.value,
+                        &spec.path,
+                        spec.create,
+                        &mut |v| match v {
+                            Value::Str(text) => {
+                                *text = format!("{prefix}{text}{suffix}");
+                                Ok(())
+                            }
+                            Value::Null => Ok(()),
+                            _ => Err(RenderError::invalid(
+                                &k.file,
+                                format!(
+                                    "namePrefix field {} of {id} is not a string",
+                                    spec.path.join("/")
+                                ),
+                            )),
+                        },
+                    )?;
+                }
             }
         }
     }
@@ -201,8 +232,20 @@ pub fn run_replicas_images(k: &Kustomization, acc: &mut Accum) -> Result<(), Ren
             )),
         };
         let (new_name, new_tag, digest) = (text("newName")?, text("newTag")?, text("digest")?);
+        let extra = acc.config.images.clone();
         for o in acc.objects.iter_mut() {
             crate::render::images::update_images(&mut o.value, &name, &new_name, &new_tag, &digest);
+            let g = o.gvk();
+            apply_specs(&mut o.value, &g, &extra, &mut |v: &mut Value| {
+                if let Value::Str(image) = v {
+                    if let Some(n) =
+                        crate::render::images::retag(image, &name, &new_name, &new_tag, &digest)
+                    {
+                        *image = n;
+                    }
+                }
+                Ok(())
+            })?;
         }
     }
     Ok(())

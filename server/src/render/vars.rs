@@ -26,9 +26,9 @@ pub fn collect(k: &Kustomization, acc: &mut Accum) -> Result<(), RenderError> {
             .ok_or_else(|| RenderError::invalid(&k.file, "var needs a name"))?
             .to_string();
         let objref = v
-            .get("objref")
+            .get_field("objref")
             .ok_or_else(|| RenderError::invalid(&k.file, format!("var {} needs objref", name)))?;
-        let s = |key: &str| objref.str_at(&[key]).unwrap_or("").to_string();
+        let s = |key: &str| objref.str_field(key).unwrap_or("").to_string();
         let mut gvk = Gvk::from_api_version(&s("apiVersion"), &s("kind"));
         if gvk.group.is_empty() && !s("group").is_empty() {
             gvk.group = s("group");
@@ -36,8 +36,12 @@ pub fn collect(k: &Kustomization, acc: &mut Accum) -> Result<(), RenderError> {
         if gvk.version.is_empty() {
             gvk.version = s("version");
         }
+        // Kustomize reads these through Go's JSON decoding: `fieldPath` and `fieldpath`
+        // are the same key (kubebuilder writes the first, Kustomize's docs the second).
         let fieldpath = v
-            .str_at(&["fieldref", "fieldpath"])
+            .get_field("fieldref")
+            .and_then(|f| f.str_field("fieldPath"))
+            .filter(|p| !p.is_empty())
             .unwrap_or("metadata.name")
             .to_string();
         if acc.vars.iter().any(|x| x.name == name) {
