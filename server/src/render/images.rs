@@ -58,6 +58,27 @@ pub fn split_image(image: &str) -> (String, String, String) {
     }
 }
 
+/// `retag` on every string field `specs` select in `o` (images named outside containers'
+/// `image`, from `configurations:` or an ImageTagTransformer's fieldSpecs).
+pub fn retag_fields(
+    o: &mut crate::render::resource::Object,
+    specs: &[crate::render::fieldspec::FieldSpec],
+    name: &str,
+    new_name: &Option<String>,
+    new_tag: &Option<String>,
+    digest: &Option<String>,
+) -> Result<(), crate::render::error::RenderError> {
+    let g = o.gvk();
+    crate::render::fieldspec::apply_specs(&mut o.value, &g, specs, &mut |v| {
+        if let crate::render::value::Value::Str(image) = v {
+            if let Some(n) = retag(image, name, new_name, new_tag, digest) {
+                *image = n;
+            }
+        }
+        Ok(())
+    })
+}
+
 pub fn retag(
     image: &str,
     name: &str,

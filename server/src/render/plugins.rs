@@ -5,11 +5,13 @@
 
 use crate::render::build::Accum;
 use crate::render::error::RenderError;
-use crate::render::fieldspec::{apply_specs, FieldSpec};
-use crate::render::images::retag;
+use crate::render::fieldspec::FieldSpec;
+use crate::render::images::retag_fields;
 use crate::render::kustomization::{string_map, Kustomization};
 use crate::render::loader::Loader;
-use crate::render::transformers::{add_map_fields, run_builtin, run_replicas_images};
+use crate::render::transformers::{
+    add_map_fields, affix_fields, keeps_its_name, run_builtin, run_replicas_images,
+};
 use crate::render::value::{Map, Value};
 use crate::render::yaml_parse;
 use std::path::Path;
@@ -121,15 +123,7 @@ fn run_one_custom(
             let name = text("name").unwrap_or_default();
             let (nn, nt, dg) = (text("newName"), text("newTag"), text("digest"));
             for o in acc.objects.iter_mut() {
-                let g = o.gvk();
-                apply_specs(&mut o.value, &g, &specs, &mut |v: &mut Value| {
-                    if let Value::Str(image) = v {
-                        if let Some(n) = retag(image, &name, &nn, &nt, &dg) {
-                            *image = n;
-                        }
-                    }
-                    Ok(())
-                })?;
+                retag_fields(o, &specs, &name, &nn, &nt, &dg)?;
             }
             Ok(())
         }
@@ -210,42 +204,19 @@ fn prefix_suffix(
     let (prefix, suffix) = (text("prefix"), text("suffix"));
     for o in acc.objects.iter_mut() {
         let g = o.gvk();
-        if g.kind == "CustomResourceDefinition"
-            || g.kind == "Namespace"
-            || (g.kind == "APIService" && g.group == "apiregistration.k8s.io")
-        {
+        if keeps_its_name(&g) {
             continue;
         }
-        for spec in specs.iter().filter(|s| g.matches(&s.gvk)) {
-            if spec.path == ["metadata", "name"] {
-                let renamed = format!("{prefix}{}{suffix}", o.name());
-                o.set_name(&renamed);
-                continue;
-            }
-            let id = o.id();
-            crate::render::fieldspec::walk(
-                &mut o.value,
-                &spec.path,
-                spec.create,
-                &mut |v| {
-                    match v {
-                    Value::Map(_) | Value::Seq(_) => Err(RenderError::invalid(
-                        p,
-                        format!(
-                            "considering field '{}' of object {id}: wrong node kind: expected a scalar",
-                            spec.path.join("/")
-                        ),
-                    )),
-                    Value::Null => Ok(()),
-                    other => {
-                        let old = other.scalar_text().unwrap_or_default();
-                        *other = Value::Str(format!("{prefix}{old}{suffix}"));
-                        Ok(())
-                    }
-                }
-                },
-            )?;
+        let (names, fields): (Vec<FieldSpec>, Vec<FieldSpec>) = specs
+            .iter()
+            .filter(|s| g.matches(&s.gvk))
+            .cloned()
+            .partition(|s| s.path == ["metadata", "name"]);
+        if !names.is_empty() {
+            let renamed = format!("{prefix}{}{suffix}", o.name());
+            o.set_name(&renamed);
         }
+        affix_fields(o, &fields, &prefix, &suffix, p)?;
     }
     Ok(())
 }

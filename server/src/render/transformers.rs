@@ -42,36 +42,17 @@ pub fn run_builtin(k: &Kustomization, acc: &mut Accum) -> Result<(), RenderError
             .collect();
         for o in acc.objects.iter_mut() {
             let g = o.gvk();
-            let skip = g.kind == "CustomResourceDefinition"
-                || g.kind == "Namespace"
-                || (g.kind == "APIService" && g.group == "apiregistration.k8s.io");
-            if !skip {
+            if !keeps_its_name(&g) {
                 let n = format!("{}{}{}", prefix, o.name(), suffix);
                 o.set_name(&n);
                 // Fields a `configurations:` file adds under namePrefix/nameSuffix
                 // (a Certificate's spec/secretName, say) get the same prefix and suffix.
-                let id = o.id();
-                for spec in extra.iter().filter(|s| g.matches(&s.gvk)) {
-                    crate::render::fieldspec::walk(
-                        &mut o.value,
-                        &spec.path,
-                        spec.create,
-                        &mut |v| match v {
-                            Value::Str(text) => {
-                                *text = format!("{prefix}{text}{suffix}");
-                                Ok(())
-                            }
-                            Value::Null => Ok(()),
-                            _ => Err(RenderError::invalid(
-                                &k.file,
-                                format!(
-                                    "namePrefix field {} of {id} is not a string",
-                                    spec.path.join("/")
-                                ),
-                            )),
-                        },
-                    )?;
-                }
+                let specs: Vec<FieldSpec> = extra
+                    .iter()
+                    .filter(|s| g.matches(&s.gvk))
+                    .cloned()
+                    .collect();
+                affix_fields(o, &specs, prefix, suffix, &k.file)?;
             }
         }
     }
@@ -247,6 +228,43 @@ pub fn run_replicas_images(k: &Kustomization, acc: &mut Accum) -> Result<(), Ren
                 Ok(())
             })?;
         }
+    }
+    Ok(())
+}
+
+/// Kinds Kustomize never renames with a name prefix or suffix.
+pub fn keeps_its_name(g: &crate::render::resource::Gvk) -> bool {
+    g.kind == "CustomResourceDefinition"
+        || g.kind == "Namespace"
+        || (g.kind == "APIService" && g.group == "apiregistration.k8s.io")
+}
+
+/// `prefix` + value + `suffix` on every scalar field `specs` select in `o`; a map or a
+/// list there is an error, as in Kustomize.
+pub fn affix_fields(
+    o: &mut Object,
+    specs: &[FieldSpec],
+    prefix: &str,
+    suffix: &str,
+    file: &std::path::Path,
+) -> Result<(), RenderError> {
+    let id = o.id();
+    for spec in specs {
+        crate::render::fieldspec::walk(&mut o.value, &spec.path, spec.create, &mut |v| match v {
+            Value::Map(_) | Value::Seq(_) => Err(RenderError::invalid(
+                file,
+                format!(
+                    "considering field '{}' of object {id}: wrong node kind: expected a scalar",
+                    spec.path.join("/")
+                ),
+            )),
+            Value::Null => Ok(()),
+            other => {
+                let old = other.scalar_text().unwrap_or_default();
+                *other = Value::Str(format!("{prefix}{old}{suffix}"));
+                Ok(())
+            }
+        })?;
     }
     Ok(())
 }

@@ -96,7 +96,7 @@ impl Value {
         let m = self.as_map()?;
         m.get(k).or_else(|| {
             m.0.iter()
-                .find(|(key, _)| key.to_lowercase() == k.to_lowercase())
+                .find(|(key, _)| key.eq_ignore_ascii_case(k))
                 .map(|(_, v)| v)
         })
     }
