@@ -73,12 +73,53 @@ pub async fn current_user() -> Result<Option<SignedInUser>, AppError> {
     ssr::session_user().await
 }
 
-/// Where to go after login: only local paths, never `//host` or a full URL.
+/// Where to go after login: a path on this site, or `/`.
+///
+/// Browsers do not follow the text as written: they drop tabs and newlines
+/// (`/\t/evil.example` becomes `//evil.example`, another host), read `\` as `/`,
+/// and some decode `%2F` and `%5C` before deciding. So the path must start with
+/// one `/` followed by something else, and neither the text nor its decoded
+/// form may hold a control character, a space, a backslash or a second leading
+/// slash. The server also resolves the result against its own origin (see
+/// `http::login`), a second gate built on a real URL parser.
 pub fn safe_next(next: Option<&str>) -> String {
+    fn local(path: &str) -> bool {
+        let b = path.as_bytes();
+        b.first() == Some(&b'/')
+            && !matches!(b.get(1), Some(b'/') | Some(b'\\'))
+            && !path.chars().any(|c| c.is_control() || c == '\\')
+    }
+    let typed = |n: &str| local(n) && !n.chars().any(char::is_whitespace);
     match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n.to_string(),
+        Some(n) if n.len() <= 2048 && typed(n) && local(&percent_decoded(n)) => n.to_string(),
         _ => "/".to_string(),
     }
+}
+
+/// `%XX` decoded once (bytes that are not valid UTF-8 become U+FFFD); for the
+/// check above only.
+fn percent_decoded(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = |c: u8| (c as char).to_digit(16);
+        match (
+            b[i],
+            b.get(i + 1).and_then(|c| hex(*c)),
+            b.get(i + 2).and_then(|c| hex(*c)),
+        ) {
+            (b'%', Some(h), Some(l)) => {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+            }
+            (c, _, _) => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// The login page. A plain HTML form posting to `/login`, so it works with or without WASM.
@@ -364,5 +405,37 @@ mod tests {
         assert_eq!(safe_next(Some("https://evil.example")), "/");
         assert_eq!(safe_next(Some("/\\evil.example")), "/");
         assert_eq!(safe_next(None), "/");
+        // Known open-redirect bypasses (browsers strip tab/newline, read \ as /,
+        // and some decode before resolving); each must land on "/".
+        for bad in [
+            "/\t/evil.example",
+            "/\n/evil.example",
+            "/\r\n/evil.example",
+            "\t//evil.example",
+            " //evil.example",
+            "/%09/evil.example",
+            "/%0a/evil.example",
+            "/%2F/evil.example",
+            "/%2f%2fevil.example",
+            "/%5Cevil.example",
+            "/%5C%5Cevil.example",
+            "/\\/evil.example",
+            "\\\\evil.example",
+            "javascript:alert(1)",
+            "/javascript:alert(1)%0a",
+            "JaVaScRiPt:alert(1)",
+            "data:text/html,x",
+            "https:evil.example",
+            "http://evil.example",
+            "///evil.example",
+            "/\u{3000}/evil.example",
+            "",
+            "evil.example",
+        ] {
+            assert_eq!(safe_next(Some(bad)), "/", "{bad:?}");
+        }
+        for good in ["/changes/42", "/runs?kind=ci", "/apps/web#trace", "/a%20b"] {
+            assert_eq!(safe_next(Some(good)), good);
+        }
     }
 }

@@ -67,7 +67,7 @@ pub fn load_kustomization(ctx: &Ctx, dir: &Path) -> Result<Kustomization, Render
         )
     })?;
     let text = ctx.loader.read_text(&file)?;
-    let v = yaml_parse::parse_single(&text, &file)?;
+    let v = yaml_parse::parse_single_yaml11(&text, &file)?;
     Kustomization::from_value(v, &file)
 }
 
@@ -95,8 +95,8 @@ fn accumulate_inner(ctx: &mut Ctx, k: &Kustomization, acc: &mut Accum) -> Result
         add_resource(ctx, k, &entry, acc)?;
     }
     for f in k.strings("configurations")? {
-        let p = ctx.loader.resolve(&k.dir, &f, &k.file)?;
-        let v = yaml_parse::parse_single(&ctx.loader.read_text(&p)?, &p)?;
+        let p = ctx.loader.resolve_file(&k.dir, &f, &k.file)?;
+        let v = yaml_parse::parse_single_yaml11(&ctx.loader.read_text(&p)?, &p)?;
         acc.config.merge_file(&v, &p)?;
     }
     generators::run(ctx.loader, k, acc)?;
@@ -123,7 +123,7 @@ fn accumulate_inner(ctx: &mut Ctx, k: &Kustomization, acc: &mut Accum) -> Result
     patches::run_json6902_list(ctx.loader, k, acc)?;
     transformers::run_replicas_images(k, acc)?;
     crate::render::replacements::run(ctx.loader, k, acc)?;
-    crate::render::plugins::run_custom(ctx.loader, k, acc)?;
+    crate::render::plugins::run_custom(ctx, k, acc)?;
     crate::render::vars::collect(k, acc)?;
     Ok(())
 }
@@ -140,7 +140,7 @@ fn add_resource(
             &k.file,
         ));
     }
-    let p = ctx.loader.resolve(&k.dir, entry, &k.file)?;
+    let p = ctx.loader.resolve_file(&k.dir, entry, &k.file)?;
     if p.is_dir() {
         let sub = load_kustomization(ctx, &p)?;
         if sub.is_component {

@@ -5,6 +5,7 @@
 
 use crate::render::error::RenderError;
 use crate::render::fieldspec::{table, FieldSpec};
+use crate::render::schema;
 use crate::render::value::Value;
 use std::path::Path;
 
@@ -43,6 +44,9 @@ fn pod_paths(kinds: &[&str], suffixes: &[&str]) -> Vec<FieldSpec> {
 pub struct NameRef {
     pub kind: String,
     pub group: String,
+    /// Empty: any version. A `configurations:` rule may name one; then only
+    /// objects of that version are its targets.
+    pub version: String,
     pub specs: Vec<FieldSpec>,
 }
 
@@ -54,6 +58,12 @@ pub struct TransformerConfig {
     pub common_annotations: Vec<FieldSpec>,
     pub var_refs: Vec<FieldSpec>,
     pub name_prefix: Vec<FieldSpec>,
+    /// Kustomize keeps separate lists for the prefix and the suffix: a field a
+    /// `configurations:` file adds under `nameSuffix` gets only the suffix.
+    pub name_suffix: Vec<FieldSpec>,
+    /// Where `replicas:` writes its count; a `configurations:` file may add a
+    /// custom resource's field.
+    pub replicas: Vec<FieldSpec>,
     pub namespace: Vec<FieldSpec>,
     /// Fields holding an image besides containers' `image` (a `configurations:` file's
     /// `images:`, e.g. an env value that names an image): `images:` edits them too.
@@ -142,6 +152,7 @@ fn nr(kind: &str, group: &str, specs: Vec<FieldSpec>) -> NameRef {
     NameRef {
         kind: kind.into(),
         group: group.into(),
+        version: String::new(),
         specs,
     }
 }
@@ -176,6 +187,13 @@ impl TransformerConfig {
             common_annotations: table(COMMON_ANNOTATIONS),
             var_refs,
             name_prefix: table("- - - metadata/name"),
+            name_suffix: table("- - - metadata/name"),
+            replicas: table(
+                "Deployment - - spec/replicas create
+                 ReplicationController - - spec/replicas create
+                 ReplicaSet - - spec/replicas create
+                 StatefulSet - - spec/replicas create",
+            ),
             namespace: table("- - - metadata/namespace create"),
             images: Vec::new(),
         }
@@ -188,35 +206,51 @@ impl TransformerConfig {
             .as_map()
             .ok_or_else(|| RenderError::invalid(file, "configuration must be a mapping"))?;
         for (key, val) in m.iter() {
-            let specs = |val: &Value| -> Vec<FieldSpec> {
-                val.as_seq()
-                    .map(|s| s.iter().filter_map(FieldSpec::from_value).collect())
-                    .unwrap_or_default()
+            let specs = |val: &Value| {
+                schema::check(val, &schema::FIELD_SPECS, key, file)?;
+                FieldSpec::list_from(val, file)
             };
             match key.as_str() {
                 "nameReference" => {
                     for item in val.as_seq().into_iter().flatten() {
+                        schema::check(item, &schema::NAME_REFERENCE, "nameReference[]", file)?;
                         let kind = item.str_at(&["kind"]).unwrap_or("").to_string();
                         let group = item.str_at(&["group"]).unwrap_or("").to_string();
-                        let fs = item.get("fieldSpecs").map(specs).unwrap_or_default();
-                        match self
-                            .name_refs
-                            .iter_mut()
-                            .find(|r| r.kind == kind && r.group == group)
-                        {
+                        let version = item.str_at(&["version"]).unwrap_or("").to_string();
+                        let fs = match item.get("fieldSpecs") {
+                            Some(v) => specs(v)?,
+                            None => Vec::new(),
+                        };
+                        // Kustomize keys these rules by kind, group and version. Its own
+                        // rules for core kinds are version v1 (kubebuilder's `kind:
+                        // Service, version: v1` extends them); the built-in rules here
+                        // carry no version, so that case joins them too.
+                        let same = |r: &NameRef| {
+                            r.kind == kind
+                                && r.group == group
+                                && (r.version == version
+                                    || (r.version.is_empty()
+                                        && group.is_empty()
+                                        && version == "v1"))
+                        };
+                        match self.name_refs.iter_mut().find(|r| same(r)) {
                             Some(r) => r.specs.extend(fs),
-                            None => self.name_refs.push(nr(&kind, &group, fs)),
+                            None => self.name_refs.push(NameRef {
+                                version,
+                                ..nr(&kind, &group, fs)
+                            }),
                         }
                     }
                 }
-                "commonLabels" => self.common_labels.extend(specs(val)),
-                "templateLabels" => self.template_labels.extend(specs(val)),
-                "commonAnnotations" => self.common_annotations.extend(specs(val)),
-                "varReference" => self.var_refs.extend(specs(val)),
-                "namePrefix" | "nameSuffix" => self.name_prefix.extend(specs(val)),
-                "namespace" => self.namespace.extend(specs(val)),
-                "images" => self.images.extend(specs(val)),
-                "replicas" | "nameSuffixes" => {}
+                "commonLabels" => self.common_labels.extend(specs(val)?),
+                "templateLabels" => self.template_labels.extend(specs(val)?),
+                "commonAnnotations" => self.common_annotations.extend(specs(val)?),
+                "varReference" => self.var_refs.extend(specs(val)?),
+                "namePrefix" => self.name_prefix.extend(specs(val)?),
+                "nameSuffix" => self.name_suffix.extend(specs(val)?),
+                "replicas" => self.replicas.extend(specs(val)?),
+                "namespace" => self.namespace.extend(specs(val)?),
+                "images" => self.images.extend(specs(val)?),
                 other => {
                     return Err(RenderError::unsupported(
                         format!("configurations section {}", other),
@@ -233,7 +267,7 @@ impl TransformerConfig {
             match self
                 .name_refs
                 .iter_mut()
-                .find(|x| x.kind == r.kind && x.group == r.group)
+                .find(|x| x.kind == r.kind && x.group == r.group && x.version == r.version)
             {
                 Some(x) => {
                     for s in &r.specs {
@@ -257,6 +291,8 @@ impl TransformerConfig {
         add(&mut self.common_annotations, &other.common_annotations);
         add(&mut self.var_refs, &other.var_refs);
         add(&mut self.name_prefix, &other.name_prefix);
+        add(&mut self.name_suffix, &other.name_suffix);
+        add(&mut self.replicas, &other.replicas);
         add(&mut self.namespace, &other.namespace);
         add(&mut self.images, &other.images);
     }

@@ -88,6 +88,7 @@ impl fmt::Display for RenderError {
                 limit
             ),
             RenderError::DuplicateId { id } => write!(f, "duplicate object id: {}", id),
+            RenderError::Invalid { file, msg } if file.as_os_str().is_empty() => write!(f, "{msg}"),
             RenderError::Invalid { file, msg } => write!(f, "{}: {}", file.display(), msg),
             RenderError::Substitute { msg } => write!(f, "substitution failed: {}", msg),
         }

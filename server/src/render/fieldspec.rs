@@ -27,17 +27,50 @@ impl FieldSpec {
         }
     }
 
-    /// Parse one `{path, kind, group, version, create}` map from a config file.
-    pub fn from_value(v: &Value) -> Option<FieldSpec> {
+    /// Parse one `{path, kind, group, version, create}` map from a config file. A
+    /// spec without a path, or a `create` that is not a boolean, fails the build as
+    /// it does in Kustomize (it is never dropped).
+    pub fn from_value(v: &Value, file: &std::path::Path) -> Result<FieldSpec, RenderError> {
         let s = |k: &str| v.str_at(&[k]).unwrap_or("").to_string();
-        let create = matches!(v.get("create"), Some(Value::Bool(true)));
-        Some(FieldSpec::new(
+        let create = match v.get("create") {
+            None | Some(Value::Null) => false,
+            Some(Value::Bool(b)) => *b,
+            Some(_) => {
+                return Err(RenderError::invalid(
+                    file,
+                    "a fieldSpec's create must be true or false",
+                ))
+            }
+        };
+        let path = v.str_at(&["path"]).unwrap_or("");
+        if path.is_empty() {
+            return Err(RenderError::invalid(
+                file,
+                format!(
+                    "considering field '' of fieldSpec {}: cannot set or create an empty field name",
+                    s("kind")
+                ),
+            ));
+        }
+        Ok(FieldSpec::new(
             &s("kind"),
             &s("group"),
             &s("version"),
-            v.str_at(&["path"])?,
+            path,
             create,
         ))
+    }
+
+    /// A list of field specs (`fieldSpecs:`, `labels[].fields`, a configurations section).
+    pub fn list_from(v: &Value, file: &std::path::Path) -> Result<Vec<FieldSpec>, RenderError> {
+        match v {
+            Value::Null => Ok(Vec::new()),
+            Value::Seq(items) => items
+                .iter()
+                .map(|i| FieldSpec::from_value(i, file))
+                .collect(),
+            _ => Err(RenderError::invalid(file, "fieldSpecs must be a list")),
+        }
     }
 }
 
@@ -112,7 +145,15 @@ pub fn walk(
             *node = Value::Map(Map::new());
             walk(node, path, create, f)
         }
-        _ => Ok(()),
+        Value::Null => Ok(()),
+        // Kustomize fails on a path that runs through a scalar, created or not
+        _ => Err(RenderError::invalid(
+            std::path::Path::new(""),
+            format!(
+                "considering field '{}': expected sequence or mapping node",
+                path.join("/")
+            ),
+        )),
     }
 }
 

@@ -48,7 +48,7 @@ fn generate(
         envs.push(env.to_string());
     }
     for env in envs {
-        let p = loader.resolve(&k.dir, &env, file)?;
+        let p = loader.resolve_file(&k.dir, &env, file)?;
         let text = loader.read_text(&p)?;
         for (i, line) in text.trim_start_matches('\u{feff}').lines().enumerate() {
             let line = line.trim_start();
@@ -88,7 +88,7 @@ fn generate(
                 f.clone(),
             ),
         };
-        let p = loader.resolve(&k.dir, &path, file)?;
+        let p = loader.resolve_file(&k.dir, &path, file)?;
         if p.is_dir() {
             return Err(RenderError::unsupported(
                 format!("generator file source that is a directory ({})", path),
@@ -150,25 +150,21 @@ fn generate(
         Some(Value::Bool(b)) => Some(*b),
         _ => None,
     };
-    if flag(&opts, "immutable")
-        .or(flag(global, "immutable"))
-        .unwrap_or(false)
-    {
+    // For these two flags a `true` on either level wins: Kustomize ORs the global
+    // generatorOptions with the entry's own options (fixture
+    // `fidelity/generator-options-or`).
+    let either = |key: &str| flag(&opts, key) == Some(true) || flag(global, key) == Some(true);
+    if either("immutable") {
         obj.insert("immutable", Value::Bool(true));
     }
-    let disable = flag(&opts, "disableNameSuffixHash")
-        .or(flag(global, "disableNameSuffixHash"))
-        .unwrap_or(false);
+    let disable = either("disableNameSuffixHash");
+    // Kustomize reads any other word (a typo, "Merge") as "unspecified", which
+    // creates: fine for a new name, an error for an existing one (checked with
+    // kubectl kustomize; fixture `fidelity/generator-behavior-other`).
     let behavior = match e.str_at(&["behavior"]).unwrap_or("create") {
-        "create" | "" => Behavior::Create,
         "merge" => Behavior::Merge,
         "replace" => Behavior::Replace,
-        other => {
-            return Err(RenderError::invalid(
-                file,
-                format!("unknown generator behavior {:?}", other),
-            ));
-        }
+        _ => Behavior::Create,
     };
     let mut o = Object::new(Value::Map(obj));
     o.needs_hash = !disable;
@@ -192,39 +188,51 @@ fn add(acc: &mut Accum, new: Object, file: &Path) -> Result<(), RenderError> {
                 new.kind()
             ),
         )),
-        (Behavior::Replace, Some(i)) => {
+        (behavior, Some(i)) => {
+            // Kustomize builds on the *new* generated object (its type, its
+            // `immutable`; the old one's other fields are dropped), keeps the old
+            // object's current name and namespace, merges the old labels and
+            // annotations under the new ones, and for `merge` the old data under
+            // the new data (fixtures `fidelity/generator-merge-*`).
             let old = &mut acc.objects[i];
             let mut v = new.value.clone();
-            // the replaced object keeps its current name and namespace
-            let md = v.as_map_mut().unwrap().entry_map("metadata");
+            let nm = v.as_map_mut().expect("generated objects are maps");
+            let mut fields = vec![];
+            if behavior == Behavior::Merge {
+                fields.extend([&["data"][..], &["binaryData"][..]]);
+            }
+            fields.extend([
+                &["metadata", "labels"][..],
+                &["metadata", "annotations"][..],
+            ]);
+            for path in fields {
+                let mut combined = match old.value.at(path) {
+                    Some(Value::Map(m)) => m.clone(),
+                    _ => Map::new(),
+                };
+                if let Some(Value::Map(m)) = new.value.at(path) {
+                    for (k, v) in m.iter() {
+                        combined.insert(k, v.clone());
+                    }
+                }
+                if combined.is_empty() {
+                    continue;
+                }
+                let parent = match path {
+                    [_] => &mut *nm,
+                    _ => nm.entry_map("metadata"),
+                };
+                parent.insert(path[path.len() - 1], Value::Map(combined));
+            }
+            let md = nm.entry_map("metadata");
             md.insert("name", Value::Str(old.name().to_string()));
             if !old.namespace().is_empty() {
                 md.insert("namespace", Value::Str(old.namespace().to_string()));
             }
             old.value = v;
-            old.needs_hash = new.needs_hash;
-            Ok(())
-        }
-        (Behavior::Merge, Some(i)) => {
-            let old = &mut acc.objects[i];
-            let om = old.value.as_map_mut().unwrap();
-            for field in ["data", "binaryData"] {
-                if let Some(Value::Map(nm)) = new.value.get(field) {
-                    let dst = om.entry_map(field);
-                    for (k, v) in nm.iter() {
-                        dst.insert(k, v.clone());
-                    }
-                }
-            }
-            for field in ["labels", "annotations"] {
-                if let Some(Value::Map(nm)) = new.value.at(&["metadata", field]) {
-                    let dst = om.entry_map("metadata").entry_map(field);
-                    for (k, v) in nm.iter() {
-                        dst.insert(k, v.clone());
-                    }
-                }
-            }
-            old.needs_hash = new.needs_hash;
+            // Hashed only if both sides want it (kubectl kustomize, fixture
+            // `fidelity/generator-merge-hash`): an unhashed base stays unhashed.
+            old.needs_hash &= new.needs_hash;
             Ok(())
         }
     }

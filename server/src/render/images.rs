@@ -4,40 +4,136 @@
 
 use crate::render::value::Value;
 
-/// Kustomize's legacy image filter: every `containers`/`initContainers`
-/// list anywhere in the object, whatever the kind.
-pub fn update_images(
-    v: &mut Value,
-    name: &str,
-    new_name: &Option<String>,
-    new_tag: &Option<String>,
-    digest: &Option<String>,
-) {
-    match v {
-        Value::Map(m) => {
-            for (k, child) in m.0.iter_mut() {
-                let items = match child {
-                    Value::Seq(items) if k == "containers" || k == "initContainers" => items,
-                    _ => {
-                        update_images(child, name, new_name, new_tag, digest);
-                        continue;
-                    }
-                };
-                for c in items.iter_mut() {
-                    if let Some(Value::Str(image)) = c.get_mut("image") {
-                        if let Some(newv) = retag(image, name, new_name, new_tag, digest) {
-                            *image = newv;
+/// One `images:` entry (or an ImageTagTransformer's `imageTag`): which image, and
+/// what to change in it.
+#[derive(Debug, Clone)]
+pub struct ImageEdit {
+    pub name: String,
+    pub new_name: Option<String>,
+    pub new_tag: Option<String>,
+    pub digest: Option<String>,
+    pub tag_suffix: Option<String>,
+    /// Kustomize's IsImageMatched: the name is a regular expression (so `my.registry/app`
+    /// also matches `myxregistry/app`), followed by an optional tag and sha256 digest.
+    matcher: regex::Regex,
+}
+
+/// Where Kustomize's second image filter looks, in objects of any kind (its
+/// built-in `images` field specs). Together with the legacy walk below, a
+/// container under one of these paths is edited twice: harmless for a new name,
+/// tag or digest, but a `tagSuffix` lands twice (`nginx:1.0-s-s`), as in
+/// `kubectl kustomize`; a CronJob's containers get it once.
+const DEFAULT_IMAGE_PATHS: &[&str] = &[
+    "spec/containers/image",
+    "spec/initContainers/image",
+    "spec/template/spec/containers/image",
+    "spec/template/spec/initContainers/image",
+];
+
+/// Kustomize's built-in `images` field specs.
+pub fn default_specs() -> Vec<crate::render::fieldspec::FieldSpec> {
+    DEFAULT_IMAGE_PATHS
+        .iter()
+        .map(|p| crate::render::fieldspec::FieldSpec::new("", "", "", p, false))
+        .collect()
+}
+
+impl ImageEdit {
+    pub fn new(
+        name: String,
+        new_name: Option<String>,
+        new_tag: Option<String>,
+        digest: Option<String>,
+        tag_suffix: Option<String>,
+        file: &std::path::Path,
+    ) -> Result<ImageEdit, crate::render::error::RenderError> {
+        let matcher = regex::Regex::new(&format!(
+            "^{name}(:[a-zA-Z0-9_.{{}}-]*)?(@sha256:[a-zA-Z0-9_.{{}}-]*)?$"
+        ))
+        .map_err(|e| {
+            crate::render::error::RenderError::invalid(file, format!("image name {name:?}: {e}"))
+        })?;
+        Ok(ImageEdit {
+            name,
+            new_name,
+            new_tag,
+            digest,
+            tag_suffix,
+            matcher,
+        })
+    }
+
+    /// Apply the edit to `o` as Kustomize's image transformer does: the legacy walk,
+    /// then the field `specs` (for a kustomization's `images:`, `default_specs()` plus
+    /// what `configurations:` add; for an ImageTagTransformer, its own `fieldSpecs`).
+    pub fn apply(
+        &self,
+        o: &mut crate::render::resource::Object,
+        specs: &[crate::render::fieldspec::FieldSpec],
+    ) -> Result<(), crate::render::error::RenderError> {
+        self.legacy_walk(&mut o.value);
+        self.retag_fields(o, specs)
+    }
+
+    /// Kustomize's legacy image filter: every `containers`/`initContainers`
+    /// list anywhere in the object, whatever the kind.
+    fn legacy_walk(&self, v: &mut Value) {
+        match v {
+            Value::Map(m) => {
+                for (k, child) in m.0.iter_mut() {
+                    if let Value::Seq(items) = child {
+                        if k == "containers" || k == "initContainers" {
+                            for c in items.iter_mut() {
+                                if let Some(Value::Str(image)) = c.get_mut("image") {
+                                    if let Some(newv) = self.retag(image) {
+                                        *image = newv;
+                                    }
+                                }
+                            }
                         }
                     }
+                    self.legacy_walk(child);
                 }
-                update_images(child, name, new_name, new_tag, digest);
-                update_images(child, name, new_name, new_tag, digest);
             }
+            Value::Seq(items) => items.iter_mut().for_each(|i| self.legacy_walk(i)),
+            _ => {}
         }
-        Value::Seq(items) => items
-            .iter_mut()
-            .for_each(|i| update_images(i, name, new_name, new_tag, digest)),
-        _ => {}
+    }
+
+    /// `retag` on every string field `specs` select in `o`.
+    fn retag_fields(
+        &self,
+        o: &mut crate::render::resource::Object,
+        specs: &[crate::render::fieldspec::FieldSpec],
+    ) -> Result<(), crate::render::error::RenderError> {
+        let g = o.gvk();
+        crate::render::fieldspec::apply_specs(&mut o.value, &g, specs, &mut |v| {
+            if let Value::Str(image) = v {
+                if let Some(n) = self.retag(image) {
+                    *image = n;
+                }
+            }
+            Ok(())
+        })
+    }
+
+    /// The new reference for `image`, if it names this edit's image. A new tag or
+    /// digest replaces both the old tag and digest; a tag suffix extends the old
+    /// tag (an empty one too: `nginx` becomes `nginx:-s`) and drops the digest.
+    pub fn retag(&self, image: &str) -> Option<String> {
+        if !self.matcher.is_match(image) {
+            return None;
+        }
+        let (n, tag, dig) = split_image(image);
+        let n = self.new_name.clone().unwrap_or(n);
+        let rest = match (&self.new_tag, &self.digest, &self.tag_suffix) {
+            (Some(t), Some(d), _) => format!(":{t}@{d}"),
+            (None, Some(d), _) => format!("@{d}"),
+            (Some(t), None, _) => format!(":{t}"),
+            (None, None, Some(sfx)) => format!(":{}{sfx}", tag.trim_start_matches(':')),
+            (None, None, None) => format!("{tag}{dig}"),
+        };
+        Some(format!("{n}{rest}"))
     }
 }
 
@@ -56,46 +152,4 @@ pub fn split_image(image: &str) -> (String, String, String) {
         ),
         None => (rest.to_string(), String::new(), dig),
     }
-}
-
-/// `retag` on every string field `specs` select in `o` (images named outside containers'
-/// `image`, from `configurations:` or an ImageTagTransformer's fieldSpecs).
-pub fn retag_fields(
-    o: &mut crate::render::resource::Object,
-    specs: &[crate::render::fieldspec::FieldSpec],
-    name: &str,
-    new_name: &Option<String>,
-    new_tag: &Option<String>,
-    digest: &Option<String>,
-) -> Result<(), crate::render::error::RenderError> {
-    let g = o.gvk();
-    crate::render::fieldspec::apply_specs(&mut o.value, &g, specs, &mut |v| {
-        if let crate::render::value::Value::Str(image) = v {
-            if let Some(n) = retag(image, name, new_name, new_tag, digest) {
-                *image = n;
-            }
-        }
-        Ok(())
-    })
-}
-
-pub fn retag(
-    image: &str,
-    name: &str,
-    new_name: &Option<String>,
-    new_tag: &Option<String>,
-    digest: &Option<String>,
-) -> Option<String> {
-    let (n, tag, dig) = split_image(image);
-    if n != name {
-        return None;
-    }
-    let n = new_name.clone().unwrap_or(n);
-    let suffix = match (new_tag, digest) {
-        (Some(t), Some(d)) => format!(":{}@{}", t, d),
-        (None, Some(d)) => format!("@{}", d),
-        (Some(t), None) => format!(":{}", t),
-        (None, None) => format!("{}{}", tag, dig),
-    };
-    Some(format!("{}{}", n, suffix))
 }

@@ -7,20 +7,43 @@ use crate::render::value::Value;
 /// Kustomize's own annotations (removed at output), so `metadata.annotations` always
 /// exists for a patch: `add /metadata/annotations/x` works on an object without
 /// annotations (the same into missing `labels` fails, in Kustomize too).
+///
+/// What Kustomize then does with the annotations when a patch replaced them with
+/// something else (checked with kubectl kustomize): a scalar disappears, a list
+/// fails the build, and copying or moving *from* them would carry Kustomize's
+/// internal annotations along, so that is refused.
 pub fn apply(doc: &mut Value, ops: &Value) -> Result<(), String> {
+    if let Some(items) = ops.as_seq() {
+        if items.iter().any(|op| {
+            op.str_at(&["from"]).is_some_and(|f| {
+                f == "/metadata/annotations" || f.starts_with("/metadata/annotations/")
+            })
+        }) {
+            return Err(
+                "unsupported: a JSON patch copying or moving from /metadata/annotations \
+                        (Kustomize would copy its internal annotations too)"
+                    .into(),
+            );
+        }
+    }
     let lent = match doc.get_mut("metadata") {
-        Some(Value::Map(meta)) if !meta.contains("annotations") => {
+        Some(Value::Map(meta)) if matches!(meta.get("annotations"), None | Some(Value::Null)) => {
             meta.insert("annotations", Value::Map(Default::default()));
             true
         }
         _ => false,
     };
     let result = apply_ops(doc, ops);
-    if lent {
-        if let Some(Value::Map(meta)) = doc.get_mut("metadata") {
-            if matches!(meta.get("annotations"), Some(Value::Map(m)) if m.0.is_empty()) {
+    if let Some(Value::Map(meta)) = doc.get_mut("metadata") {
+        match meta.get("annotations") {
+            Some(Value::Map(m)) if lent && m.0.is_empty() => {
                 meta.remove("annotations");
             }
+            Some(Value::Str(_) | Value::Int(_) | Value::Float(_) | Value::Bool(_)) => {
+                meta.remove("annotations");
+            }
+            Some(Value::Seq(_)) => return Err("metadata.annotations must be a map".into()),
+            _ => {}
         }
     }
     result

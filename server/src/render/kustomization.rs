@@ -63,6 +63,7 @@ impl Kustomization {
                 return Err(RenderError::unsupported(k.clone(), file));
             }
         }
+        crate::render::schema::check_kustomization(&raw, file)?;
         let build_metadata = raw.get("buildMetadata").and_then(|b| b.as_seq());
         if build_metadata.map(|s| !s.is_empty()).unwrap_or(false) {
             return Err(RenderError::unsupported("buildMetadata", file));
@@ -81,6 +82,21 @@ impl Kustomization {
                 ));
             }
         };
+        let (want, what) = if is_component {
+            ("kustomize.config.k8s.io/v1alpha1", "Component")
+        } else {
+            ("kustomize.config.k8s.io/v1beta1", "Kustomization")
+        };
+        match raw.get("apiVersion").and_then(|v| v.as_str()) {
+            None | Some("") => {}
+            Some(v) if v == want => {}
+            Some(_) => {
+                return Err(RenderError::invalid(
+                    file,
+                    format!("apiVersion for {what} should be {want}"),
+                ));
+            }
+        }
         Ok(Kustomization {
             file: file.to_path_buf(),
             dir: file.parent().unwrap_or(Path::new(".")).to_path_buf(),

@@ -51,6 +51,37 @@ impl Loader {
         Ok(real)
     }
 
+    /// A *file* named in a kustomization (a resource file, patch, generator
+    /// source, configuration, replacement or transformer config): besides
+    /// staying in the repository, it must lie in or below that kustomization's
+    /// own directory after symlinks are resolved, as Kustomize's default load
+    /// restrictor demands (`kubectl kustomize` refuses `../other/file.yaml`).
+    /// Directories (bases, components) may sit anywhere in the repository.
+    pub fn resolve_file(
+        &self,
+        base_dir: &Path,
+        rel: &str,
+        from: &Path,
+    ) -> Result<PathBuf, RenderError> {
+        let real = self.resolve(base_dir, rel, from)?;
+        if !real.is_dir() {
+            let dir = base_dir
+                .canonicalize()
+                .map_err(|e| RenderError::io(base_dir, e.to_string()))?;
+            if !real.starts_with(&dir) {
+                return Err(RenderError::invalid(
+                    from,
+                    format!(
+                        "security; file '{}' is not in or below '{}' (Kustomize's load restrictor)",
+                        real.display(),
+                        dir.display()
+                    ),
+                ));
+            }
+        }
+        Ok(real)
+    }
+
     pub fn check_inside(&self, p: &Path) -> Result<PathBuf, RenderError> {
         let real = p
             .canonicalize()

@@ -20,6 +20,7 @@ pub mod patches;
 pub mod plugins;
 pub mod replacements;
 pub mod resource;
+pub mod schema;
 pub mod smp;
 pub mod subst;
 pub mod transformers;

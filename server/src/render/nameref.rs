@@ -17,7 +17,10 @@ pub fn fix(objs: &mut [Object], rules: &[NameRef]) -> Result<(), RenderError> {
         let mut by_name: HashMap<String, Vec<usize>> = HashMap::new();
         for (i, o) in objs.iter().enumerate() {
             let g = o.gvk();
-            if g.kind == rule.kind && (rule.group.is_empty() || g.group == rule.group) {
+            if g.kind == rule.kind
+                && (rule.group.is_empty() || g.group == rule.group)
+                && (rule.version.is_empty() || g.version == rule.version)
+            {
                 for (name, _) in &o.history {
                     let at = by_name.entry(name.clone()).or_default();
                     if at.last() != Some(&i) {
@@ -105,6 +108,13 @@ impl Lookup<'_> {
                     .and_then(|v| v.as_str())
                     .map(str::to_string);
                 if let Some(c) = self.find(&name, ns.as_deref()) {
+                    // Kustomize leaves the reference alone when its target kept its
+                    // original name and namespace (a RoleBinding subject naming a
+                    // ServiceAccount that nothing renamed gets no namespace added);
+                    // otherwise it writes both
+                    if c.name() == c.orig_name() && c.namespace() == c.orig_namespace() {
+                        return;
+                    }
                     m.insert("name", Value::Str(c.name().to_string()));
                     if !c.namespace().is_empty() {
                         m.insert("namespace", Value::Str(c.namespace().to_string()));
@@ -136,10 +146,12 @@ impl Lookup<'_> {
                 match ns {
                     Some(ns) => o.history.iter().any(|(_, h)| h == ns),
                     None => {
+                        // the candidate's namespace *now*: a ServiceAccount moved to
+                        // another namespace by a patch no longer answers to a binding
+                        // left behind (kubectl kustomize)
                         self.referrer_cluster
                             || is_cluster_scoped(&g)
                             || o.namespace() == self.referrer_ns
-                            || o.history.iter().any(|(_, h)| h == self.referrer_ns)
                     }
                 }
             })

@@ -65,10 +65,17 @@ pub fn apply_sort_options(
         }
         Some(o) => o,
     };
-    match opts.str_at(&["order"]).unwrap_or("legacy") {
-        "fifo" => Ok(()),
-        "legacy" => {
-            let list = |k: &str| -> Option<Vec<String>> {
+    let legacy_options = opts
+        .get("legacySortOptions")
+        .filter(|v| !matches!(v, Value::Null));
+    match opts.str_at(&["order"]) {
+        Some("fifo") if legacy_options.is_some() => Err(RenderError::invalid(
+            file,
+            "legacySortOptions is set but the selected sort order is 'fifo'",
+        )),
+        Some("fifo") => Ok(()),
+        Some("legacy") => {
+            let list = |k: &str| -> Vec<String> {
                 opts.at(&["legacySortOptions", k])
                     .and_then(|v| v.as_seq())
                     .map(|s| {
@@ -76,16 +83,19 @@ pub fn apply_sort_options(
                             .filter_map(|x| x.as_str().map(str::to_string))
                             .collect()
                     })
+                    .unwrap_or_default()
             };
-            match (list("orderFirst"), list("orderLast")) {
-                (None, None) => legacy_sort(objs),
-                (f, l) => sort_with(objs, &f.unwrap_or_default(), &l.unwrap_or_default()),
+            // Given at all (even `{}`), the options replace the built-in kind lists:
+            // an empty pair means plain GVK order (checked with kubectl kustomize).
+            match legacy_options {
+                None => legacy_sort(objs),
+                Some(_) => sort_with(objs, &list("orderFirst"), &list("orderLast")),
             }
             Ok(())
         }
-        other => Err(RenderError::invalid(
+        _ => Err(RenderError::invalid(
             file,
-            format!("unknown sortOptions.order {:?}", other),
+            "the field 'sortOptions.order' must be one of [fifo, legacy]",
         )),
     }
 }

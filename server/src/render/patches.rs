@@ -6,7 +6,7 @@ use crate::render::build::Accum;
 use crate::render::error::RenderError;
 use crate::render::kustomization::Kustomization;
 use crate::render::loader::Loader;
-use crate::render::resource::{Gvk, Object};
+use crate::render::resource::{is_cluster_scoped, Gvk, Object};
 use crate::render::value::Value;
 use crate::render::{json6902, smp, yaml_parse};
 use std::path::{Path, PathBuf};
@@ -17,22 +17,47 @@ fn load_body(
     k: &Kustomization,
     entry: &Value,
 ) -> Result<(String, PathBuf), RenderError> {
-    if let Some(p) = entry.str_at(&["path"]) {
+    let given = |key: &str| !entry.str_at(&[key]).unwrap_or("").is_empty();
+    if given("path") && given("patch") {
+        return Err(RenderError::invalid(
+            &k.file,
+            "patch and path can't be set at the same time",
+        ));
+    }
+    for (option, on) in entry
+        .get("options")
+        .and_then(|o| o.as_map())
+        .into_iter()
+        .flat_map(|m| m.iter())
+    {
+        // A patch that renames or re-kinds its target: not implemented, so refused
+        // rather than applied without the change (false, or unknown options, are
+        // ignored by Kustomize too).
+        if matches!(option.as_str(), "allowNameChange" | "allowKindChange")
+            && matches!(on, Value::Bool(true))
+        {
+            return Err(RenderError::unsupported(
+                format!("patch option {option}"),
+                &k.file,
+            ));
+        }
+    }
+    if let Some(p) = entry.str_at(&["path"]).filter(|p| !p.is_empty()) {
         if crate::render::kustomization::is_remote(p) {
             return Err(RenderError::unsupported(
                 format!("remote patch {}", p),
                 &k.file,
             ));
         }
-        let f = loader.resolve(&k.dir, p, &k.file)?;
+        let f = loader.resolve_file(&k.dir, p, &k.file)?;
         return Ok((loader.read_text(&f)?, f));
     }
-    if let Some(s) = entry.str_at(&["patch"]) {
+    if let Some(s) = entry.str_at(&["patch"]).filter(|s| !s.trim().is_empty()) {
         return Ok((s.to_string(), k.file.clone()));
     }
     Err(RenderError::invalid(
         &k.file,
-        "patch entry needs path or patch",
+        "must specify one of patch and path",
     ))
 }
 
@@ -45,7 +70,7 @@ pub fn run_strategic_merge_list(
         let (text, file) = if entry.contains('\n') || entry.trim_start().starts_with('{') {
             (entry.clone(), k.file.clone())
         } else {
-            let f = loader.resolve(&k.dir, &entry, &k.file)?;
+            let f = loader.resolve_file(&k.dir, &entry, &k.file)?;
             (loader.read_text(&f)?, f)
         };
         for doc in yaml_parse::parse_documents(&text, &file)? {
@@ -63,7 +88,26 @@ pub fn run_patches(loader: &Loader, k: &Kustomization, acc: &mut Accum) -> Resul
             docs = yaml_parse::parse_documents_yaml11(&text, &file)?;
         }
         let target = entry.get("target");
+        if matches!(docs.first(), Some(Value::Seq(_))) {
+            // Kustomize reads one JSON 6902 patch per entry: later documents are unused.
+            docs.truncate(1);
+        } else if docs.len() > 1 && target.is_some() {
+            return Err(RenderError::invalid(
+                &file,
+                "Multiple Strategic-Merge Patches in one patches entry is not allowed to set patches.target",
+            ));
+        }
         for doc in docs {
+            if !matches!(doc, Value::Seq(_))
+                && (doc.str_at(&["kind"]).unwrap_or("").is_empty()
+                    || doc.str_at(&["metadata", "name"]).unwrap_or("").is_empty())
+            {
+                // without both, Kustomize cannot tell an SMP from a JSON patch
+                return Err(RenderError::invalid(
+                    &file,
+                    "unable to parse SM or JSON patch: a strategic merge patch needs kind and metadata.name",
+                ));
+            }
             match (&doc, target) {
                 (Value::Seq(_), Some(t)) => apply_json_to_selected(acc, &doc, t, &file)?,
                 (Value::Seq(_), None) => {
@@ -195,8 +239,10 @@ fn apply_smp_to(
             continue;
         }
         let schema = smp::is_builtin_group(&acc.objects[i].gvk().group);
-        if let smp::Outcome::Delete = smp::merge(&mut acc.objects[i].value, patch, "", "", schema) {
-            deleted.push(i);
+        match smp::merge(&mut acc.objects[i].value, patch, "", "", schema) {
+            Ok(smp::Outcome::Delete) => deleted.push(i),
+            Ok(smp::Outcome::Keep) => {}
+            Err(what) => return Err(RenderError::unsupported(what, file)),
         }
     }
     for (i, o) in acc.objects.iter().enumerate() {
@@ -212,41 +258,150 @@ fn apply_smp_to(
 
 /// A patch target / replacement selector.
 pub struct Selector {
-    gvk: Gvk,
-    name: Option<String>,
-    namespace: Option<String>,
-    labels: Vec<(String, String, bool)>,
-    annotations: Vec<(String, String, bool)>,
+    group: Option<NameMatch>,
+    version: Option<NameMatch>,
+    kind: Option<NameMatch>,
+    name: Option<NameMatch>,
+    namespace: Option<NameMatch>,
+    labels: Vec<(String, Option<String>, bool)>,
+    annotations: Vec<(String, Option<String>, bool)>,
+}
+
+/// Patch targets match group, version, kind, name and namespace as anchored Go
+/// regular expressions (`app-[ab]`, `(Role|RoleBinding)`); replacement selectors
+/// compare them literally (`my.app` does not select `myxapp`). Both checked with
+/// kubectl kustomize.
+enum NameMatch {
+    Regex(regex::Regex),
+    Literal(String),
+}
+
+impl NameMatch {
+    fn new(text: &str, regex: bool, file: &Path) -> Result<NameMatch, RenderError> {
+        if !regex {
+            return Ok(NameMatch::Literal(text.to_string()));
+        }
+        regex::Regex::new(&format!("^(?:{})$", go_braces(text)))
+            .map(NameMatch::Regex)
+            .map_err(|e| RenderError::invalid(file, format!("target pattern {text:?}: {e}")))
+    }
+    fn is_match(&self, s: &str) -> bool {
+        match self {
+            NameMatch::Regex(r) => r.is_match(s),
+            NameMatch::Literal(l) => l == s,
+        }
+    }
+}
+
+/// Go's RE2 reads a `{` that does not start a repetition (`{2}`, `{2,}`, `{2,5}`)
+/// as a literal brace, and a lone `}` likewise; the regex crate refuses both. Target
+/// names such as `\${CLUSTER_NAME}` (a Flux variable) rely on it, so such braces are
+/// escaped before compiling.
+fn go_braces(p: &str) -> String {
+    let b = p.as_bytes();
+    let mut out = String::with_capacity(p.len() + 8);
+    let mut i = 0;
+    let mut open_rep = false;
+    while i < b.len() {
+        match b[i] {
+            b'\\' if i + 1 < b.len() => {
+                let next = p[i + 1..].chars().next().expect("in bounds");
+                out.push('\\');
+                out.push(next);
+                i += 1 + next.len_utf8();
+                continue;
+            }
+            b'{' => {
+                let rest = &p[i + 1..];
+                let close = rest.find('}');
+                let repetition = close.is_some_and(|c| {
+                    let body = &rest[..c];
+                    let (lo, hi) = body.split_once(',').unwrap_or((body, "0"));
+                    !lo.is_empty()
+                        && lo.bytes().all(|x| x.is_ascii_digit())
+                        && hi.bytes().all(|x| x.is_ascii_digit())
+                });
+                if repetition {
+                    open_rep = true;
+                    out.push('{');
+                } else {
+                    out.push_str("\\{");
+                }
+            }
+            b'}' if open_rep => {
+                open_rep = false;
+                out.push('}');
+            }
+            b'}' => out.push_str("\\}"),
+            _ => {
+                let ch = p[i..].chars().next().expect("in bounds");
+                out.push(ch);
+                i += ch.len_utf8();
+                continue;
+            }
+        }
+        i += 1;
+    }
+    out
 }
 
 impl Selector {
+    /// A `patches[].target`: names and namespaces are regular expressions.
     pub fn from_value(v: &Value, file: &Path) -> Result<Selector, RenderError> {
+        Selector::parse(v, file, true)
+    }
+
+    /// A replacement's `source`, `select` or `reject`: names compared literally.
+    pub fn literal(v: &Value, file: &Path) -> Result<Selector, RenderError> {
+        Selector::parse(v, file, false)
+    }
+
+    fn parse(v: &Value, file: &Path, regex: bool) -> Result<Selector, RenderError> {
         let s = |k: &str| v.str_at(&[k]).map(str::to_string);
+        let pattern = |k: &str| -> Result<Option<NameMatch>, RenderError> {
+            s(k).filter(|x| !x.is_empty())
+                .map(|x| NameMatch::new(&x, regex, file))
+                .transpose()
+        };
         Ok(Selector {
-            gvk: Gvk {
-                group: s("group").unwrap_or_default(),
-                version: s("version").unwrap_or_default(),
-                kind: s("kind").unwrap_or_default(),
-            },
-            name: s("name").filter(|x| !x.is_empty()),
-            namespace: s("namespace").filter(|x| !x.is_empty()),
+            group: pattern("group")?,
+            version: pattern("version")?,
+            kind: pattern("kind")?,
+            name: pattern("name")?,
+            namespace: pattern("namespace")?,
             labels: parse_selector(s("labelSelector").as_deref(), file)?,
             annotations: parse_selector(s("annotationSelector").as_deref(), file)?,
         })
     }
 
+    /// Kustomize's ResMap.Select: the original or the current name, the original or
+    /// the current *effective* namespace ("default" for a namespaced object without
+    /// one), never an intermediate id.
     pub fn matches(&self, o: &Object) -> bool {
         let g = o.gvk();
-        if !g.matches(&self.gvk) {
+        let fits = |p: &Option<NameMatch>, v: &str| p.as_ref().is_none_or(|p| p.is_match(v));
+        if !(fits(&self.kind, &g.kind)
+            && fits(&self.group, &g.group)
+            && fits(&self.version, &g.version))
+        {
             return false;
         }
         if let Some(n) = &self.name {
-            if !o.history.iter().any(|(h, _)| name_match(n, h)) {
+            if !n.is_match(o.orig_name()) && !n.is_match(o.name()) {
                 return false;
             }
         }
         if let Some(ns) = &self.namespace {
-            if !o.history.iter().any(|(_, h)| name_match(ns, h)) {
+            let effective = |ns: &str| -> String {
+                match (ns.is_empty(), is_cluster_scoped(&g)) {
+                    (_, true) => "_non_namespaceable_".into(),
+                    (true, false) => "default".into(),
+                    (false, false) => ns.into(),
+                }
+            };
+            if !ns.is_match(&effective(o.orig_namespace()))
+                && !ns.is_match(&effective(o.namespace()))
+            {
                 return false;
             }
         }
@@ -254,13 +409,18 @@ impl Selector {
     }
 }
 
-fn map_match(reqs: &[(String, String, bool)], m: Option<&crate::render::value::Map>) -> bool {
+fn map_match(
+    reqs: &[(String, Option<String>, bool)],
+    m: Option<&crate::render::value::Map>,
+) -> bool {
     reqs.iter().all(|(k, v, eq)| {
         let got = m.and_then(|m| m.get(k)).and_then(|x| x.scalar_text());
-        match (v.as_str(), eq) {
-            ("", true) => got.is_some(),
-            (_, true) => got.as_deref() == Some(v.as_str()),
-            (_, false) => got.as_deref() != Some(v.as_str()),
+        match (v, eq) {
+            // `key` alone: the label exists, whatever its value
+            (None, _) => got.is_some(),
+            // `key=` asks for the empty value, as in Kubernetes' selectors
+            (Some(v), true) => got.as_deref() == Some(v.as_str()),
+            (Some(v), false) => got.as_deref() != Some(v.as_str()),
         }
     })
 }
@@ -269,7 +429,7 @@ fn map_match(reqs: &[(String, String, bool)], m: Option<&crate::render::value::M
 fn parse_selector(
     s: Option<&str>,
     file: &Path,
-) -> Result<Vec<(String, String, bool)>, RenderError> {
+) -> Result<Vec<(String, Option<String>, bool)>, RenderError> {
     let mut out = Vec::new();
     for part in s
         .unwrap_or("")
@@ -284,39 +444,12 @@ fn parse_selector(
             ));
         }
         if let Some((k, v)) = part.split_once("!=") {
-            out.push((k.trim().into(), v.trim().into(), false));
+            out.push((k.trim().into(), Some(v.trim().into()), false));
         } else if let Some((k, v)) = part.split_once("==").or_else(|| part.split_once('=')) {
-            out.push((k.trim().into(), v.trim().into(), true));
+            out.push((k.trim().into(), Some(v.trim().into()), true));
         } else {
-            out.push((part.into(), String::new(), true));
+            out.push((part.into(), None, true));
         }
     }
     Ok(out)
-}
-
-/// Kustomize matches selector names as anchored regular expressions. This
-/// supports the forms seen in practice: literals, `a|b`, `.*` and `.`.
-pub fn name_match(pattern: &str, name: &str) -> bool {
-    pattern.split('|').any(|alt| {
-        glob(
-            alt.trim_start_matches('^').trim_end_matches('$').as_bytes(),
-            name.as_bytes(),
-        )
-    })
-}
-
-fn glob(p: &[u8], s: &[u8]) -> bool {
-    if p.is_empty() {
-        return s.is_empty();
-    }
-    if p.len() >= 2 && p[0] == b'.' && p[1] == b'*' {
-        return (0..=s.len()).any(|i| glob(&p[2..], &s[i..]));
-    }
-    if p[0] == b'\\' && p.len() >= 2 {
-        return !s.is_empty() && s[0] == p[1] && glob(&p[2..], &s[1..]);
-    }
-    if s.is_empty() {
-        return false;
-    }
-    (p[0] == b'.' || p[0] == s[0]) && glob(&p[1..], &s[1..])
 }

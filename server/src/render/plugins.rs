@@ -3,21 +3,21 @@
 //! directly (labels, annotations with their own field specs) or rewritten
 //! as the equivalent kustomization field and run through the same code.
 
-use crate::render::build::Accum;
+use crate::render::build::{self, Accum, Ctx};
 use crate::render::error::RenderError;
 use crate::render::fieldspec::FieldSpec;
-use crate::render::images::retag_fields;
+use crate::render::images::ImageEdit;
 use crate::render::kustomization::{string_map, Kustomization};
 use crate::render::loader::Loader;
-use crate::render::transformers::{
-    add_map_fields, affix_fields, keeps_its_name, run_builtin, run_replicas_images,
-};
+use crate::render::resource::is_cluster_scoped;
+use crate::render::transformers::{add_map_fields, affix_fields, keeps_its_name, set_replicas};
 use crate::render::value::{Map, Value};
 use crate::render::yaml_parse;
 use std::path::Path;
 
-/// `transformers:` entries: files configuring built-in transformers.
-pub fn run_custom(loader: &Loader, k: &Kustomization, acc: &mut Accum) -> Result<(), RenderError> {
+/// `transformers:` entries: files (or directories built like bases) configuring
+/// built-in transformers.
+pub fn run_custom(ctx: &mut Ctx, k: &Kustomization, acc: &mut Accum) -> Result<(), RenderError> {
     for entry in k.strings("transformers")? {
         if crate::render::kustomization::is_remote(&entry) {
             return Err(RenderError::unsupported(
@@ -25,16 +25,28 @@ pub fn run_custom(loader: &Loader, k: &Kustomization, acc: &mut Accum) -> Result
                 &k.file,
             ));
         }
-        let p = loader.resolve(&k.dir, &entry, &k.file)?;
+        let p = ctx.loader.resolve_file(&k.dir, &entry, &k.file)?;
         if p.is_dir() {
-            return Err(RenderError::unsupported(
-                format!("transformers directory {}", entry),
-                &k.file,
-            ));
+            // Kustomize accumulates a transformers directory as it would a base
+            // (its own namespace, patches... applied to the configs) and then
+            // reads each resulting object as a transformer config.
+            let sub = build::load_kustomization(ctx, &p)?;
+            if sub.is_component {
+                return Err(RenderError::invalid(
+                    &sub.file,
+                    "a Component cannot be listed under transformers",
+                ));
+            }
+            let mut configs = Accum::new();
+            build::accumulate(ctx, &sub, &mut configs)?;
+            for o in &configs.objects {
+                run_one_custom(ctx.loader, k, &o.value, &sub.file, acc)?;
+            }
+            continue;
         }
-        let docs = yaml_parse::parse_documents(&loader.read_text(&p)?, &p)?;
+        let docs = yaml_parse::parse_documents(&ctx.loader.read_text(&p)?, &p)?;
         for d in docs {
-            run_one_custom(loader, k, &d, &p, acc)?;
+            run_one_custom(ctx.loader, k, &d, &p, acc)?;
         }
     }
     Ok(())
@@ -55,11 +67,10 @@ fn run_one_custom(
             p,
         ));
     }
-    let specs: Vec<FieldSpec> = d
-        .get("fieldSpecs")
-        .and_then(|f| f.as_seq())
-        .map(|s| s.iter().filter_map(FieldSpec::from_value).collect())
-        .unwrap_or_default();
+    let specs: Vec<FieldSpec> = match d.get("fieldSpecs") {
+        Some(f) => FieldSpec::list_from(f, p)?,
+        None => Vec::new(),
+    };
     // Only the default field specs are honoured for the transformers that
     // are run through the kustomization code paths below.
     let only_default = |allowed: &[&str]| -> Result<(), RenderError> {
@@ -86,53 +97,51 @@ fn run_one_custom(
         }
     };
     match kind {
-        "LabelTransformer" => {
-            let pairs = string_map(d.get("labels"), p, "labels")?;
-            add_map_fields(&mut acc.objects, &pairs, &specs)
-        }
-        "AnnotationsTransformer" => {
-            let pairs = string_map(d.get("annotations"), p, "annotations")?;
+        "LabelTransformer" | "AnnotationsTransformer" => {
+            let field = if kind == "LabelTransformer" {
+                "labels"
+            } else {
+                "annotations"
+            };
+            let pairs = string_map(d.get(field), p, field)?;
+            if pairs.is_empty() {
+                return Ok(()); // Kustomize does not even create an empty map
+            }
             add_map_fields(&mut acc.objects, &pairs, &specs)
         }
         "PrefixSuffixTransformer" | "PrefixTransformer" | "SuffixTransformer" => {
-            prefix_suffix(d, &specs, p, acc)
+            prefix_suffix(kind, d, &specs, p, acc)
         }
         "NamespaceTransformer" => {
             only_default(&["metadata/namespace"])?;
-            if matches!(d.get("unsetOnly"), Some(Value::Bool(true))) {
-                return Err(RenderError::unsupported(
-                    "NamespaceTransformer unsetOnly",
-                    p,
-                ));
-            }
-            copy(&["metadata", "namespace"], "namespace", &mut synthetic);
-            run_builtin(&synthetic, acc)
+            namespace_transformer(d, p, acc)
         }
         "ImageTagTransformer" => {
+            // Its own fieldSpecs only: unlike a kustomization's `images:`, the
+            // fields of `configurations:` files are not used (kubectl kustomize).
             let img = d.get("imageTag").cloned().unwrap_or(Value::Null);
-            synthetic
-                .raw
-                .insert("images", Value::Seq(vec![img.clone()]));
-            run_replicas_images(&synthetic, acc)?;
-            // extra field specs (images in custom resources) get the same edit
             let text = |key: &str| {
                 img.str_at(&[key])
                     .filter(|s| !s.is_empty())
                     .map(str::to_string)
             };
-            let name = text("name").unwrap_or_default();
-            let (nn, nt, dg) = (text("newName"), text("newTag"), text("digest"));
+            let name = text("name").ok_or_else(|| {
+                RenderError::invalid(p, "ImageTagTransformer needs imageTag.name")
+            })?;
+            let edit = ImageEdit::new(
+                name,
+                text("newName"),
+                text("newTag"),
+                text("digest"),
+                text("tagSuffix"),
+                p,
+            )?;
             for o in acc.objects.iter_mut() {
-                retag_fields(o, &specs, &name, &nn, &nt, &dg)?;
+                edit.apply(o, &specs)?;
             }
             Ok(())
         }
-        "ReplicaCountTransformer" => {
-            only_default(&["spec/replicas"])?;
-            let r = d.get("replica").cloned().unwrap_or(Value::Null);
-            synthetic.raw.insert("replicas", Value::Seq(vec![r]));
-            run_replicas_images(&synthetic, acc)
-        }
+        "ReplicaCountTransformer" => replica_count(d, &specs, p, acc),
         "PatchTransformer" => {
             let mut entry = Map::new();
             for key in ["path", "patch", "target", "options"] {
@@ -187,8 +196,9 @@ fn run_one_custom(
 /// `fieldSpecs` select (a file without them is an error, as in Kustomize). `metadata/name`
 /// renames the object (name references follow); CRDs, APIServices and Namespaces are left
 /// alone, as Kustomize's name prefixing does; any other field is edited in place and must
-/// be a scalar.
+/// be a scalar. PrefixTransformer reads only `prefix`, SuffixTransformer only `suffix`.
 fn prefix_suffix(
+    kind: &str,
     d: &Value,
     specs: &[FieldSpec],
     p: &Path,
@@ -201,7 +211,16 @@ fn prefix_suffix(
         ));
     }
     let text = |key: &str| d.str_at(&[key]).unwrap_or("").to_string();
-    let (prefix, suffix) = (text("prefix"), text("suffix"));
+    let prefix = if kind == "SuffixTransformer" {
+        String::new()
+    } else {
+        text("prefix")
+    };
+    let suffix = if kind == "PrefixTransformer" {
+        String::new()
+    } else {
+        text("suffix")
+    };
     for o in acc.objects.iter_mut() {
         let g = o.gvk();
         if keeps_its_name(&g) {
@@ -217,6 +236,85 @@ fn prefix_suffix(
             o.set_name(&renamed);
         }
         affix_fields(o, &fields, &prefix, &suffix, p)?;
+    }
+    Ok(())
+}
+
+/// The builtin NamespaceTransformer, which differs from a kustomization's
+/// `namespace:`: a Namespace object keeps its name, `configurations:` fields are not
+/// used, and `setRoleBindingSubjects` chooses which binding subjects follow
+/// (`defaultOnly`: those named "default"; `allServiceAccounts`; `none`).
+fn namespace_transformer(d: &Value, p: &Path, acc: &mut Accum) -> Result<(), RenderError> {
+    if matches!(d.get("unsetOnly"), Some(Value::Bool(true))) {
+        return Err(RenderError::unsupported(
+            "NamespaceTransformer unsetOnly",
+            p,
+        ));
+    }
+    let ns = d.str_at(&["metadata", "namespace"]).unwrap_or("");
+    if ns.is_empty() {
+        return Ok(());
+    }
+    let mode = d
+        .str_at(&["setRoleBindingSubjects"])
+        .unwrap_or("defaultOnly");
+    let follows = |subject: &Value| -> Result<bool, RenderError> {
+        Ok(match mode {
+            "defaultOnly" | "" => subject.str_at(&["name"]) == Some("default"),
+            "allServiceAccounts" => subject.str_at(&["kind"]) == Some("ServiceAccount"),
+            "none" => false,
+            other => {
+                return Err(RenderError::unsupported(
+                    format!("NamespaceTransformer setRoleBindingSubjects {other}"),
+                    p,
+                ))
+            }
+        })
+    };
+    for o in acc.objects.iter_mut() {
+        let g = o.gvk();
+        if !is_cluster_scoped(&g) {
+            o.set_namespace(ns);
+        }
+        if g.kind == "RoleBinding" || g.kind == "ClusterRoleBinding" {
+            if let Some(Value::Seq(subjects)) = o.value.get_mut("subjects") {
+                for s in subjects.iter_mut() {
+                    if follows(s)? {
+                        if let Some(m) = s.as_map_mut() {
+                            m.insert("namespace", Value::Str(ns.into()));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The builtin ReplicaCountTransformer: its own fieldSpecs (kind included) say where
+/// the count goes; with none, or none matching the named object, Kustomize fails.
+fn replica_count(
+    d: &Value,
+    specs: &[FieldSpec],
+    p: &Path,
+    acc: &mut Accum,
+) -> Result<(), RenderError> {
+    let name = d
+        .str_at(&["replica", "name"])
+        .ok_or_else(|| RenderError::invalid(p, "ReplicaCountTransformer needs replica.name"))?;
+    let count = match d.at(&["replica", "count"]) {
+        Some(Value::Int(i)) => *i,
+        _ => return Err(RenderError::invalid(p, "replica.count must be an integer")),
+    };
+    let found = set_replicas(&mut acc.objects, name, count, specs)?;
+    if !found {
+        return Err(RenderError::invalid(
+            p,
+            format!(
+                "resource with name {name} does not match a config with the following GVK {:?}",
+                specs.iter().map(|s| s.gvk.kind.clone()).collect::<Vec<_>>()
+            ),
+        ));
     }
     Ok(())
 }

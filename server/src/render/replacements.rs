@@ -8,6 +8,7 @@ use crate::render::error::RenderError;
 use crate::render::kustomization::Kustomization;
 use crate::render::loader::Loader;
 use crate::render::patches::Selector;
+use crate::render::schema;
 use crate::render::value::{Map, Value};
 use crate::render::yaml_parse;
 use std::path::Path;
@@ -15,14 +16,26 @@ use std::path::Path;
 pub fn run(loader: &Loader, k: &Kustomization, acc: &mut Accum) -> Result<(), RenderError> {
     for entry in k.seq("replacements") {
         if let Some(p) = entry.str_field("path") {
-            let f = loader.resolve(&k.dir, p, &k.file)?;
-            let v = yaml_parse::parse_single(&loader.read_text(&f)?, &f)?;
+            if entry.get_field("source").is_some() || entry.get_field("targets").is_some() {
+                return Err(RenderError::invalid(
+                    &k.file,
+                    "cannot specify both path and inline replacement",
+                ));
+            }
+            let f = loader.resolve_file(&k.dir, p, &k.file)?;
+            let v = yaml_parse::parse_single_yaml11(&loader.read_text(&f)?, &f)?;
             let list = match v {
                 Value::Seq(items) => items,
                 other => vec![other],
             };
-            for r in list {
-                apply(&r, acc, &f)?;
+            for (i, r) in list.iter().enumerate() {
+                schema::check(
+                    r,
+                    &schema::REPLACEMENT_IN_FILE,
+                    &format!("replacements[{i}]"),
+                    &f,
+                )?;
+                apply(r, acc, &f)?;
             }
         } else {
             apply(&entry, acc, &k.file)?;
@@ -35,7 +48,7 @@ fn apply(r: &Value, acc: &mut Accum, file: &Path) -> Result<(), RenderError> {
     let src = r
         .get_field("source")
         .ok_or_else(|| RenderError::invalid(file, "replacement needs a source"))?;
-    let sel = Selector::from_value(src, file)?;
+    let sel = Selector::literal(src, file)?;
     let hits: Vec<usize> = acc
         .objects
         .iter()
@@ -52,8 +65,25 @@ fn apply(r: &Value, acc: &mut Accum, file: &Path) -> Result<(), RenderError> {
             ),
         ));
     }
+    let targets = r
+        .get_field("targets")
+        .and_then(|t| t.as_seq())
+        .cloned()
+        .unwrap_or_default();
+    if targets.is_empty() {
+        return Err(RenderError::invalid(
+            file,
+            "replacements must specify a source and at least one target",
+        ));
+    }
     let field_path = src.str_field("fieldPath").unwrap_or("metadata.name");
     let segs = parse_path(field_path);
+    if segs.iter().any(|s| s == "*") {
+        return Err(RenderError::invalid(
+            file,
+            format!("replacement source {field_path}: wildcard is not supported in a source"),
+        ));
+    }
     let mut found = Vec::new();
     let mut srcv = acc.objects[hits[0]].value.clone();
     visit(&mut srcv, &segs, false, &mut |n| found.push(n.clone()));
@@ -81,14 +111,9 @@ fn apply(r: &Value, acc: &mut Accum, file: &Path) -> Result<(), RenderError> {
         }
         value = Value::Str(parts[idx as usize].to_string());
     }
-    for t in r
-        .get_field("targets")
-        .and_then(|t| t.as_seq())
-        .cloned()
-        .unwrap_or_default()
-    {
+    for t in targets {
         let selects: Vec<Selector> = match t.get_field("select") {
-            Some(s @ Value::Map(_)) => vec![Selector::from_value(s, file)?],
+            Some(s @ Value::Map(_)) => vec![Selector::literal(s, file)?],
             _ => {
                 return Err(RenderError::invalid(
                     file,
@@ -101,7 +126,11 @@ fn apply(r: &Value, acc: &mut Accum, file: &Path) -> Result<(), RenderError> {
             .and_then(|r| r.as_seq())
             .map(|s| {
                 s.iter()
-                    .map(|x| Selector::from_value(x, file))
+                    // an empty reject selector rejects nothing (kubectl kustomize)
+                    .filter(|x| {
+                        !matches!(x, Value::Map(m) if m.is_empty()) && !matches!(x, Value::Null)
+                    })
+                    .map(|x| Selector::literal(x, file))
                     .collect::<Result<_, _>>()
             })
             .transpose()?

@@ -186,9 +186,16 @@ impl Object {
                 s.to_string()
             }
         };
+        // the current content too: a JSON patch or a replacement may have renamed it
         self.history
             .iter()
+            .map(|(n, ns)| (n.as_str(), ns.as_str()))
+            .chain(std::iter::once((self.name(), self.namespace())))
             .any(|(n, ns)| n == name && norm(ns) == norm(namespace))
+    }
+    /// Any name this object has had, or has now (kustomize's match by any id).
+    pub fn had_name(&self, name: &str) -> bool {
+        self.name() == name || self.history.iter().any(|(n, _)| n == name)
     }
     pub fn labels(&self) -> Option<&Map> {
         self.value
@@ -203,7 +210,7 @@ impl Object {
 }
 
 /// Kustomize drops its bookkeeping annotations on output and, with them,
-/// an annotations map left empty (even one that was `{}` in the input).
+/// an annotations map left empty (even one that was `{}` or `null` in the input).
 pub fn strip_internal_annotations(o: &mut Object) {
     let md = match o.value.get_mut("metadata").and_then(|m| m.as_map_mut()) {
         Some(md) => md,
@@ -217,46 +224,74 @@ pub fn strip_internal_annotations(o: &mut Object) {
                 || k.starts_with("internal.config.kubernetes.io/"))
         });
     }
-    if matches!(md.get("annotations"), Some(Value::Map(a)) if a.is_empty()) {
+    if matches!(md.get("annotations"), Some(Value::Null))
+        || matches!(md.get("annotations"), Some(Value::Map(a)) if a.is_empty())
+    {
         md.remove("annotations");
     }
 }
 
-/// Kinds that have no namespace. Kustomize asks its built-in OpenAPI schema;
-/// this is the list of cluster-scoped kinds in that schema that matter here.
+/// Kinds that have no namespace, exactly as Kustomize decides it: by apiVersion *and*
+/// kind, from the table kyaml precomputes out of its built-in OpenAPI schema
+/// (Kubernetes 1.21). Anything not listed (a newer API version such as
+/// `flowcontrol.apiserver.k8s.io/v1` FlowSchema, `ValidatingAdmissionPolicy`, a
+/// CustomResource) counts as namespaced, so the namespace transformer sets it. Checked
+/// against `kubectl kustomize` kind by kind (fixture `fidelity/cluster-scope-by-version`).
 pub fn is_cluster_scoped(gvk: &Gvk) -> bool {
-    matches!(
-        gvk.kind.as_str(),
-        "Namespace"
-            | "ClusterRole"
-            | "ClusterRoleBinding"
-            | "CustomResourceDefinition"
-            | "PersistentVolume"
-            | "StorageClass"
-            | "PriorityClass"
-            | "ValidatingWebhookConfiguration"
-            | "MutatingWebhookConfiguration"
-            | "APIService"
-            | "Node"
-            | "IngressClass"
-            | "PodSecurityPolicy"
-            | "CSIDriver"
-            | "CSINode"
-            | "RuntimeClass"
-            | "VolumeAttachment"
-            | "CertificateSigningRequest"
-            | "ComponentStatus"
-            | "TokenReview"
-            | "SelfSubjectAccessReview"
-            | "SelfSubjectRulesReview"
-            | "SubjectAccessReview"
-            | "ValidatingAdmissionPolicy"
-            | "ValidatingAdmissionPolicyBinding"
-            | "FlowSchema"
-            | "PriorityLevelConfiguration"
-    ) && (gvk.group.is_empty()
-        || gvk.group.ends_with(".k8s.io")
-        || gvk.group == "apiextensions.k8s.io"
-        || gvk.group == "apiregistration.k8s.io"
-        || gvk.group == "policy")
+    const CLUSTER_SCOPED: &[(&str, &str, &[&str])] = &[
+        // (group, kind, versions)
+        ("", "ComponentStatus", &["v1"]),
+        ("", "Namespace", &["v1"]),
+        ("", "Node", &["v1"]),
+        ("", "NodeProxyOptions", &["v1"]),
+        ("", "PersistentVolume", &["v1"]),
+        (
+            "admissionregistration.k8s.io",
+            "MutatingWebhookConfiguration",
+            &["v1", "v1beta1"],
+        ),
+        (
+            "admissionregistration.k8s.io",
+            "ValidatingWebhookConfiguration",
+            &["v1", "v1beta1"],
+        ),
+        (
+            "apiextensions.k8s.io",
+            "CustomResourceDefinition",
+            &["v1", "v1beta1"],
+        ),
+        ("apiregistration.k8s.io", "APIService", &["v1", "v1beta1"]),
+        (
+            "certificates.k8s.io",
+            "CertificateSigningRequest",
+            &["v1", "v1beta1"],
+        ),
+        ("flowcontrol.apiserver.k8s.io", "FlowSchema", &["v1beta1"]),
+        (
+            "flowcontrol.apiserver.k8s.io",
+            "PriorityLevelConfiguration",
+            &["v1beta1"],
+        ),
+        ("networking.k8s.io", "IngressClass", &["v1", "v1beta1"]),
+        ("node.k8s.io", "RuntimeClass", &["v1", "v1beta1"]),
+        ("policy", "PodSecurityPolicy", &["v1beta1"]),
+        (
+            "rbac.authorization.k8s.io",
+            "ClusterRole",
+            &["v1", "v1beta1"],
+        ),
+        (
+            "rbac.authorization.k8s.io",
+            "ClusterRoleBinding",
+            &["v1", "v1beta1"],
+        ),
+        ("scheduling.k8s.io", "PriorityClass", &["v1", "v1beta1"]),
+        ("storage.k8s.io", "CSIDriver", &["v1", "v1beta1"]),
+        ("storage.k8s.io", "CSINode", &["v1", "v1beta1"]),
+        ("storage.k8s.io", "StorageClass", &["v1", "v1beta1"]),
+        ("storage.k8s.io", "VolumeAttachment", &["v1", "v1beta1"]),
+    ];
+    CLUSTER_SCOPED.iter().any(|(group, kind, versions)| {
+        *kind == gvk.kind && *group == gvk.group && versions.contains(&gvk.version.as_str())
+    })
 }

@@ -11,7 +11,8 @@ use crate::render::resource::{is_cluster_scoped, Object};
 use crate::render::value::{Map, Value};
 
 pub fn run_builtin(k: &Kustomization, acc: &mut Accum) -> Result<(), RenderError> {
-    if let Some(ns) = k.str("namespace")? {
+    // `namespace: ""` changes nothing in Kustomize (it does not clear namespaces)
+    if let Some(ns) = k.str("namespace")?.filter(|ns| !ns.is_empty()) {
         let extra: Vec<FieldSpec> = acc
             .config
             .namespace
@@ -33,26 +34,33 @@ pub fn run_builtin(k: &Kustomization, acc: &mut Accum) -> Result<(), RenderError
     let prefix = k.str("namePrefix")?.unwrap_or("");
     let suffix = k.str("nameSuffix")?.unwrap_or("");
     if !prefix.is_empty() || !suffix.is_empty() {
-        let extra: Vec<FieldSpec> = acc
-            .config
-            .name_prefix
-            .iter()
-            .filter(|s| s.path != ["metadata", "name"])
-            .cloned()
-            .collect();
+        let extra = |specs: &[FieldSpec]| -> Vec<FieldSpec> {
+            specs
+                .iter()
+                .filter(|s| s.path != ["metadata", "name"])
+                .cloned()
+                .collect()
+        };
+        let (prefix_fields, suffix_fields) = (
+            extra(&acc.config.name_prefix),
+            extra(&acc.config.name_suffix),
+        );
         for o in acc.objects.iter_mut() {
             let g = o.gvk();
             if !keeps_its_name(&g) {
                 let n = format!("{}{}{}", prefix, o.name(), suffix);
                 o.set_name(&n);
-                // Fields a `configurations:` file adds under namePrefix/nameSuffix
-                // (a Certificate's spec/secretName, say) get the same prefix and suffix.
-                let specs: Vec<FieldSpec> = extra
-                    .iter()
-                    .filter(|s| g.matches(&s.gvk))
-                    .cloned()
-                    .collect();
-                affix_fields(o, &specs, prefix, suffix, &k.file)?;
+                // Fields a `configurations:` file adds under namePrefix or nameSuffix
+                // (a Certificate's spec/secretName, say) get that prefix or suffix.
+                let of_kind = |specs: &[FieldSpec]| -> Vec<FieldSpec> {
+                    specs
+                        .iter()
+                        .filter(|s| g.matches(&s.gvk))
+                        .cloned()
+                        .collect()
+                };
+                affix_fields(o, &of_kind(&prefix_fields), prefix, "", &k.file)?;
+                affix_fields(o, &of_kind(&suffix_fields), "", suffix, &k.file)?;
             }
         }
     }
@@ -63,6 +71,10 @@ pub fn run_builtin(k: &Kustomization, acc: &mut Accum) -> Result<(), RenderError
     }
     for item in k.seq("labels") {
         let pairs = string_map(item.get("pairs"), &k.file, "labels.pairs")?;
+        if pairs.is_empty() {
+            // nothing to add: Kustomize does not even create an empty labels map
+            continue;
+        }
         let flag = |key: &str| matches!(item.get(key), Some(Value::Bool(true)));
         let mut specs = if flag("includeSelectors") {
             acc.config.common_labels.clone()
@@ -73,8 +85,8 @@ pub fn run_builtin(k: &Kustomization, acc: &mut Accum) -> Result<(), RenderError
             }
             s
         };
-        if let Some(Value::Seq(fields)) = item.get("fields") {
-            specs.extend(fields.iter().filter_map(FieldSpec::from_value));
+        if let Some(fields) = item.get("fields") {
+            specs.extend(FieldSpec::list_from(fields, &k.file)?);
         }
         add_map_fields(&mut acc.objects, &pairs, &specs)?;
     }
@@ -133,6 +145,10 @@ fn set_namespace(objs: &mut [Object], ns: &str, extra: &[FieldSpec]) -> Result<(
 }
 
 /// Merge `pairs` into the map found (or created) at each spec's path.
+fn g_id(g: &crate::render::resource::Gvk) -> String {
+    g.sort_string()
+}
+
 pub fn add_map_fields(
     objs: &mut [Object],
     pairs: &[(String, String)],
@@ -144,15 +160,52 @@ pub fn add_map_fields(
             if matches!(v, Value::Null) {
                 *v = Value::Map(Map::new());
             }
-            if let Value::Map(m) = v {
-                for (k, val) in pairs {
-                    m.insert(k, Value::Str(val.clone()));
+            match v {
+                Value::Map(m) => {
+                    for (k, val) in pairs {
+                        m.insert(k, Value::Str(val.clone()));
+                    }
+                    Ok(())
                 }
+                // Kustomize fails here rather than skip the field
+                _ => Err(RenderError::invalid(
+                    std::path::Path::new(""),
+                    format!("considering object {}: wrong node kind: expected a mapping for labels or annotations", g_id(&g)),
+                )),
             }
-            Ok(())
         })?;
     }
     Ok(())
+}
+
+/// Write `count` into every object once called `name` whose kind `specs` name (the
+/// four built-in workloads plus `configurations:` additions for `replicas:`, or a
+/// ReplicaCountTransformer's own fieldSpecs). False if no object qualified, which
+/// Kustomize reports as an error.
+pub fn set_replicas(
+    objs: &mut [Object],
+    name: &str,
+    count: i64,
+    specs: &[FieldSpec],
+) -> Result<bool, RenderError> {
+    let mut found = false;
+    for o in objs.iter_mut().filter(|o| o.had_name(name)) {
+        let g = o.gvk();
+        let mine: Vec<FieldSpec> = specs
+            .iter()
+            .filter(|s| g.matches(&s.gvk))
+            .cloned()
+            .collect();
+        if mine.is_empty() {
+            continue;
+        }
+        found = true;
+        apply_specs(&mut o.value, &g, &mine, &mut |v: &mut Value| {
+            *v = Value::Int(count);
+            Ok(())
+        })?;
+    }
+    Ok(found)
 }
 
 pub fn run_replicas_images(k: &Kustomization, acc: &mut Accum) -> Result<(), RenderError> {
@@ -169,22 +222,8 @@ pub fn run_replicas_images(k: &Kustomization, acc: &mut Accum) -> Result<(), Ren
                 ));
             }
         };
-        let mut found = false;
-        for o in acc.objects.iter_mut() {
-            let kind = o.kind().to_string();
-            let scalable = matches!(
-                kind.as_str(),
-                "Deployment" | "ReplicationController" | "ReplicaSet" | "StatefulSet"
-            );
-            if scalable && o.history.iter().any(|(n, _)| n == name) {
-                found = true;
-                o.value
-                    .as_map_mut()
-                    .unwrap()
-                    .entry_map("spec")
-                    .insert("replicas", Value::Int(count));
-            }
-        }
+        let specs = acc.config.replicas.clone();
+        let found = set_replicas(&mut acc.objects, name, count, &specs)?;
         if !found {
             return Err(RenderError::invalid(
                 &k.file,
@@ -196,10 +235,14 @@ pub fn run_replicas_images(k: &Kustomization, acc: &mut Accum) -> Result<(), Ren
         }
     }
     for img in k.seq("images") {
-        let name = img
+        // an entry without a name matches no image: Kustomize passes over it too
+        let Some(name) = img
             .str_at(&["name"])
-            .ok_or_else(|| RenderError::invalid(&k.file, "images entry needs a name"))?
-            .to_string();
+            .filter(|n| !n.is_empty())
+            .map(str::to_string)
+        else {
+            continue;
+        };
         let text = |key: &str| match img.get(key) {
             None | Some(Value::Null) => Ok(None),
             Some(Value::Str(s)) if s.is_empty() => Ok(None),
@@ -212,21 +255,18 @@ pub fn run_replicas_images(k: &Kustomization, acc: &mut Accum) -> Result<(), Ren
                 ),
             )),
         };
-        let (new_name, new_tag, digest) = (text("newName")?, text("newTag")?, text("digest")?);
-        let extra = acc.config.images.clone();
+        let edit = crate::render::images::ImageEdit::new(
+            name.clone(),
+            text("newName")?,
+            text("newTag")?,
+            text("digest")?,
+            text("tagSuffix")?,
+            &k.file,
+        )?;
+        let mut specs = crate::render::images::default_specs();
+        specs.extend(acc.config.images.iter().cloned());
         for o in acc.objects.iter_mut() {
-            crate::render::images::update_images(&mut o.value, &name, &new_name, &new_tag, &digest);
-            let g = o.gvk();
-            apply_specs(&mut o.value, &g, &extra, &mut |v: &mut Value| {
-                if let Value::Str(image) = v {
-                    if let Some(n) =
-                        crate::render::images::retag(image, &name, &new_name, &new_tag, &digest)
-                    {
-                        *image = n;
-                    }
-                }
-                Ok(())
-            })?;
+            edit.apply(o, &specs)?;
         }
     }
     Ok(())

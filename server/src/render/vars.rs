@@ -15,6 +15,8 @@ pub struct Var {
     pub name: String,
     pub gvk: Gvk,
     pub obj_name: String,
+    /// objref.namespace: when given, the object must be (or have been) there.
+    pub obj_namespace: String,
     pub fieldpath: String,
     pub file: std::path::PathBuf,
 }
@@ -54,6 +56,7 @@ pub fn collect(k: &Kustomization, acc: &mut Accum) -> Result<(), RenderError> {
             name,
             gvk,
             obj_name: s("name"),
+            obj_namespace: s("namespace"),
             fieldpath,
             file: k.file.clone(),
         });
@@ -69,7 +72,18 @@ pub fn resolve(objs: &mut [Object], vars: &[Var], specs: &[FieldSpec]) -> Result
     for v in vars {
         let hits: Vec<&Object> = objs
             .iter()
-            .filter(|o| o.gvk().matches(&v.gvk) && o.history.iter().any(|(n, _)| *n == v.obj_name))
+            // Kustomize compares the objref's group, version and kind exactly: an objref
+            // without a version names no object (kubectl kustomize fails on it).
+            .filter(|o| {
+                let g = o.gvk();
+                g.group == v.gvk.group
+                    && g.version == v.gvk.version
+                    && g.kind == v.gvk.kind
+                    && (o.had_name(&v.obj_name))
+                    && (v.obj_namespace.is_empty()
+                        || o.namespace() == v.obj_namespace
+                        || o.history.iter().any(|(_, ns)| *ns == v.obj_namespace))
+            })
             .collect();
         if hits.len() != 1 {
             return Err(RenderError::invalid(

@@ -32,8 +32,11 @@ pub fn parse_documents(text: &str, file: &Path) -> Result<Vec<Value>, RenderErro
     parse_with(text, file, false)
 }
 
-/// Kustomize reads JSON 6902 patches through sigs.k8s.io/yaml, i.e. go-yaml
-/// v2 with YAML 1.1 typing: there `y`, `yes`, `on` are booleans.
+/// Kustomize reads the kustomization file itself, `configurations:` and
+/// replacement files, and JSON 6902 patches through sigs.k8s.io/yaml, i.e.
+/// go-yaml v2 with YAML 1.1 typing: there `y`, `yes`, `on` are booleans, and a
+/// plain `2024-01-01` stays the text it is (v2 keeps timestamps as strings when
+/// decoding into an untyped value), where kyaml's go-yaml v3 makes it RFC 3339.
 pub fn parse_documents_yaml11(text: &str, file: &Path) -> Result<Vec<Value>, RenderError> {
     parse_with(text, file, true)
 }
@@ -94,7 +97,16 @@ fn last_leaf_mut(v: &mut Value) -> &mut Value {
 
 /// Parse a file that must hold exactly one document (kustomization, patch...).
 pub fn parse_single(text: &str, file: &Path) -> Result<Value, RenderError> {
-    let mut docs = parse_documents(text, file)?;
+    single(parse_documents(text, file)?, file)
+}
+
+/// One document read as go-yaml v2 reads it (see `parse_documents_yaml11`): the
+/// kustomization file, `configurations:` files, replacement files.
+pub fn parse_single_yaml11(text: &str, file: &Path) -> Result<Value, RenderError> {
+    single(parse_documents_yaml11(text, file)?, file)
+}
+
+fn single(mut docs: Vec<Value>, file: &Path) -> Result<Value, RenderError> {
     match docs.len() {
         0 => Ok(Value::Null),
         1 => Ok(docs.remove(0)),
@@ -149,6 +161,11 @@ impl<'a> Builder<'a> {
                         }
                         (true, "n" | "N" | "no" | "No" | "NO" | "off" | "Off" | "OFF") => {
                             Value::Bool(false)
+                        }
+                        (true, t)
+                            if crate::render::yaml_resolve::timestamp_rfc3339(t).is_some() =>
+                        {
+                            Value::Str(s.clone())
                         }
                         _ => resolve_plain(&s),
                     }

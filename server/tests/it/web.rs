@@ -215,6 +215,17 @@ async fn next_only_leads_to_local_pages(s: &TestServer) {
         ("/changes", "/changes"),
         ("//evil.example", "/"),
         ("https://evil.example/", "/"),
+        // Known bypasses: browsers strip the tab or newline and follow `//evil.example`,
+        // read `\` as `/`, and may decode `%2F`/`%5C` (the tab, newline and encoded forms
+        // passed the old check).
+        ("/\t/evil.example", "/"),
+        ("/\n/evil.example", "/"),
+        ("/%09/evil.example", "/"),
+        ("/%2F/evil.example", "/"),
+        ("/%5C/evil.example", "/"),
+        ("/\\/evil.example", "/"),
+        ("javascript:alert(1)", "/"),
+        ("/changes/1?tab=diff#x", "/changes/1?tab=diff#x"),
     ] {
         let r = c
             .post(s.url("/login"))
@@ -222,7 +233,7 @@ async fn next_only_leads_to_local_pages(s: &TestServer) {
             .send()
             .await
             .unwrap();
-        assert_eq!(location(&r), expected);
+        assert_eq!(location(&r), expected, "next={next:?}");
     }
 }
 

@@ -50,6 +50,67 @@ fn cycle_is_detected() {
     assert!(matches!(e, RenderError::Cycle { .. }), "{:?}", e);
 }
 
+/// Kustomize's default load restrictor: a file named by a kustomization must be
+/// in or below its directory (a base directory may be anywhere in the repo).
+/// Each form here is refused by `kubectl kustomize` with "security; file ... is
+/// not in or below ...".
+#[test]
+fn files_outside_the_kustomization_directory_are_refused() {
+    let d = scratch("restrictor");
+    write(&d, "shared/cm.yaml", CM);
+    write(
+        &d,
+        "shared/patch.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\ndata:\n  x: y\n",
+    );
+    write(&d, "shared/kustomization.yaml", "resources:\n- cm.yaml\n");
+    write(&d, "shared/values.env", "a=b\n");
+    let cases = [
+        ("resources:\n- ../shared/cm.yaml\n", "cm.yaml"),
+        ("resources:\n- sub/../../shared/cm.yaml\n", "cm.yaml"),
+        (
+            "resources:\n- ../shared\npatches:\n- path: ../shared/patch.yaml\n",
+            "patch.yaml",
+        ),
+        (
+            "resources:\n- ../shared\npatchesStrategicMerge:\n- ../shared/patch.yaml\n",
+            "patch.yaml",
+        ),
+        (
+            "configMapGenerator:\n- name: g\n  envs: [../shared/values.env]\n",
+            "values.env",
+        ),
+        (
+            "configMapGenerator:\n- name: g\n  files: [../shared/values.env]\n",
+            "values.env",
+        ),
+        ("configurations:\n- ../shared/cm.yaml\n", "cm.yaml"),
+        (
+            "resources:\n- ../shared\nreplacements:\n- path: ../shared/cm.yaml\n",
+            "cm.yaml",
+        ),
+    ];
+    for (i, (kust, file)) in cases.iter().enumerate() {
+        let o = d.join(format!("overlay{i}"));
+        write(&o, "kustomization.yaml", kust);
+        let e = render_dir(&d, &o).expect_err(kust).to_string();
+        assert!(
+            e.contains("security; file") && e.contains(file) && e.contains("is not in or below"),
+            "{kust}: {e}"
+        );
+    }
+    // a symbolic link inside the directory that points out of it is the same file
+    let o = d.join("linked");
+    std::fs::create_dir_all(&o).unwrap();
+    std::os::unix::fs::symlink(d.join("shared/cm.yaml"), o.join("cm.yaml")).unwrap();
+    write(&o, "kustomization.yaml", "resources:\n- cm.yaml\n");
+    let e = render_dir(&d, &o).unwrap_err().to_string();
+    assert!(e.contains("is not in or below"), "{e}");
+    // the base directory itself may be anywhere in the repository
+    write(&d, "fine/kustomization.yaml", "resources:\n- ../shared\n");
+    assert_eq!(render_dir(&d, &d.join("fine")).unwrap().len(), 1);
+}
+
 #[test]
 fn escaping_the_root_is_refused() {
     let d = scratch("escape");
