@@ -61,6 +61,26 @@ fn load_body(
     ))
 }
 
+/// A strategic merge patch under `patchesStrategicMerge`, or under `patches` with a
+/// `target`, is loaded by Kustomize as a resource first, which reads its labels and
+/// annotations as strings: a `null` there becomes the text "null" and is merged in,
+/// instead of deleting the key as it does in an untargeted `patches` entry (all three
+/// checked with kubectl kustomize).
+fn loaded_as_resource(mut doc: Value) -> Value {
+    if let Some(Value::Map(md)) = doc.get_mut("metadata") {
+        for field in ["labels", "annotations"] {
+            if let Some(Value::Map(m)) = md.get_mut(field) {
+                for (_, v) in m.0.iter_mut() {
+                    if matches!(v, Value::Null) {
+                        *v = Value::Str("null".into());
+                    }
+                }
+            }
+        }
+    }
+    doc
+}
+
 pub fn run_strategic_merge_list(
     loader: &Loader,
     k: &Kustomization,
@@ -74,7 +94,7 @@ pub fn run_strategic_merge_list(
             (loader.read_text(&f)?, f)
         };
         for doc in yaml_parse::parse_documents(&text, &file)? {
-            apply_smp_by_id(acc, &doc, &file)?;
+            apply_smp_by_id(acc, &loaded_as_resource(doc), &file)?;
         }
     }
     Ok(())
@@ -118,6 +138,7 @@ pub fn run_patches(loader: &Loader, k: &Kustomization, acc: &mut Accum) -> Resul
                 }
                 (_, Some(t)) => {
                     let sel = Selector::from_value(t, &file)?;
+                    let doc = loaded_as_resource(doc.clone());
                     apply_smp_to(acc, &doc, |o| sel.matches(o), &file, false)?;
                 }
                 (_, None) => apply_smp_by_id(acc, &doc, &file)?,

@@ -84,19 +84,24 @@ fn apply(r: &Value, acc: &mut Accum, file: &Path) -> Result<(), RenderError> {
             format!("replacement source {field_path}: wildcard is not supported in a source"),
         ));
     }
-    let mut found = Vec::new();
-    let mut srcv = acc.objects[hits[0]].value.clone();
-    visit(&mut srcv, &segs, false, &mut |n| found.push(n.clone()));
-    let mut value = found.into_iter().next().ok_or_else(|| {
-        RenderError::invalid(
-            file,
-            format!("replacement source field {} not found", field_path),
-        )
-    })?;
-    if let Some(delim) = src
+    let source = hits[0];
+    let read_source = |objs: &[crate::render::resource::Object]| -> Result<Value, RenderError> {
+        let mut found = Vec::new();
+        let mut srcv = objs[source].value.clone();
+        visit(&mut srcv, &segs, false, &mut |n| found.push(n.clone()))
+            .map_err(|e| RenderError::invalid(file, e))?;
+        found.into_iter().next().ok_or_else(|| {
+            RenderError::invalid(
+                file,
+                format!("replacement source field {} not found", field_path),
+            )
+        })
+    };
+    let mut value = read_source(&acc.objects)?;
+    let source_delimiter = src
         .get_field("options")
-        .and_then(|o| o.str_field("delimiter"))
-    {
+        .and_then(|o| o.str_field("delimiter"));
+    if let Some(delim) = source_delimiter {
         let text = value.scalar_text().unwrap_or_default();
         let idx = match src.at(&["options", "index"]) {
             Some(Value::Int(i)) => *i,
@@ -151,11 +156,19 @@ fn apply(r: &Value, acc: &mut Accum, file: &Path) -> Result<(), RenderError> {
             Some(Value::Int(i)) => *i,
             _ => 0,
         };
-        for o in acc.objects.iter_mut() {
+        for i in 0..acc.objects.len() {
+            let o = &acc.objects[i];
             if !selects.iter().any(|s| s.matches(o)) || rejects.iter().any(|s| s.matches(o)) {
                 continue;
             }
             for p in &paths {
+                // kyaml hands out the source field itself (unless a delimiter made a new
+                // value): once a target wrote into that very field, later targets read
+                // what was written (kubectl kustomize)
+                if source_delimiter.is_none() {
+                    value = read_source(&acc.objects)?;
+                }
+                let o = &mut acc.objects[i];
                 let segs = parse_path(p);
                 let mut hit = false;
                 visit(&mut o.value, &segs, create, &mut |n| {
@@ -170,8 +183,16 @@ fn apply(r: &Value, acc: &mut Accum, file: &Path) -> Result<(), RenderError> {
                         None => value.clone(),
                     };
                     *n = retype(n, new);
-                });
-                if !hit {
+                })
+                .map_err(|e| {
+                    RenderError::invalid(
+                        file,
+                        format!("unable to find or create field {p:?} in replacement target: {e}"),
+                    )
+                })?;
+                // with `create`, a path that reached nothing (an index past the end
+                // of a list) is passed over, as Kustomize does
+                if !hit && !create {
                     return Err(RenderError::invalid(
                         file,
                         format!(
@@ -191,14 +212,22 @@ fn apply(r: &Value, acc: &mut Accum, file: &Path) -> Result<(), RenderError> {
 /// type tag: a string "8080" put into `targetPort: 1` becomes the int 8080.
 fn retype(target: &Value, new: Value) -> Value {
     let text = match (&new, target) {
-        (Value::Map(_) | Value::Seq(_), _) | (_, Value::Null | Value::Map(_) | Value::Seq(_)) => {
+        (Value::Map(_) | Value::Seq(_), _) | (_, Value::Map(_) | Value::Seq(_)) => {
             return new;
         }
         (v, _) => v.scalar_text().unwrap_or_default(),
     };
     match target {
         Value::Str(_) => Value::Str(text),
-        _ => yaml_parse::resolve_plain(&text),
+        // an existing number or boolean keeps its kind if the text allows; a created
+        // (or null) field gets a plain scalar, typed by its text: the string "2" put
+        // into a new field is the number 2 (kubectl kustomize)
+        _ => match yaml_parse::resolve_plain(&text) {
+            // a text the typed value would not print back the same ("80.", ".5",
+            // "010") stays text, so that an annotation shows it as written
+            typed if typed.scalar_text().as_deref() == Some(text.as_str()) => typed,
+            _ => Value::Str(text),
+        },
     }
 }
 
@@ -250,10 +279,18 @@ pub fn parse_path(p: &str) -> Vec<String> {
         .collect()
 }
 
-fn visit(node: &mut Value, segs: &[String], create: bool, f: &mut dyn FnMut(&mut Value)) {
+/// Call `f` on every node `segs` reach; with `create`, missing fields are made on the
+/// way (a list where the next step is an index or a `[k=v]` selector, as kyaml does).
+/// An index past the end of a list is an error when creating, as in Kustomize.
+fn visit(
+    node: &mut Value,
+    segs: &[String],
+    create: bool,
+    f: &mut dyn FnMut(&mut Value),
+) -> Result<(), String> {
     let Some(seg) = segs.first() else {
         f(node);
-        return;
+        return Ok(());
     };
     let rest = &segs[1..];
     if let Some(inner) = seg.strip_prefix('[').and_then(|s| s.strip_suffix(']')) {
@@ -268,7 +305,7 @@ fn visit(node: &mut Value, segs: &[String], create: bool, f: &mut dyn FnMut(&mut
                 };
                 if ok {
                     any = true;
-                    visit(it, rest, create, f);
+                    visit(it, rest, create, f)?;
                 }
             }
             if !any && create && !k.is_empty() {
@@ -276,43 +313,60 @@ fn visit(node: &mut Value, segs: &[String], create: bool, f: &mut dyn FnMut(&mut
                 m.insert(k, Value::Str(v.to_string()));
                 items.push(Value::Map(m));
                 let last = items.last_mut().unwrap();
-                visit(last, rest, create, f);
+                visit(last, rest, create, f)?;
             }
         }
-        return;
+        return Ok(());
     }
     match node {
         Value::Seq(items) => {
             if seg == "*" {
-                items.iter_mut().for_each(|i| visit(i, rest, create, f));
-            } else if let Some(it) = seg.parse::<usize>().ok().and_then(|i| items.get_mut(i)) {
-                visit(it, rest, create, f);
+                for i in items.iter_mut() {
+                    visit(i, rest, create, f)?;
+                }
+            } else if let Ok(i) = seg.parse::<usize>() {
+                let len = items.len();
+                match items.get_mut(i) {
+                    Some(it) => visit(it, rest, create, f)?,
+                    // kubectl kustomize: an index past the end of an existing list is
+                    // passed over, one into a list it just created (empty) fails
+                    None if create && len == 0 => {
+                        return Err(format!("index {i} specified but only {len} elements found"))
+                    }
+                    None => {}
+                }
             }
+            Ok(())
         }
         Value::Map(m) => {
             if seg == "*" {
-                m.0.iter_mut().for_each(|(_, v)| visit(v, rest, create, f));
-                return;
+                for (_, v) in m.0.iter_mut() {
+                    visit(v, rest, create, f)?;
+                }
+                return Ok(());
             }
             if !m.contains(seg) {
                 if !create {
-                    return;
+                    return Ok(());
                 }
+                let next_is_list = rest
+                    .first()
+                    .is_some_and(|r| r.starts_with('[') || r.parse::<usize>().is_ok());
                 m.insert(
                     seg,
-                    if rest.is_empty() {
-                        Value::Null
-                    } else {
-                        Value::Map(Map::new())
+                    match (rest.is_empty(), next_is_list) {
+                        (true, _) => Value::Null,
+                        (false, true) => Value::Seq(Vec::new()),
+                        (false, false) => Value::Map(Map::new()),
                     },
                 );
             }
-            visit(m.get_mut(seg).unwrap(), rest, create, f);
+            visit(m.get_mut(seg).unwrap(), rest, create, f)
         }
         Value::Null if create => {
             *node = Value::Map(Map::new());
-            visit(node, segs, create, f);
+            visit(node, segs, create, f)
         }
-        _ => {}
+        _ => Ok(()),
     }
 }

@@ -217,6 +217,17 @@ pub fn strip_internal_annotations(o: &mut Object) {
         None => return,
     };
     if let Some(Value::Map(a)) = md.get_mut("annotations") {
+        // Kustomize rewrites the annotations as Go strings on the way out: `a: 5`
+        // leaves as `a: "5"`, `a: null` as `a: "null"` (labels keep their types)
+        for (_, v) in a.0.iter_mut() {
+            match v {
+                Value::Null => *v = Value::Str("null".into()),
+                Value::Bool(_) | Value::Int(_) | Value::Float(_) => {
+                    *v = Value::Str(v.scalar_text().unwrap_or_default())
+                }
+                _ => {}
+            }
+        }
         a.0.retain(|(k, _)| {
             !(k == "config.kubernetes.io/index"
                 || k == "config.kubernetes.io/path"

@@ -391,7 +391,14 @@ fn merge_ports(
 pub fn clean(v: &Value) -> Value {
     match v {
         Value::Map(m) => Value::Map(clean_map(m)),
-        Value::Seq(s) => Value::Seq(s.iter().map(clean).collect()),
+        // an element asking for its own deletion is dropped from a list the patch adds
+        // (`env: [{name: X, $patch: delete}]` onto a new container leaves `env: []`)
+        Value::Seq(s) => Value::Seq(
+            s.iter()
+                .filter(|v| v.get("$patch").and_then(|p| p.as_str()) != Some("delete"))
+                .map(clean)
+                .collect(),
+        ),
         other => other.clone(),
     }
 }
