@@ -1,5 +1,5 @@
-//! The signed-in user's own settings, for every role: the SSH keys they sign commits with,
-//! and their API tokens (made, listed and revoked here; a token's value is shown once).
+//! The signed-in user's own settings, for every role: their password, the SSH keys they
+//! sign commits with, and their API tokens (made, listed and revoked here; a token's value is shown once).
 //! Admins' settings for everyone are on the Settings page.
 
 use crate::error::AppError;
@@ -111,8 +111,44 @@ pub fn AccountPage() -> impl IntoView {
     view! {
         <leptos_meta::Title text="Account"/>
         <h1>"Account"</h1>
+        <PasswordCard/>
         <SigningKeysCard/>
         <TokensCard/>
+    }
+}
+
+/// A plain form post (to `/account/password`, handled beside sign-in so that it shares its
+/// throttling): it works before hydration, and the answer comes back as `?password=…`.
+#[component]
+fn PasswordCard() -> impl IntoView {
+    let query = leptos_router::hooks::use_query_map();
+    let outcome = move || {
+        query.with(|q| match q.get("password").as_deref() {
+            Some("changed") => Some(("ok", "Password changed. Your other sessions have ended.")),
+            Some("wrong") => Some(("error", "The current password is wrong.")),
+            Some("mismatch") => Some(("error", "The two new passwords differ.")),
+            Some("empty") => Some(("error", "The new password must not be empty.")),
+            _ => None,
+        })
+    };
+    view! {
+        <section class="card" data-testid="password">
+            <h2>"Your password"</h2>
+            {move || outcome().map(|(class, text)| view! { <p class=class role="status">{text}</p> })}
+            <form method="post" action="/account/password">
+                <label>"Current password"
+                    <input name="current" type="password" autocomplete="current-password" required/>
+                </label>
+                <label>"New password"
+                    <input name="new" type="password" autocomplete="new-password" required/>
+                </label>
+                <label>"New password again"
+                    <input name="repeat" type="password" autocomplete="new-password" required/>
+                </label>
+                <button type="submit">"Change password"</button>
+            </form>
+            <p class="muted">"Changing it signs you out everywhere else."</p>
+        </section>
     }
 }
 

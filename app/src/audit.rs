@@ -67,9 +67,10 @@ pub mod ssr {
     use sha2::{Digest, Sha256};
     use sqlx::{Executor, Row};
 
-    const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+    pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
-    fn hash(
+    /// An entry's hash: over its fields and the previous entry's hash.
+    pub fn hash(
         seq: i64,
         at: &str,
         actor: &str,
@@ -199,6 +200,71 @@ pub mod ssr {
         .fetch_all(&db.pool)
         .await?;
         rows.iter().map(from_row).collect()
+    }
+
+    /// The newest entry's sequence number and hash: what commits carry as an anchor.
+    pub async fn head(db: &Db) -> Result<Option<(i64, String)>, sqlx::Error> {
+        sqlx::query_as("SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1")
+            .fetch_optional(&db.pool)
+            .await
+    }
+
+    /// The stored hash of entry `seq`, if it exists.
+    pub async fn hash_of(db: &Db, seq: i64) -> Result<Option<String>, sqlx::Error> {
+        let row: Option<(String,)> = sqlx::query_as("SELECT hash FROM audit_events WHERE seq = $1")
+            .bind(seq)
+            .fetch_optional(&db.pool)
+            .await?;
+        Ok(row.map(|(h,)| h))
+    }
+
+    /// One entry whole, as `fluxgate audit export` writes it.
+    #[derive(Debug, serde::Serialize)]
+    pub struct Exported {
+        pub seq: i64,
+        pub at: String,
+        pub actor: String,
+        pub action: String,
+        pub target: String,
+        pub detail: serde_json::Value,
+        pub prev_hash: String,
+        pub hash: String,
+    }
+
+    /// Up to `limit` entries after `after_seq` and at or after `since` (RFC 3339 text,
+    /// compared as stored), oldest first.
+    pub async fn export_page(
+        db: &Db,
+        after_seq: i64,
+        since: &str,
+        limit: i64,
+    ) -> Result<Vec<Exported>, sqlx::Error> {
+        let rows = sqlx::query(
+            "SELECT seq, at, actor, action, target, detail, prev_hash, hash FROM audit_events
+             WHERE seq > $1 AND at >= $2 ORDER BY seq LIMIT $3",
+        )
+        .bind(after_seq)
+        .bind(since)
+        .bind(limit)
+        .fetch_all(&db.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let detail: String = r.try_get("detail")?;
+                Ok(Exported {
+                    seq: r.try_get("seq")?,
+                    at: r.try_get("at")?,
+                    actor: r.try_get("actor")?,
+                    action: r.try_get("action")?,
+                    target: r.try_get("target")?,
+                    // Stored as JSON text by `append`; kept as text if it ever is not.
+                    detail: serde_json::from_str(&detail)
+                        .unwrap_or(serde_json::Value::String(detail)),
+                    prev_hash: r.try_get("prev_hash")?,
+                    hash: r.try_get("hash")?,
+                })
+            })
+            .collect()
     }
 
     /// The result of checking the chain.

@@ -172,6 +172,110 @@ pub mod ssr {
 
     /// Session key holding the signed-in user's id.
     pub const USER_ID_KEY: &str = "user_id";
+    /// Session key holding when the session signed in (milliseconds since the epoch).
+    pub const SIGNED_IN_AT_KEY: &str = "signed_in_at";
+
+    /// How long a session lasts after sign-in, however active it is (the inactivity
+    /// timeout is the session layer's). Provided as context; 7 days when not.
+    #[derive(Clone, Copy, Debug)]
+    pub struct SessionLifetime(pub std::time::Duration);
+
+    impl Default for SessionLifetime {
+        fn default() -> Self {
+            SessionLifetime(std::time::Duration::from_secs(7 * 24 * 3600))
+        }
+    }
+
+    pub fn now_millis() -> i64 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as i64)
+            .unwrap_or(0)
+    }
+
+    /// The user a session belongs to, if the session still holds: signed in less than
+    /// `lifetime` ago, and not before the user's password last changed (a change ends
+    /// every other session). A session that fails either is emptied.
+    pub async fn session_user_of(
+        db: &Db,
+        session: &Session,
+        lifetime: SessionLifetime,
+    ) -> Result<Option<SignedInUser>, AppError> {
+        let id: Option<String> = session.get(USER_ID_KEY).await.map_err(AppError::internal)?;
+        let Some(id) = id else {
+            return Ok(None);
+        };
+        // Sessions from before sign-in times were kept have none: they sign in again.
+        let since: i64 = session
+            .get(SIGNED_IN_AT_KEY)
+            .await
+            .map_err(AppError::internal)?
+            .unwrap_or(i64::MIN);
+        let age = now_millis().saturating_sub(since);
+        let valid_after: Option<(i64,)> =
+            sqlx::query_as("SELECT sessions_valid_after FROM users WHERE id = $1")
+                .bind(&id)
+                .fetch_optional(&db.pool)
+                .await?;
+        let holds = age >= 0
+            && (age as u128) < lifetime.0.as_millis()
+            && valid_after.is_some_and(|(after,)| since >= after);
+        let user = if holds {
+            load_user(db, &id).await?
+        } else {
+            None
+        };
+        if user.is_none() {
+            // Removed, disabled, expired or ended by a password change.
+            session.flush().await.map_err(AppError::internal)?;
+        }
+        Ok(user)
+    }
+
+    /// Sets a user's password and ends every session they have; `false` if there is no
+    /// such user. The caller's own session, if it is to go on, is renewed with
+    /// [`SIGNED_IN_AT_KEY`] set to the returned time.
+    pub async fn set_password(
+        db: &Db,
+        name: &str,
+        password: &str,
+    ) -> Result<Option<i64>, CreateUserError> {
+        if password.is_empty() {
+            return Err(CreateUserError::EmptyPassword);
+        }
+        let hash = {
+            let password = password.to_string();
+            tokio::task::spawn_blocking(move || hash_password(&password))
+                .await
+                .expect("password hashing does not panic")
+        };
+        let now = now_millis();
+        let done = sqlx::query(
+            "UPDATE users SET password_hash = $1, sessions_valid_after = $2 WHERE name = $3",
+        )
+        .bind(&hash)
+        .bind(now)
+        .bind(name)
+        .execute(&db.pool)
+        .await?;
+        Ok((done.rows_affected() == 1).then_some(now))
+    }
+
+    /// Whether `password` is `name`'s current password (enabled or not).
+    pub async fn password_is(db: &Db, name: &str, password: &str) -> Result<bool, sqlx::Error> {
+        let row: Option<(String,)> =
+            sqlx::query_as("SELECT password_hash FROM users WHERE name = $1")
+                .bind(name)
+                .fetch_optional(&db.pool)
+                .await?;
+        let hash = row.map_or_else(|| decoy_hash().to_string(), |(h,)| h);
+        let password = password.to_string();
+        Ok(
+            tokio::task::spawn_blocking(move || password_matches(&password, &hash))
+                .await
+                .expect("password verification does not panic"),
+        )
+    }
 
     /// Why a user could not be created.
     #[derive(Debug, thiserror::Error)]
@@ -358,11 +462,8 @@ pub mod ssr {
             return Ok(Some(user));
         }
         let session: Session = leptos_axum::extract().await.map_err(AppError::internal)?;
-        let id: Option<String> = session.get(USER_ID_KEY).await.map_err(AppError::internal)?;
-        match id {
-            Some(id) => Ok(load_user(&db()?, &id).await?),
-            None => Ok(None),
-        }
+        let lifetime = use_context::<SessionLifetime>().unwrap_or_default();
+        session_user_of(&db()?, &session, lifetime).await
     }
 
     /// The first line of every server function: a signed-in user with at least `needed`.

@@ -84,6 +84,11 @@ pub enum Command {
     /// Push the GitOps repository to a remote (a forge, another server).
     #[command(subcommand)]
     Gitops(crate::cli_gitops::GitopsCommand),
+    /// Copy the database and the hosted git repositories into DIR, while the server runs.
+    Backup { dir: PathBuf },
+    /// Bring a backup back into an empty data directory (and, with DATABASE_URL, an empty
+    /// PostgreSQL database). Every session ends.
+    Restore { dir: PathBuf },
 }
 
 #[derive(Args, Debug)]
@@ -120,11 +125,56 @@ pub struct ServeArgs {
     /// Mark the session cookie Secure (set this when served over HTTPS).
     #[arg(long, env = "FLUXGATE_SECURE_COOKIES")]
     pub secure_cookies: bool,
+    /// The address people open fluxgate at (e.g. https://fluxgate.example.com): browser
+    /// requests for another host name are refused, cross-site checks compare against it,
+    /// and https makes the session cookie Secure.
+    #[arg(long, env = "FLUXGATE_PUBLIC_URL", value_parser = parse_public_url)]
+    pub public_url: Option<url::Url>,
     /// Serve only the web UI and API; pipeline jobs are left to `fluxgate runner`.
     #[arg(long)]
     pub no_runner: bool,
+    /// A session ends this long after sign-in however active it is (e.g. 7d, 12h, 30m).
+    #[arg(long, env = "FLUXGATE_SESSION_LIFETIME", default_value = "7d", value_parser = parse_span)]
+    pub session_lifetime: std::time::Duration,
     #[command(flatten)]
     pub runner: RunnerArgs,
+}
+
+/// An http(s) URL with a host and nothing after it but `/`.
+fn parse_public_url(text: &str) -> Result<url::Url, String> {
+    let url = url::Url::parse(text).map_err(|e| format!("{text:?}: {e}"))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return Err(format!("{text:?}: write e.g. https://fluxgate.example.com"));
+    }
+    if url.path() != "/" || url.query().is_some() || url.fragment().is_some() {
+        return Err(format!(
+            "{text:?}: fluxgate is served at the root of its host; drop the path"
+        ));
+    }
+    Ok(url)
+}
+
+/// `7d`, `12h`, `30m` or `45s`: a positive whole number and one unit.
+fn parse_span(text: &str) -> Result<std::time::Duration, String> {
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (digits, unit) = text.split_at(split);
+    let unit_secs = match unit {
+        "d" => 86_400,
+        "h" => 3_600,
+        "m" => 60,
+        "s" => 1,
+        _ => return Err(format!("{text:?}: write e.g. 7d, 12h, 30m or 45s")),
+    };
+    digits
+        .parse::<u64>()
+        .ok()
+        .filter(|&n| n > 0)
+        .and_then(|n| n.checked_mul(unit_secs))
+        .filter(|&s| s <= 366 * 86_400)
+        .map(std::time::Duration::from_secs)
+        .ok_or_else(|| format!("{text:?}: a whole number from 1 up to a year, e.g. 7d"))
 }
 
 #[derive(Args, Debug, Clone)]
@@ -158,6 +208,10 @@ pub struct RunnerArgs {
     /// The largest private /tmp (and HOME) one step may ask for (e.g. 8Gi).
     #[arg(long, env = "FLUXGATE_MAX_STEP_TMP", value_parser = bytes_arg)]
     pub max_step_tmp: Option<u64>,
+    /// Let verification probes reach link-local addresses, where cloud metadata services
+    /// (and their credentials) live. Off by default: probe URLs are written by developers.
+    #[arg(long, env = "FLUXGATE_PROBES_MAY_REACH_LINK_LOCAL")]
+    pub probes_may_reach_link_local: bool,
 }
 
 fn bytes_arg(text: &str) -> Result<u64, String> {
@@ -193,8 +247,50 @@ pub enum TokenCommand {
 
 #[derive(Subcommand, Debug)]
 pub enum AuditCommand {
-    /// Recompute every entry's hash; exit 1 and name the first broken entry if any.
+    /// Recompute every entry's hash and check the anchors that the GitOps repository's
+    /// commits carry; exit 1 and name the first break if any.
     Verify,
+    /// Write entries as JSON lines (one object each, oldest first) for a SIEM.
+    Export {
+        /// Only entries after this sequence number (what the last export ended with).
+        #[arg(long, default_value_t = 0)]
+        after: i64,
+        /// Only entries at or after this time (RFC 3339, e.g. 2026-12-01T00:00:00Z).
+        #[arg(long)]
+        since: Option<String>,
+    },
+}
+
+/// `fluxgate audit export`: pages of 1,000 entries, streamed to stdout.
+async fn export_audit(db: &app::db::Db, after: i64, since: Option<&str>) -> Result<()> {
+    use std::io::Write;
+    let since = match since {
+        None => String::new(),
+        Some(text) => {
+            let t =
+                time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
+                    .with_context(|| {
+                    format!("--since {text:?}: write an RFC 3339 time, e.g. 2026-12-01T00:00:00Z")
+                })?;
+            // Stored times are UTC, whole seconds, RFC 3339: compared as text.
+            t.to_offset(time::UtcOffset::UTC)
+                .replace_nanosecond(0)?
+                .format(&time::format_description::well_known::Rfc3339)?
+        }
+    };
+    let mut out = std::io::BufWriter::new(std::io::stdout());
+    let mut after = after;
+    loop {
+        let page = app::audit::ssr::export_page(db, after, &since, 1000).await?;
+        let Some(last) = page.last() else { break };
+        after = last.seq;
+        for entry in &page {
+            serde_json::to_writer(&mut out, entry)?;
+            out.write_all(b"\n")?;
+        }
+    }
+    out.flush()?;
+    Ok(())
 }
 
 #[derive(Subcommand, Debug)]
@@ -245,6 +341,9 @@ pub enum UserCommand {
         #[arg(long)]
         email: Option<String>,
     },
+    /// Set a user's password (read from standard input, or prompted for twice); every
+    /// session the user has ends.
+    SetPassword { name: String },
     /// Register an SSH public key the user signs commits with (git's gpg.format ssh).
     AddKey {
         name: String,
@@ -351,17 +450,40 @@ pub async fn run(cli: Cli) -> Result<()> {
         }
         Command::Audit(AuditCommand::Verify) => {
             let database = open(&cli).await?;
-            let verified = app::audit::ssr::verify(&database.db).await?;
-            match verified.first_broken {
-                None => {
-                    println!("audit log intact: {} entries", verified.entries);
+            match crate::audit_anchors::verify(&database.db).await? {
+                Ok(report) => {
+                    println!("{report}");
                     Ok(())
                 }
-                Some((seq, why)) => bail!(
-                    "audit log broken at entry {seq}: {why} ({} entries before it are intact)",
-                    verified.entries
-                ),
+                Err(broken) => bail!("{broken}"),
             }
+        }
+        Command::Backup { ref dir } => {
+            let database = open(&cli).await?;
+            let m =
+                crate::backup::backup(&database, &cli.data_dir, cli.database_url.as_deref(), dir)
+                    .await?;
+            println!(
+                "backed up the {} database and {} repositories into {} (audit log up to entry {})",
+                m.database,
+                m.repos.len(),
+                dir.display(),
+                m.audit_head.map_or(0, |(seq, _)| seq)
+            );
+            Ok(())
+        }
+        Command::Restore { ref dir } => {
+            let database =
+                crate::backup::restore(dir, &cli.data_dir, cli.database_url.as_deref()).await?;
+            match crate::audit_anchors::verify(&database.db).await? {
+                Ok(report) => println!("restored into {}; {report}", cli.data_dir.display()),
+                Err(broken) => bail!("restored, but {broken}"),
+            }
+            Ok(())
+        }
+        Command::Audit(AuditCommand::Export { after, ref since }) => {
+            let database = open(&cli).await?;
+            export_audit(&database.db, after, since.as_deref()).await
         }
         Command::StopTheLine {
             ref state,
@@ -485,6 +607,7 @@ fn start_runner(
         .map_or(max.cpu, std::time::Duration::from_secs);
     max.output = args.max_step_output.unwrap_or(max.output);
     max.tmp = args.max_step_tmp.unwrap_or(max.tmp);
+    config.probes_may_reach_link_local = args.probes_may_reach_link_local;
     if args.unsandboxed_steps {
         config.isolation = std::sync::Arc::new(crate::runner::sandbox::Isolation::Unsandboxed);
     }
@@ -537,6 +660,8 @@ async fn serve(
         &WebConfig {
             secure_cookies: args.secure_cookies,
             wake,
+            session_lifetime: app::auth::ssr::SessionLifetime(args.session_lifetime),
+            public_url: args.public_url.clone(),
         },
     );
     tracing::info!(%addr, "listening");
@@ -564,7 +689,7 @@ async fn shutdown_signal() {
 }
 
 /// One line from stdin when piped; a hidden prompt (typed twice) on a terminal.
-fn read_password() -> Result<String> {
+pub(crate) fn read_password() -> Result<String> {
     if std::io::stdin().is_terminal() {
         let first = rpassword::prompt_password("Password: ")?;
         let second = rpassword::prompt_password("Password again: ")?;

@@ -1,5 +1,6 @@
-//! `fluxgate user add-key | keys | remove-key`: users' SSH signing keys from the command
-//! line (the same store as the account page, audited as `cli`).
+//! `fluxgate user set-password | add-key | keys | remove-key`: a user's password and SSH
+//! signing keys from the command line (the same stores as the account page, audited as
+//! `cli`).
 
 use crate::cli::UserCommand;
 use anyhow::{bail, Context, Result};
@@ -9,6 +10,23 @@ use std::io::Read;
 
 pub async fn run(db: &Db, command: &UserCommand) -> Result<()> {
     match command {
+        UserCommand::SetPassword { name } => {
+            let password = crate::cli::read_password()?;
+            match app::auth::ssr::set_password(db, name, &password).await? {
+                Some(_) => {}
+                None => bail!("no user named {name:?}"),
+            }
+            app::audit::ssr::append(
+                db,
+                "cli",
+                "user.password",
+                &format!("user:{name}"),
+                serde_json::json!({ "by": "cli" }),
+            )
+            .await?;
+            println!("set the password of {name}; their sessions have ended");
+            Ok(())
+        }
         UserCommand::AddKey { name, key, title } => {
             let text = if key.as_os_str() == "-" {
                 let mut text = String::new();

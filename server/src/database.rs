@@ -36,10 +36,19 @@ const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
 
-/// Creates the data directory if needed and checks that it can be written.
+/// Creates the data directory if needed, makes it the owner's alone (0700: it holds the
+/// database, sessions and repositories, none of which other local users may read) and
+/// checks that it can be written.
 pub fn prepare_data_dir(dir: &Path) -> Result<PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
     std::fs::create_dir_all(dir)
         .with_context(|| format!("data directory {} cannot be created", dir.display()))?;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).with_context(|| {
+        format!(
+            "data directory {} cannot be made owner-only (0700)",
+            dir.display()
+        )
+    })?;
     let dir = dir
         .canonicalize()
         .with_context(|| format!("data directory {} cannot be used", dir.display()))?;
@@ -129,8 +138,28 @@ pub async fn open(data_dir: &Path, database_url: Option<&str>) -> Result<Databas
         None => None,
     };
     let database = open_sqlite_url(&sqlite_url).await?;
+    if database_url.is_none() {
+        owner_only_files(&data_dir.join("fluxgate.db"))?;
+    }
     migrate(&database).await?;
     Ok(database)
+}
+
+/// The database file and its WAL companions get mode 0600 whatever the umask (the data
+/// directory is 0700 already; this keeps a copied-out file private too).
+fn owner_only_files(db: &Path) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    for suffix in ["", "-wal", "-shm"] {
+        let mut name = db.as_os_str().to_owned();
+        name.push(suffix);
+        let path = PathBuf::from(name);
+        match std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e).with_context(|| format!("chmod 600 {}", path.display())),
+        }
+    }
+    Ok(())
 }
 
 async fn migrate(database: &Database) -> Result<()> {

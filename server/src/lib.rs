@@ -7,6 +7,8 @@
 //! compares two renders object by object (Secret values redacted, risks flagged).
 
 pub mod apps;
+pub mod audit_anchors;
+pub mod backup;
 pub mod cd;
 pub mod cli;
 mod cli_flux;

@@ -11,7 +11,13 @@ mod ssr {
     use crate::error::AppError;
     use sqlx::Row;
 
-    pub async fn load(db: &Db, change_id: &str) -> Result<Option<Delivery>, AppError> {
+    /// `with_evidence`: whether the reader may see what probes read (developers and up:
+    /// a probe's answer can carry internal details a viewer has no need for).
+    pub async fn load(
+        db: &Db,
+        change_id: &str,
+        with_evidence: bool,
+    ) -> Result<Option<Delivery>, AppError> {
         let row = sqlx::query(
             "SELECT id, state, message, merged_at, applied_at, verified_at FROM deployments WHERE change_id = $1",
         )
@@ -28,11 +34,16 @@ mod ssr {
         .await?
         .iter()
         .map(|v| {
+            let text: String = if with_evidence {
+                v.try_get("evidence")?
+            } else {
+                "(what the probe read is shown to developers and above)".into()
+            };
             Ok((
                 v.try_get("probe_url")?,
                 v.try_get("attempt")?,
                 v.try_get::<i64, _>("ok")? != 0,
-                v.try_get("evidence")?,
+                text,
                 v.try_get("at")?,
             ))
         })

@@ -260,7 +260,8 @@ pub async fn detail(db: &Db, id: &str, user: &SignedInUser) -> Result<ChangeDeta
         })
         .unwrap_or_default();
     let may_review = may_review(&policy, &change, user);
-    let delivery = super::delivery::load(db, id).await?;
+    let with_evidence = user.role.allows(crate::auth::Role::Developer);
+    let delivery = super::delivery::load(db, id, with_evidence).await?;
     Ok(ChangeDetail {
         delivery,
         policy_summary: policy.summary(),

@@ -139,8 +139,11 @@ pub async fn propose(
         .join("work")
         .join(format!("{}-{}", cd.id, env.name));
     let image_refs: Vec<String> = images.iter().map(ImageRef::reference).collect();
+    let anchor = crate::audit_anchors::trailer(&r.db)
+        .await
+        .map_err(ProposeError::Other)?;
     let message = format!(
-        "{app} {sha} to {env}\n\nApp: {app}\nCommit: {commit}\nCI run: {ci_run}\nCD run: {cd_run}\nImages: {images}\n",
+        "{app} {sha} to {env}\n\nApp: {app}\nCommit: {commit}\nCI run: {ci_run}\nCD run: {cd_run}\nImages: {images}\n{anchor}",
         app = app.name,
         sha = &ci.commit_sha[..ci.commit_sha.len().min(7)],
         env = env.name,

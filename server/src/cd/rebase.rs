@@ -45,8 +45,11 @@ pub async fn rebase(r: &Runner, payload: &serde_json::Value) -> Result<(), JobEr
     let gitops = super::gitops_repo_path(&r.db, &r.config.data_dir).await?;
     let scratch = r.config.data_dir.join("work").join(format!("rebase-{id}"));
     let old_head = Oid::from_str(&change.head_commit).map_err(JobError::fatal)?;
+    let anchor = crate::audit_anchors::trailer(&r.db)
+        .await
+        .map_err(|e| JobError::retry(format!("{e:#}")))?;
     let message = format!(
-        "{} {} to {} (re-rendered on the new base)\n\nApp: {}\nCommit: {}\nCI run: {}\nChange: {}\n",
+        "{} {} to {} (re-rendered on the new base)\n\nApp: {}\nCommit: {}\nCI run: {}\nChange: {}\n{anchor}",
         app.name,
         change.short_commit(),
         env.name,

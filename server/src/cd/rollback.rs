@@ -76,8 +76,11 @@ pub async fn rollback(r: &Runner, payload: &serde_json::Value) -> Result<(), Job
     let gitops = super::gitops_repo_path(&r.db, &r.config.data_dir).await?;
     let change_id = new_id();
     let proposal = format!("proposals/{env}/{change_id}");
+    let anchor = crate::audit_anchors::trailer(&r.db)
+        .await
+        .map_err(|e| JobError::retry(format!("{e:#}")))?;
     let message = format!(
-        "{app}: roll {env} back to {}\n\nRequested by: {user}\nDeployment: {deployment}\n",
+        "{app}: roll {env} back to {}\n\nRequested by: {user}\nDeployment: {deployment}\n{anchor}",
         &app_commit[..7.min(app_commit.len())]
     );
     let (a, b, p, m) = (

@@ -10,6 +10,7 @@
 pub mod clusters;
 pub mod event;
 pub mod ingest;
+pub mod probe_http;
 pub mod signature;
 pub mod verify;
 

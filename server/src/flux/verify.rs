@@ -127,7 +127,8 @@ pub async fn verify(r: &Runner, payload: &serde_json::Value) -> Result<(), JobEr
     let list = probes(&r.db, &d.app_id, &d.environment_id).await?;
     let mut failures = Vec::new();
     for p in &list {
-        if let Err(evidence) = run_probe(&r.db, &d, p).await? {
+        let allow = r.config.probes_may_reach_link_local;
+        if let Err(evidence) = run_probe(&r.db, &d, p, allow).await? {
             failures.push(format!("{}: {evidence}", substitute(&p.url, &d)));
         }
     }
@@ -203,25 +204,35 @@ fn substitute(text: &str, d: &Deployment) -> String {
         .replace("${GITOPS_COMMIT}", &d.gitops_commit)
 }
 
-/// Runs one probe with its retries, storing every attempt. Err holds the last evidence.
-async fn run_probe(db: &Db, d: &Deployment, p: &Probe) -> Result<Result<(), String>> {
+/// Runs one probe with its retries, storing every attempt with its evidence. Err holds
+/// the last attempt's verdict, without the body it read.
+async fn run_probe(
+    db: &Db,
+    d: &Deployment,
+    p: &Probe,
+    allow_link_local: bool,
+) -> Result<Result<(), String>> {
+    use super::probe_http;
     let url = substitute(&p.url, d);
     let want = substitute(&p.body_contains, d);
-    let client = reqwest::Client::builder()
-        .timeout(Duration::from_millis(p.timeout_ms as u64))
-        .redirect(reqwest::redirect::Policy::limited(5))
-        .build()
+    let client = probe_http::client(Duration::from_millis(p.timeout_ms as u64), allow_link_local)
         .context("building the HTTP client")?;
+    let refused = probe_http::check_url(&url, allow_link_local).err();
     let mut last = String::new();
     for attempt in 1..=(p.retries + 1) {
         let started = Instant::now();
-        let (ok, status, evidence) = match client.get(&url).send().await {
-            Err(e) => (false, None, format!("request failed: {e}")),
-            Ok(resp) => {
-                let status = resp.status().as_u16() as i64;
-                let body = resp.text().await.unwrap_or_default();
+        let answer = match &refused {
+            Some(why) => Err(why.clone()),
+            None => probe_http::fetch(&client, &url).await,
+        };
+        // `summary` is what the deployment's message and the CD run say; only the stored
+        // evidence (shown to developers and up) holds what the probe read.
+        let (ok, status, summary, evidence) = match answer {
+            Err(e) => (false, None, e.clone(), e),
+            Ok((status, body, cut)) => {
+                let status = status as i64;
                 let mut excerpt: String = body.chars().take(EVIDENCE_BYTES).collect();
-                if excerpt.len() < body.len() {
+                if excerpt.len() < body.len() || cut {
                     excerpt.push('…');
                 }
                 let status_ok = status == p.expect_status;
@@ -229,11 +240,16 @@ async fn run_probe(db: &Db, d: &Deployment, p: &Probe) -> Result<Result<(), Stri
                 let verdict = match (status_ok, body_ok) {
                     (true, true) => "as expected".to_string(),
                     (false, _) => format!("expected status {}", p.expect_status),
+                    (true, false) if cut => format!(
+                        "the first {} KiB of the body do not contain {want:?}",
+                        probe_http::BODY_CAP / 1024
+                    ),
                     (true, false) => format!("the body does not contain {want:?}"),
                 };
                 (
                     status_ok && body_ok,
                     Some(status),
+                    format!("HTTP {status}, {verdict}"),
                     format!("HTTP {status}, {verdict}; body: {excerpt}"),
                 )
             }
@@ -256,7 +272,10 @@ async fn run_probe(db: &Db, d: &Deployment, p: &Probe) -> Result<Result<(), Stri
         if ok {
             return Ok(Ok(()));
         }
-        last = evidence;
+        last = summary;
+        if refused.is_some() {
+            break; // no retry makes a refused address allowed
+        }
         if attempt <= p.retries {
             tokio::time::sleep(RETRY_PAUSE).await;
         }

@@ -91,6 +91,7 @@ impl<S> FromRequestParts<S> for Caller
 where
     S: Send + Sync,
     Db: FromRef<S>,
+    app::auth::ssr::SessionLifetime: FromRef<S>,
 {
     type Rejection = ApiError;
 
@@ -119,16 +120,10 @@ where
         let session = tower_sessions::Session::from_request_parts(parts, state)
             .await
             .map_err(|_| unauthorized())?;
-        let id: Option<String> = session
-            .get(app::auth::ssr::USER_ID_KEY)
+        let lifetime = app::auth::ssr::SessionLifetime::from_ref(state);
+        match app::auth::ssr::session_user_of(&db, &session, lifetime)
             .await
-            .map_err(|e| anyhow::anyhow!("reading the session: {e}"))?;
-        let Some(id) = id else {
-            return Err(unauthorized());
-        };
-        match app::auth::ssr::load_user(&db, &id)
-            .await
-            .map_err(anyhow::Error::from)?
+            .map_err(|e| anyhow::anyhow!("checking the session: {e}"))?
         {
             Some(user) => Ok(Caller { user, scopes: None }),
             None => Err(unauthorized()),

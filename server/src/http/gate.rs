@@ -1,11 +1,13 @@
-//! Two request checks in front of the routes.
+//! Three request checks in front of the routes.
 //!
+//! * With `--public-url`, browser requests must name its host (421 otherwise).
 //! * Pages other than the public ones need a signed-in user: without one, a redirect to
 //!   the login page that comes back afterwards. Unknown paths pass through to the 404 page.
 //! * Requests that change state (anything but GET/HEAD/OPTIONS) must come from this site:
-//!   a browser's `Origin` (or `Sec-Fetch-Site`) naming another site is refused.
+//!   a browser's `Origin` (or `Sec-Fetch-Site`) naming another site is refused. With a
+//!   public URL the origin must be exactly its origin.
 
-use app::auth::ssr::{load_user, USER_ID_KEY};
+use app::auth::ssr::{session_user_of, SessionLifetime};
 use app::db::Db;
 use axum::extract::{Request, State};
 use axum::http::{header, Method, StatusCode};
@@ -55,7 +57,7 @@ fn segments(path: &str) -> impl Iterator<Item = &str> {
 }
 
 pub async fn require_sign_in(
-    State((protected, db)): State<(Arc<ProtectedPaths>, Db)>,
+    State((protected, db, lifetime)): State<(Arc<ProtectedPaths>, Db, SessionLifetime)>,
     session: Session,
     mut request: Request,
     next: Next,
@@ -64,31 +66,16 @@ pub async fn require_sign_in(
     if !is_page || !protected.matches(request.uri().path()) {
         return next.run(request).await;
     }
-    let user_id: Option<String> = match session.get(USER_ID_KEY).await {
-        Ok(id) => id,
+    let user = match session_user_of(&db, &session, lifetime).await {
+        Ok(user) => user,
         Err(e) => {
-            tracing::error!(error = %e, "session store failed");
+            tracing::error!(error = %e, "checking the session failed");
             return (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "session store unavailable\n",
+                StatusCode::SERVICE_UNAVAILABLE,
+                "session store or database unavailable\n",
             )
                 .into_response();
         }
-    };
-    let user = match user_id {
-        None => None,
-        Some(id) => match load_user(&db, &id).await {
-            Ok(Some(user)) => Some(user),
-            Ok(None) => {
-                // The user was removed or disabled since signing in.
-                let _ = session.flush().await;
-                None
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "loading the session's user failed");
-                return (StatusCode::SERVICE_UNAVAILABLE, "database unavailable\n").into_response();
-            }
-        },
     };
     if let Some(user) = user {
         // The page's server functions read it from here instead of loading it again.
@@ -105,7 +92,64 @@ pub async fn require_sign_in(
     Redirect::to(&format!("/login?{query}")).into_response()
 }
 
-pub async fn same_origin_mutations(request: Request, next: Next) -> Response {
+/// The public address from `--public-url`, as the checks compare it.
+pub struct Public {
+    /// `scheme://host[:port]`, as browsers send it in `Origin`.
+    origin: String,
+    /// `host[:port]`, as browsers send it in `Host`.
+    host: String,
+}
+
+impl Public {
+    pub fn new(url: &url::Url) -> Public {
+        let origin = url.origin().ascii_serialization();
+        let host = origin
+            .split_once("://")
+            .map(|(_, h)| h.to_string())
+            .unwrap_or_default();
+        Public { origin, host }
+    }
+}
+
+/// Paths that machines call by whatever name reaches the server (kubelet probes, Flux's
+/// webhooks and fetches, API clients with tokens): no Host check for them.
+fn machine_path(path: &str) -> bool {
+    matches!(path, "/healthz" | "/readyz")
+        || ["/hooks/", "/git/", "/api/v1/"]
+            .iter()
+            .any(|p| path.starts_with(p))
+}
+
+/// With a public URL, a browser request must name its host: a page served under any other
+/// name (DNS rebinding, a stray virtual host) is refused with 421.
+pub async fn known_host(
+    State(public): State<Option<Arc<Public>>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let Some(public) = public else {
+        return next.run(request).await;
+    };
+    let host = request
+        .headers()
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok());
+    if machine_path(request.uri().path()) || host == Some(public.host.as_str()) {
+        return next.run(request).await;
+    }
+    tracing::warn!(host = ?host, "refused a request for another host name");
+    (
+        StatusCode::MISDIRECTED_REQUEST,
+        format!("this server answers as {}\n", public.origin),
+    )
+        .into_response()
+}
+
+pub async fn same_origin_mutations(
+    State(public): State<Option<Arc<Public>>>,
+    request: Request,
+    next: Next,
+) -> Response {
     if matches!(
         *request.method(),
         Method::GET | Method::HEAD | Method::OPTIONS
@@ -118,13 +162,16 @@ pub async fn same_origin_mutations(request: Request, next: Next) -> Response {
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v == "cross-site");
     let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
-    let foreign_origin = match (
-        headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()),
-        host,
-    ) {
+    let origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok());
+    let foreign_origin = match (origin, &public) {
+        // With a public URL, the whole origin (scheme too) must be it.
+        (Some(origin), Some(public)) => origin != public.origin,
+        // Otherwise the origin's host must be the Host the request was sent to.
         // "null" origins (sandboxed frames, some redirects) are refused too.
-        (Some(origin), Some(host)) => origin.split_once("://").map(|(_, h)| h) != Some(host),
-        (Some(_), None) => true,
+        (Some(origin), None) => match host {
+            Some(host) => origin.split_once("://").map(|(_, h)| h) != Some(host),
+            None => true,
+        },
         (None, _) => false,
     };
     if cross_site || foreign_origin {

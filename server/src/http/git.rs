@@ -31,7 +31,8 @@ pub fn routes() -> Router<AppState> {
         .route("/git/{repo}/git-upload-pack", post(upload_pack))
         .route("/git/{repo}/git-receive-pack", post(receive_pack))
         .route("/git/{repo}/{*rest}", get(dumb))
-        // git gzips large negotiation requests.
+        // git gzips large negotiation requests. The body is decompressed as the handler
+        // reads it, after the token check, and `upload_pack` caps what it reads.
         .layer(tower_http::decompression::RequestDecompressionLayer::new())
         .layer(DefaultBodyLimit::max(MAX_REQUEST))
 }
@@ -207,11 +208,25 @@ async fn upload_pack(
     State(db): State<Db>,
     Path(repo): Path<String>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Body,
 ) -> Response {
+    // The token is checked before a byte of the body is read (or gunzipped): an anonymous
+    // client costs one header parse. The limit counts decompressed bytes.
     let (path, branches) = match open(&db, &repo, &headers).await {
         Ok(p) => p,
         Err(r) => return r,
+    };
+    let body: Bytes = match axum::body::to_bytes(body, MAX_REQUEST).await {
+        Ok(b) => b,
+        Err(e) => {
+            return plain(
+                StatusCode::BAD_REQUEST,
+                format!(
+                    "the request body could not be read (over {} MiB once decompressed, or not valid gzip): {e}",
+                    MAX_REQUEST >> 20
+                ),
+            )
+        }
     };
     let child = upload_pack_command(&branches)
         .arg("--stateless-rpc")

@@ -1,13 +1,20 @@
 //! Sign-in and sign-out as plain form posts: they work before (or without) hydration, and
 //! they write the session outside any streamed page.
 
+use super::throttle::{Refusal, SignInGuard};
 use super::AppState;
-use app::auth::{safe_next, ssr::verify_login, ssr::USER_ID_KEY};
-use axum::extract::State;
-use axum::http::StatusCode;
+use app::auth::safe_next;
+use app::auth::ssr::{
+    now_millis, password_is, session_user_of, set_password, verify_login, SIGNED_IN_AT_KEY,
+    USER_ID_KEY,
+};
+use app::db::Db;
+use axum::extract::{ConnectInfo, State};
+use axum::http::{header, Extensions, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
 use serde::Deserialize;
+use std::net::SocketAddr;
 use tower_sessions::Session;
 
 #[derive(Deserialize)]
@@ -20,16 +27,29 @@ pub struct SignInForm {
 pub async fn sign_in(
     State(state): State<AppState>,
     session: Session,
+    extensions: Extensions,
     Form(form): Form<SignInForm>,
 ) -> Response {
     let next = same_origin(safe_next(form.next.as_deref()));
+    let address = extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip());
+    let guard = &state.sign_in;
+    let ticket = match guard.admit(&form.username, address).await {
+        Ok(t) => t,
+        Err(refusal) => return refused(refusal, address),
+    };
     match verify_login(&state.db, &form.username, &form.password).await {
         Ok(Some(user)) => {
+            ticket.succeeded();
             // A new session id at login: a session id planted before login is worthless.
             if let Err(e) = session.cycle_id().await {
                 return internal(e);
             }
             if let Err(e) = session.insert(USER_ID_KEY, &user.id).await {
+                return internal(e);
+            }
+            if let Err(e) = session.insert(SIGNED_IN_AT_KEY, now_millis()).await {
                 return internal(e);
             }
             tracing::info!(user = %user.name, "signed in");
@@ -47,19 +67,27 @@ pub async fn sign_in(
             Redirect::to(&next).into_response()
         }
         Ok(None) => {
-            tracing::warn!(user = %form.username, "sign-in refused: wrong user name or password");
-            // Recorded too (the name as typed, never the password): guessing shows up.
-            let _ = app::audit::ssr::append(
-                &state.db,
-                "anonymous",
-                "login.refused",
-                &format!(
-                    "user:{}",
-                    form.username.chars().take(64).collect::<String>()
-                ),
-                serde_json::json!({}),
-            )
-            .await;
+            drop(ticket);
+            // The typed name is written only when it names a user: an unknown "name" is
+            // sometimes a password typed into the wrong box.
+            let is_user = match user_exists(&state.db, &form.username).await {
+                Ok(b) => b,
+                Err(e) => return internal(e),
+            };
+            let label = guard.label(&form.username, is_user);
+            tracing::warn!(user = %label, "sign-in refused: wrong user name or password");
+            if guard.failed(&label, address) {
+                // The first failure of a name is written at once; repeats are counted and
+                // written as one entry by `audit_failed_sign_ins`.
+                let _ = app::audit::ssr::append(
+                    &state.db,
+                    "anonymous",
+                    "login.refused",
+                    &format!("user:{label}"),
+                    serde_json::json!({ "count": 1, "addresses": address.map(|a| vec![a.to_string()]).unwrap_or_default() }),
+                )
+                .await;
+            }
             let query =
                 serde_urlencoded::to_string([("error", "invalid"), ("next", next.as_str())])
                     .expect("two string pairs always encode");
@@ -67,6 +95,147 @@ pub async fn sign_in(
         }
         Err(e) => internal(e),
     }
+}
+
+/// 429 (with `Retry-After`) or 503, as a small page that leads back to the form.
+fn refused(refusal: Refusal, address: Option<std::net::IpAddr>) -> Response {
+    let (status, wait, text) = match refusal {
+        Refusal::TooMany(wait) => (
+            StatusCode::TOO_MANY_REQUESTS,
+            wait,
+            "Too many failed sign-ins for this user name or from this address.",
+        ),
+        Refusal::Busy => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            std::time::Duration::from_secs(1),
+            "The server is busy checking other sign-ins.",
+        ),
+    };
+    let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    tracing::warn!(address = ?address, retry_after = seconds, "sign-in throttled");
+    let body = format!(
+        "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>Sign in later</title></head>\
+         <body><main><h1>Sign in later</h1><p>{text} Try again in {seconds} s.</p>\
+         <p><a href=\"/login\">Back to sign-in</a></p></main></body></html>"
+    );
+    (
+        status,
+        [
+            (header::RETRY_AFTER, seconds.to_string()),
+            (header::CONTENT_TYPE, "text/html; charset=utf-8".to_string()),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+/// Writes the counts of failed sign-ins gathered since the last call, one audit entry per
+/// name; run every half minute by the server.
+pub async fn audit_failed_sign_ins(db: &Db, guard: &SignInGuard) {
+    for (label, counts) in guard.drain() {
+        let addresses: Vec<String> = counts.addresses.iter().map(|a| a.to_string()).collect();
+        let written = app::audit::ssr::append(
+            db,
+            "anonymous",
+            "login.refused",
+            &format!("user:{label}"),
+            serde_json::json!({ "count": counts.count, "addresses": addresses }),
+        )
+        .await;
+        if let Err(e) = written {
+            tracing::warn!(error = %e, "auditing failed sign-ins");
+        }
+    }
+}
+
+async fn user_exists(db: &Db, name: &str) -> Result<bool, sqlx::Error> {
+    let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM users WHERE name = $1")
+        .bind(name)
+        .fetch_one(&db.pool)
+        .await?;
+    Ok(n > 0)
+}
+
+#[derive(Deserialize)]
+pub struct PasswordForm {
+    current: String,
+    new: String,
+    repeat: String,
+}
+
+/// The signed-in user changes their own password. The current one is checked through the
+/// same throttle as sign-in (a stolen session must not become a password oracle); the
+/// change ends every other session of the user and renews this one.
+pub async fn change_password(
+    State(state): State<AppState>,
+    session: Session,
+    extensions: Extensions,
+    Form(form): Form<PasswordForm>,
+) -> Response {
+    let answer =
+        |outcome: &str| Redirect::to(&format!("/account?password={outcome}")).into_response();
+    let user = match session_user_of(&state.db, &session, state.session_lifetime).await {
+        Ok(Some(user)) => user,
+        Ok(None) => return Redirect::to("/login?next=%2Faccount").into_response(),
+        Err(e) => return internal(e),
+    };
+    if form.new.is_empty() {
+        return answer("empty");
+    }
+    if form.new != form.repeat {
+        return answer("mismatch");
+    }
+    let address = extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip());
+    let ticket = match state.sign_in.admit(&user.name, address).await {
+        Ok(t) => t,
+        Err(refusal) => return refused(refusal, address),
+    };
+    match password_is(&state.db, &user.name, &form.current).await {
+        Ok(true) => ticket.succeeded(),
+        Ok(false) => {
+            drop(ticket);
+            tracing::warn!(user = %user.name, "password change refused: wrong current password");
+            if state.sign_in.failed(&user.name, address) {
+                let _ = app::audit::ssr::append(
+                    &state.db,
+                    &user.name,
+                    "password.refused",
+                    &format!("user:{}", user.name),
+                    serde_json::json!({ "count": 1 }),
+                )
+                .await;
+            }
+            return answer("wrong");
+        }
+        Err(e) => return internal(e),
+    }
+    let since = match set_password(&state.db, &user.name, &form.new).await {
+        Ok(Some(t)) => t,
+        Ok(None) => return Redirect::to("/login").into_response(),
+        Err(e) => return internal(e),
+    };
+    // This session goes on under a new id; all others signed in before `since`.
+    if let Err(e) = session.cycle_id().await {
+        return internal(e);
+    }
+    if let Err(e) = session.insert(SIGNED_IN_AT_KEY, since).await {
+        return internal(e);
+    }
+    if let Err(e) = app::audit::ssr::append(
+        &state.db,
+        &user.name,
+        "user.password",
+        &format!("user:{}", user.name),
+        serde_json::json!({ "by": "self" }),
+    )
+    .await
+    {
+        return internal(e);
+    }
+    tracing::info!(user = %user.name, "password changed");
+    answer("changed")
 }
 
 pub async fn sign_out(session: Session) -> Response {

@@ -1,7 +1,7 @@
 //! The web server: pages (Leptos SSR + hydration), server functions, login, health checks.
 //!
-//! Layers, outermost first: request tracing → sessions → same-origin check for mutations →
-//! sign-in gate for pages → routes.
+//! Layers, outermost first: request tracing → sessions → host check (with a public URL) →
+//! same-origin check for mutations → sign-in gate for pages → routes.
 
 mod api;
 mod flux;
@@ -11,13 +11,15 @@ mod health;
 mod login;
 mod run_logs;
 mod site;
+mod throttle;
 
 pub use site::leptos_options;
 
 use crate::database::{Database, SessionPool};
+use app::auth::ssr::SessionLifetime;
 use app::db::Db;
 use app::{shell, App};
-use axum::extract::FromRef;
+use axum::extract::{DefaultBodyLimit, FromRef};
 use axum::routing::{get, post};
 use axum::Router;
 use leptos::config::LeptosOptions;
@@ -37,6 +39,9 @@ pub struct AppState {
     pub db: Db,
     /// Wakes this process's runner when a hook queues work.
     pub wake: crate::runner::Wake,
+    /// Sign-in throttling and the bound on password hashing.
+    pub sign_in: Arc<throttle::SignInGuard>,
+    pub session_lifetime: SessionLifetime,
 }
 
 /// Web-server settings that are not about the database.
@@ -46,7 +51,15 @@ pub struct WebConfig {
     pub secure_cookies: bool,
     /// Shared with the in-process runner, if any.
     pub wake: crate::runner::Wake,
+    /// A session ends this long after sign-in, however active.
+    pub session_lifetime: SessionLifetime,
+    /// The address people reach fluxgate at (`--public-url`): browser requests must name
+    /// its host, cross-site checks compare against its origin, and https makes the
+    /// session cookie `Secure`.
+    pub public_url: Option<url::Url>,
 }
+
+const FORM_LIMIT: usize = 16 * 1024;
 
 /// Builds the whole application router.
 pub fn router(database: &Database, options: LeptosOptions, config: &WebConfig) -> Router {
@@ -54,21 +67,41 @@ pub fn router(database: &Database, options: LeptosOptions, config: &WebConfig) -
         leptos_options: options,
         db: database.db.clone(),
         wake: config.wake.clone(),
+        sign_in: Arc::new(throttle::SignInGuard::default()),
+        session_lifetime: config.session_lifetime,
     };
+    spawn_sign_in_auditor(&state);
     let routes = generate_route_list(App);
     let protected = Arc::new(gate::ProtectedPaths::new(
         routes.iter().map(|r| r.path().to_string()),
         app::PUBLIC_PATHS,
     ));
 
+    let public = config
+        .public_url
+        .as_ref()
+        .map(gate::Public::new)
+        .map(Arc::new);
     let db = state.db.clone();
-    let context = move || provide_context(db.clone());
+    let lifetime = config.session_lifetime;
+    let context = move || {
+        provide_context(db.clone());
+        provide_context(lifetime);
+    };
 
     let router = Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
-        .route("/login", post(login::sign_in))
+        // Forms of a few fields: 16 KiB is plenty (axum's default would be 2 MiB).
+        .route(
+            "/login",
+            post(login::sign_in).layer(DefaultBodyLimit::max(FORM_LIMIT)),
+        )
         .route("/logout", post(login::sign_out))
+        .route(
+            "/account/password",
+            post(login::change_password).layer(DefaultBodyLimit::max(FORM_LIMIT)),
+        )
         .merge(api::routes())
         .merge(git::routes())
         .merge(flux::routes())
@@ -80,10 +113,17 @@ pub fn router(database: &Database, options: LeptosOptions, config: &WebConfig) -
             context, shell,
         ))
         .layer(axum::middleware::from_fn_with_state(
-            (protected, state.db.clone()),
+            (protected, state.db.clone(), config.session_lifetime),
             gate::require_sign_in,
         ))
-        .layer(axum::middleware::from_fn(gate::same_origin_mutations))
+        .layer(axum::middleware::from_fn_with_state(
+            public.clone(),
+            gate::same_origin_mutations,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            public,
+            gate::known_host,
+        ))
         .with_state(state);
 
     let router = match &database.sessions {
@@ -93,6 +133,18 @@ pub fn router(database: &Database, options: LeptosOptions, config: &WebConfig) -
         }
     };
     router.layer(TraceLayer::new_for_http())
+}
+
+/// Failed sign-ins are audited as counts: this writes them every half minute.
+fn spawn_sign_in_auditor(state: &AppState) {
+    let (db, guard) = (state.db.clone(), state.sign_in.clone());
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(std::time::Duration::from_secs(30));
+        loop {
+            every.tick().await;
+            login::audit_failed_sign_ins(&db, &guard).await;
+        }
+    });
 }
 
 fn with_sessions<S>(router: Router, store: S, config: &WebConfig) -> Router
@@ -116,7 +168,13 @@ where
         // Lax, not Strict: a link to a change request from chat must open signed in.
         // Cross-site mutations are refused by the same-origin check instead.
         .with_same_site(SameSite::Lax)
-        .with_secure(config.secure_cookies)
+        .with_secure(
+            config.secure_cookies
+                || config
+                    .public_url
+                    .as_ref()
+                    .is_some_and(|u| u.scheme() == "https"),
+        )
         .with_expiry(Expiry::OnInactivity(time::Duration::hours(12)));
     router.layer(layer)
 }
@@ -127,7 +185,11 @@ pub async fn serve(
     router: Router,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown)
-        .await
+    // The client's address is what sign-in throttling counts by.
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
 }

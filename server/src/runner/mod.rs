@@ -47,6 +47,8 @@ pub struct RunnerConfig {
     pub max_limits: crate::pipeline::limits::Limits,
     /// Overrides every kind's `job_limit` (tests use a short one).
     pub job_limit: Option<Duration>,
+    /// Probes may reach link-local and cloud metadata addresses (an admin's choice).
+    pub probes_may_reach_link_local: bool,
 }
 
 impl RunnerConfig {
@@ -59,6 +61,7 @@ impl RunnerConfig {
             isolation: Arc::new(sandbox::Isolation::detect(&data_dir, false)),
             max_limits: crate::pipeline::limits::MAXIMA,
             job_limit: None,
+            probes_may_reach_link_local: false,
             data_dir,
         }
     }

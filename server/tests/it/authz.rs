@@ -17,6 +17,10 @@ const ELSEWHERE: &[(&str, &str)] = &[
         "/logout",
         "ends the caller's own session (web::sign_out_ends_the_session)",
     ),
+    (
+        "/account/password",
+        "the caller's own password, current one required (web::password_change_ends_other_sessions)",
+    ),
     ("/hooks/flux/{cluster}", "Flux's signed events (runs::flux)"),
     ("/git/{repo}/info/refs", "git-read scopes (gitserve)"),
     ("/git/{repo}/git-upload-pack", "git-read scopes (gitserve)"),

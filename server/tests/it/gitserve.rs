@@ -350,3 +350,44 @@ async fn tokens_reach_only_what_their_scopes_name() {
     .is_err());
     server.stop().await;
 }
+
+/// Issue 16: the token is checked before the body is read or gunzipped, and what is read
+/// is capped once decompressed. On the old order an anonymous 64 MiB gzip bomb was
+/// inflated first and answered 413; now it is 401 at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn git_bodies_are_read_only_after_the_token_and_capped_decompressed() {
+    let server = TestServer::start(Backend::Sqlite).await;
+    let bomb = Command::new("sh")
+        .args(["-c", "head -c 67108864 /dev/zero | gzip -c"])
+        .output()
+        .unwrap()
+        .stdout;
+    assert!(bomb.len() < 1 << 20, "{} bytes", bomb.len());
+    let url = format!("http://{}/git/gitops.git/git-upload-pack", server.addr);
+    let post = |auth: Option<String>| {
+        let mut r = reqwest::Client::new()
+            .post(&url)
+            .header("content-type", "application/x-git-upload-pack-request")
+            .header("content-encoding", "gzip")
+            .body(bomb.clone());
+        if let Some(a) = auth {
+            r = r.header("authorization", a);
+        }
+        r.send()
+    };
+    let started = std::time::Instant::now();
+    let r = post(None).await.unwrap();
+    assert_eq!(r.status(), reqwest::StatusCode::UNAUTHORIZED);
+    let r = post(Some("Bearer not-a-token".into())).await.unwrap();
+    assert_eq!(r.status(), reqwest::StatusCode::UNAUTHORIZED);
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    let token = git_token(&server, &["dev"]).await;
+    let r = post(Some(format!("Bearer {token}"))).await.unwrap();
+    assert_eq!(r.status(), reqwest::StatusCode::BAD_REQUEST);
+    assert!(r
+        .text()
+        .await
+        .unwrap()
+        .contains("over 32 MiB once decompressed"));
+    server.stop().await;
+}

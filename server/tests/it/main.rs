@@ -12,5 +12,6 @@ mod pipeline;
 mod processes;
 mod render;
 mod runs;
+mod signin;
 mod support;
 mod web;

@@ -66,6 +66,11 @@ pub struct TestServer {
 
 impl TestServer {
     pub async fn start(backend: Backend) -> TestServer {
+        Self::start_with(backend, |_| {}).await
+    }
+
+    /// As [`TestServer::start`], with web settings changed by `tune`.
+    pub async fn start_with(backend: Backend, tune: impl FnOnce(&mut WebConfig)) -> TestServer {
         let dir = tempfile::tempdir().unwrap();
         let pg_url = match backend {
             Backend::Sqlite => None,
@@ -79,16 +84,27 @@ impl TestServer {
             .execute(&database.db.pool)
             .await
             .unwrap();
+        let mut config = WebConfig {
+            secure_cookies: false,
+            wake: Default::default(),
+            session_lifetime: Default::default(),
+            public_url: None,
+        };
+        tune(&mut config);
+        Self::serve(database, dir, pg_url, config).await
+    }
+
+    /// A server on a database made elsewhere (e.g. restored from a backup), without the
+    /// demo seeding; `pg_url`'s database is dropped at `stop`.
+    pub async fn serve(
+        database: Database,
+        dir: TempDir,
+        pg_url: Option<String>,
+        config: WebConfig,
+    ) -> TestServer {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let router = http::router(
-            &database,
-            http::leptos_options(addr),
-            &WebConfig {
-                secure_cookies: false,
-                wake: Default::default(),
-            },
-        );
+        let router = http::router(&database, http::leptos_options(addr), &config);
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(http::serve(listener, router, async {
             let _ = stopped.await;
@@ -101,6 +117,11 @@ impl TestServer {
             stop: Some(stop),
             task: Some(task),
         }
+    }
+
+    /// The PostgreSQL database's URL, when the server runs on one.
+    pub fn pg_url(&self) -> Option<&str> {
+        self.pg_url.as_deref()
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -306,6 +306,24 @@ async fn a_failing_probe_fails_the_change_with_its_evidence(p: &Pipes) {
         p.changes(&bob, "staging").await.is_empty(),
         "nothing is promoted"
     );
+    // What the probe read is for developers and up; a viewer sees only that it failed
+    // (the deployment's message carries the verdict, never the body).
+    app::auth::ssr::create_user(db, "vera", "vera-pw", app::auth::Role::Viewer, &[])
+        .await
+        .unwrap();
+    for (user, password, sees) in [("vera", "vera-pw", false), ("alice", "demo", true)] {
+        let c = p.server.client();
+        p.server.sign_in(&c, user, password).await;
+        let r = c
+            .get(p.server.url(&format!("/changes/{id}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{user}");
+        let html = r.text().await.unwrap();
+        assert!(html.contains("does not contain"), "{user}: {html}");
+        assert_eq!(html.contains("old-version"), sees, "{user}: {html}");
+    }
 }
 
 async fn a_generic_provider_sends_a_bearer_token(p: &Pipes) {

@@ -2,8 +2,10 @@
 //! process, real git repositories (the demo's bare repositories, pushed to by the tests)
 //! and real child processes for the steps.
 
+mod anchors;
 mod api;
 mod authorship;
+mod backup;
 mod cleartext;
 mod failures;
 mod flow;
