@@ -131,8 +131,8 @@ pub async fn verify(db: &Db) -> Result<std::result::Result<String, String>> {
             chain.entries
         )));
     }
-    let repo = match app::changes::merge::gitops_path(db).await {
-        Ok(p) if p.exists() => p,
+    let repo = match app::changes::merge::recorded_gitops_path(db).await? {
+        Some(p) if p.exists() => p,
         _ => {
             return Ok(Ok(format!(
                 "audit log intact: {} entries (no GitOps repository yet, so no anchors to check)",

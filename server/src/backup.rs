@@ -83,7 +83,7 @@ pub async fn backup(
             .context("pg_dump (from Debian's postgresql-client)")?;
         }
     }
-    let gitops_repo = gitops_setting(db).await?;
+    let gitops_repo = app::changes::merge::recorded_gitops_path(db).await?;
     let mut sources: Vec<PathBuf> = Vec::new();
     if let Ok(entries) = std::fs::read_dir(data_dir.join("repos")) {
         for entry in entries {
@@ -230,7 +230,7 @@ async fn repoint(
             .map(|rest| data_dir.join(rest).to_string_lossy().into_owned())
     };
     let db = &database.db;
-    if let Some(old) = gitops_setting(db).await? {
+    if let Some(old) = app::changes::merge::recorded_gitops_path(db).await? {
         if let Some(new) = map(&old.to_string_lossy()) {
             sqlx::query("UPDATE settings SET value = $1 WHERE key = 'gitops.repo_path'")
                 .bind(new)
@@ -251,14 +251,6 @@ async fn repoint(
         }
     }
     Ok(())
-}
-
-async fn gitops_setting(db: &app::db::Db) -> Result<Option<PathBuf>> {
-    let row: Option<(String,)> =
-        sqlx::query_as("SELECT value FROM settings WHERE key = 'gitops.repo_path'")
-            .fetch_optional(&db.pool)
-            .await?;
-    Ok(row.map(|(p,)| PathBuf::from(p)))
 }
 
 async fn postgres_is_empty(url: &str) -> Result<bool> {

@@ -19,15 +19,18 @@ use std::path::PathBuf;
 
 /// Where the hosted GitOps repository is (recorded in settings at startup).
 pub async fn gitops_path(db: &Db) -> Result<PathBuf, AppError> {
-    let row = sqlx::query("SELECT value FROM settings WHERE key = 'gitops.repo_path'")
-        .fetch_optional(&db.pool)
-        .await?;
-    match row {
-        Some(r) => Ok(PathBuf::from(r.try_get::<String, _>("value")?)),
-        None => Err(AppError::internal(
-            "the GitOps repository path is not configured",
-        )),
-    }
+    recorded_gitops_path(db)
+        .await?
+        .ok_or_else(|| AppError::internal("the GitOps repository path is not configured"))
+}
+
+/// The recorded GitOps repository path, `None` before any process recorded one.
+pub async fn recorded_gitops_path(db: &Db) -> Result<Option<PathBuf>, sqlx::Error> {
+    let row: Option<(String,)> =
+        sqlx::query_as("SELECT value FROM settings WHERE key = 'gitops.repo_path'")
+            .fetch_optional(&db.pool)
+            .await?;
+    Ok(row.map(|(p,)| PathBuf::from(p)))
 }
 
 async fn env_branch(db: &Db, change_id: &str) -> Result<(String, String), AppError> {

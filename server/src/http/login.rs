@@ -31,9 +31,7 @@ pub async fn sign_in(
     Form(form): Form<SignInForm>,
 ) -> Response {
     let next = same_origin(safe_next(form.next.as_deref()));
-    let address = extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip());
+    let address = client_address(&extensions);
     let guard = &state.sign_in;
     let ticket = match guard.admit(&form.username, address).await {
         Ok(t) => t,
@@ -148,6 +146,14 @@ pub async fn audit_failed_sign_ins(db: &Db, guard: &SignInGuard) {
     }
 }
 
+/// The peer's address, which throttling counts by (absent when served without connect
+/// info, e.g. a router driven in-process).
+fn client_address(extensions: &Extensions) -> Option<std::net::IpAddr> {
+    extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip())
+}
+
 async fn user_exists(db: &Db, name: &str) -> Result<bool, sqlx::Error> {
     let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM users WHERE name = $1")
         .bind(name)
@@ -185,9 +191,7 @@ pub async fn change_password(
     if form.new != form.repeat {
         return answer("mismatch");
     }
-    let address = extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip());
+    let address = client_address(&extensions);
     let ticket = match state.sign_in.admit(&user.name, address).await {
         Ok(t) => t,
         Err(refusal) => return refused(refusal, address),
