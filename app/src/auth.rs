@@ -212,16 +212,10 @@ pub mod ssr {
             .map_err(AppError::internal)?
             .unwrap_or(i64::MIN);
         let age = now_millis().saturating_sub(since);
-        let valid_after: Option<(i64,)> =
-            sqlx::query_as("SELECT sessions_valid_after FROM users WHERE id = $1")
-                .bind(&id)
-                .fetch_optional(&db.pool)
-                .await?;
-        let holds = age >= 0
-            && (age as u128) < lifetime.0.as_millis()
-            && valid_after.is_some_and(|(after,)| since >= after);
-        let user = if holds {
-            load_user(db, &id).await?
+        let user = if age >= 0 && (age as u128) < lifetime.0.as_millis() {
+            load_user_since(db, &id)
+                .await?
+                .and_then(|(user, valid_after)| (since >= valid_after).then_some(user))
         } else {
             None
         };
@@ -422,12 +416,21 @@ pub mod ssr {
 
     /// Loads an enabled user by id with their groups.
     pub async fn load_user(db: &Db, id: &str) -> Result<Option<SignedInUser>, sqlx::Error> {
-        let row: Option<(String, String, String)> =
-            sqlx::query_as("SELECT id, name, role FROM users WHERE id = $1 AND disabled = 0")
-                .bind(id)
-                .fetch_optional(&db.pool)
-                .await?;
-        let Some((id, name, role)) = row else {
+        Ok(load_user_since(db, id).await?.map(|(user, _)| user))
+    }
+
+    /// An enabled user with the time before which their sessions no longer hold.
+    async fn load_user_since(
+        db: &Db,
+        id: &str,
+    ) -> Result<Option<(SignedInUser, i64)>, sqlx::Error> {
+        let row: Option<(String, String, String, i64)> = sqlx::query_as(
+            "SELECT id, name, role, sessions_valid_after FROM users WHERE id = $1 AND disabled = 0",
+        )
+        .bind(id)
+        .fetch_optional(&db.pool)
+        .await?;
+        let Some((id, name, role, valid_after)) = row else {
             return Ok(None);
         };
         let role = role
@@ -439,12 +442,13 @@ pub mod ssr {
         .bind(&id)
         .fetch_all(&db.pool)
         .await?;
-        Ok(Some(SignedInUser {
+        let user = SignedInUser {
             id,
             name,
             role,
             groups: groups.into_iter().map(|(g,)| g).collect(),
-        }))
+        };
+        Ok(Some((user, valid_after)))
     }
 
     /// The database handle provided to every server function and page render.

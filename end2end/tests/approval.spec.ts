@@ -22,6 +22,28 @@ function alicePushes(): string {
   return git('rev-parse', 'HEAD').trim();
 }
 
+/**
+ * Waits for the change request of `sha` in `env` to be listed. When the commit's CI run
+ * failed instead, the test's failure message carries the run's error and log.
+ */
+async function waitForChange(page: import('@playwright/test').Page, sha: string, env: string) {
+  const name = `hello-web ${sha.slice(0, 7)} to ${env}`;
+  await expect(async () => {
+    const runs = await (await page.request.get('/api/v1/runs?app=hello-web')).json();
+    const failed = runs.runs.find(
+      (r: { commit_sha: string; kind: string; state: string }) =>
+        r.commit_sha === sha && r.kind === 'ci' && r.state === 'failed',
+    );
+    if (failed) {
+      const log = await (await page.request.get(`/api/v1/runs/${failed.id}/logs`)).json();
+      const lines = log.lines.map((l: { line: string }) => l.line).join('\n');
+      throw new Error(`the CI run of ${sha} failed: ${failed.error}\n${lines}`);
+    }
+    await page.goto(`/changes?env=${env}&state=open`);
+    await expect(page.getByRole('link', { name })).toBeVisible({ timeout: 1000 });
+  }).toPass({ timeout: 25_000 });
+}
+
 async function signIn(page: import('@playwright/test').Page, user: string) {
   await page.goto('/login');
   await waitForHydration(page);
@@ -38,10 +60,7 @@ test('alice pushes, bob approves dev (it merges, the demo reconciler applies it,
 
   await signIn(page, 'bob');
   // The change request appears once CI and CD ran (seconds).
-  await expect(async () => {
-    await page.goto('/changes?env=dev&state=open');
-    await expect(page.getByRole('link', { name: `hello-web ${short} to dev` })).toBeVisible({ timeout: 1000 });
-  }).toPass({ timeout: 30_000 });
+  await waitForChange(page, sha, 'dev');
   await page.getByRole('link', { name: `hello-web ${short} to dev` }).click();
   await waitForHydration(page);
   await expect(page.getByTestId('change-title')).toContainText(`hello-web ${short} to dev`);
@@ -111,10 +130,7 @@ test('alice cannot approve her own change', async ({ page }) => {
   const sha = alicePushes();
   const short = sha.slice(0, 7);
   await signIn(page, 'alice');
-  await expect(async () => {
-    await page.goto('/changes?env=dev&state=open');
-    await expect(page.getByRole('link', { name: `hello-web ${short} to dev` })).toBeVisible({ timeout: 1000 });
-  }).toPass({ timeout: 30_000 });
+  await waitForChange(page, sha, 'dev');
   await page.getByRole('link', { name: `hello-web ${short} to dev` }).click();
   await expect(page.getByTestId('cannot-review')).toContainText('authors cannot');
   await expect(page.getByTestId('approve')).toHaveCount(0);

@@ -3,8 +3,8 @@
 //! Everything the runner does (poll a repository, run a pipeline, open a change request) is
 //! a job row, so a restart loses nothing: a job is claimed by one worker, kept alive by a
 //! heartbeat, and finished as done or failed. A job whose worker died (no heartbeat for
-//! [`STALE_AFTER`]) is queued again, or marked failed as interrupted once it has used its
-//! attempts. Jobs are written to be idempotent, so running one twice is harmless.
+//! [`STALE_AFTER`], or at once when it was a process of this machine that is gone) is
+//! queued again, or marked failed as interrupted once it has used its attempts. Jobs are written to be idempotent, so running one twice is harmless.
 //!
 //! Claiming is one `UPDATE … WHERE id = (SELECT … LIMIT 1) RETURNING`; on PostgreSQL the
 //! inner select takes `FOR UPDATE SKIP LOCKED`, so several runners never wait on or take
@@ -203,19 +203,43 @@ fn is_unique_violation(e: &sqlx::Error) -> bool {
         .is_some_and(|d| d.is_unique_violation())
 }
 
-/// Takes back the jobs of dead workers: queued again while they have attempts left, failed
-/// as interrupted otherwise. Returns the jobs failed this way, so that their owners (e.g. a
-/// run) can be marked interrupted with the reason.
+/// Takes back the jobs of workers silent for `stale_after`: queued again while they have
+/// attempts left, failed as interrupted otherwise. Returns the jobs failed this way, so
+/// that their owners (e.g. a run) can be marked interrupted with the reason.
 pub async fn recover_stale(db: &Db, stale_after: Duration) -> Result<Vec<Job>> {
+    recover(db, stale_after, |_| false).await
+}
+
+/// `recover_stale`, and at once the jobs of workers that `gone` knows to have ended
+/// (`runner::identity::is_gone`: a process of this machine that no longer runs).
+pub async fn recover(
+    db: &Db,
+    stale_after: Duration,
+    gone: impl Fn(&str) -> bool,
+) -> Result<Vec<Job>> {
+    // Few rows: only jobs running right now.
     let rows = sqlx::query(
         "SELECT id, kind, payload, attempts, max_attempts, locked_by, heartbeat_at FROM jobs
-         WHERE state = 'running' AND (heartbeat_at IS NULL OR heartbeat_at < $1)",
+         WHERE state = 'running'",
     )
-    .bind(time_before(stale_after))
     .fetch_all(&db.pool)
     .await?;
+    let cutoff = time_before(stale_after);
     let mut failed = Vec::new();
     for row in rows {
+        let worker: Option<String> = row.try_get("locked_by")?;
+        let beat: Option<String> = row.try_get("heartbeat_at")?;
+        let worker = worker.unwrap_or_default();
+        let reason = if beat.as_deref().is_none_or(|b| b < cutoff.as_str()) {
+            format!(
+                "interrupted: worker {worker} stopped while running it (last heartbeat {})",
+                beat.as_deref().unwrap_or("never")
+            )
+        } else if gone(&worker) {
+            format!("interrupted: worker {worker} ended while running it (its process is gone)")
+        } else {
+            continue;
+        };
         let payload: String = row.try_get("payload")?;
         let job = Job {
             id: row.try_get("id")?,
@@ -224,14 +248,7 @@ pub async fn recover_stale(db: &Db, stale_after: Duration) -> Result<Vec<Job>> {
             attempts: row.try_get("attempts")?,
             max_attempts: row.try_get("max_attempts")?,
         };
-        let worker: Option<String> = row.try_get("locked_by")?;
-        let beat: Option<String> = row.try_get("heartbeat_at")?;
-        let worker = worker.unwrap_or_default();
-        let reason = format!(
-            "interrupted: worker {worker} stopped while running it (last heartbeat {})",
-            beat.as_deref().unwrap_or("never")
-        );
-        tracing::warn!(job = %job.id, kind = %job.kind, %reason, "taking back a stale job");
+        tracing::warn!(job = %job.id, kind = %job.kind, %reason, "taking back a job");
         if !fail(db, &job, &worker, &reason, true).await? {
             failed.push(job);
         }

@@ -30,8 +30,7 @@ use tokio::sync::{mpsc, watch};
 use super::exec_output::{
     human_duration, keep_bytes, read_outputs, render_line, LineReader, Masker,
 };
-use super::exec_process::{command, outcome_of, supervise, ProcessGroup, Scratch};
-use super::exec_sandbox;
+use super::exec_process::{outcome_of, start, supervise, Scratch, Start, Started, START_ATTEMPTS};
 use super::sandbox::Isolation;
 use crate::pipeline::limits::{show_bytes, Limits, Network};
 
@@ -117,71 +116,37 @@ pub async fn run_step(spec: StepSpec, sink: mpsc::Sender<LogLine>) -> StepResult
             return spawn_failed(&sink, &masker, started, message).await;
         }
     };
-    let mut sandboxed = None;
-    let mut cmd = match &*spec.isolation {
-        Isolation::Refused(why) => {
-            let message = format!(
-                "steps are not run without a sandbox, and none can be started here: {why}; \
-                 an administrator can start fluxgate with --unsandboxed-steps to run them anyway"
-            );
-            return spawn_failed(&sink, &masker, started, message).await;
-        }
-        // The run says so in its log and on its page (`run::execute`).
-        Isolation::Unsandboxed => command(&spec, &scratch),
-        Isolation::Sandbox(sandbox) => {
-            match exec_sandbox::prepare(sandbox, &spec, &scratch, &spec.name) {
-                Ok((cmd, prepared)) => {
-                    sink.system(exec_sandbox::describe(sandbox, &spec)).await;
-                    sandboxed = Some((sandbox, prepared));
-                    cmd
+    // The step's command never runs before its sandbox is up, so a sandbox that failed
+    // to start (a host short of processes or namespaces for a moment) is tried again.
+    let mut attempt = 1;
+    let Started {
+        mut child,
+        mut group,
+        network_helper: _network_helper,
+        cgroup,
+        ..
+    } = loop {
+        match start(&spec, &scratch).await {
+            Ok(started) => {
+                if let Some(line) = &started.sandbox {
+                    sink.system(line.clone()).await;
                 }
-                Err(e) => {
-                    let message = format!("cannot prepare the step's sandbox: {e}");
-                    return spawn_failed(&sink, &masker, started, message).await;
-                }
+                break started;
+            }
+            Err(Start::Retry(message)) if attempt < START_ATTEMPTS => {
+                let message = masker.mask(&message).into_owned();
+                sink.system(format!(
+                    "{message}; trying again (attempt {} of {START_ATTEMPTS})",
+                    attempt + 1
+                ))
+                .await;
+                tokio::time::sleep(Duration::from_millis(250 << attempt)).await;
+                attempt += 1;
+            }
+            Err(Start::Retry(message) | Start::Final(message)) => {
+                return spawn_failed(&sink, &masker, started, message).await
             }
         }
-    };
-    let mut child = match cmd.spawn() {
-        Ok(child) => child,
-        Err(e) => {
-            let message = format!("cannot start the step in {}: {e}", spec.cwd.display());
-            return spawn_failed(&sink, &masker, started, message).await;
-        }
-    };
-    drop(cmd);
-    // Without a pid there is no group to signal; kill(-0) would hit the
-    // server's own group, so this is never guessed.
-    let Some(mut group) = child.id().and_then(ProcessGroup::of) else {
-        let message = "the step started but has no process id".to_owned();
-        return spawn_failed(&sink, &masker, started, message).await;
-    };
-    // The sandbox holds the command back until its network is ready; on a failure
-    // here the group is killed (dropped armed) before the command ever runs.
-    let (_network_helper, cgroup) = match sandboxed {
-        None => (None, None),
-        Some((sandbox, prepared)) => match prepared.release(sandbox, &spec).await {
-            (Ok(helper), cgroup) => (helper, cgroup),
-            (Err(message), _) => {
-                drop(group);
-                // bubblewrap says on stderr why a sandbox died before its command ran.
-                let said = match child.stderr.take() {
-                    Some(mut stderr) => {
-                        let mut text = String::new();
-                        let read = tokio::io::AsyncReadExt::read_to_string(&mut stderr, &mut text);
-                        let _ = tokio::time::timeout(std::time::Duration::from_secs(1), read).await;
-                        text.trim().to_string()
-                    }
-                    None => String::new(),
-                };
-                let _ = child.wait().await;
-                let message = match said.is_empty() {
-                    true => message,
-                    false => format!("{message} (bubblewrap: {said})"),
-                };
-                return spawn_failed(&sink, &masker, started, message).await;
-            }
-        },
     };
 
     let lines = Lines {

@@ -1,5 +1,6 @@
-//! Process control for `super::exec`: building the sandboxed command, and
-//! waiting for, timing out and killing the step's process group.
+//! Process control for `super::exec`: starting the step (in its sandbox, tried again
+//! when the sandbox fails before the command ran), and waiting for, timing out and
+//! killing the step's process group.
 
 use std::io;
 use std::os::unix::fs::PermissionsExt;
@@ -12,6 +13,8 @@ use tokio::process::{Child, Command};
 use tokio::sync::watch;
 
 use super::exec::{Outcome, StepSpec};
+use super::exec_sandbox;
+use super::sandbox::Isolation;
 
 const DEFAULT_PATH: &str = "/usr/local/bin:/usr/bin:/bin";
 /// Time between SIGTERM and SIGKILL when a step times out.
@@ -23,6 +26,108 @@ pub(super) fn outcome_of(status: ExitStatus) -> Outcome {
         (None, Some(signal)) => Outcome::Signaled(signal),
         (None, None) => Outcome::SpawnFailed(format!("unexpected wait status: {status}")),
     }
+}
+
+/// How many times a sandbox that failed before its command ran is started.
+pub(super) const START_ATTEMPTS: u32 = 3;
+
+/// A step whose command is running.
+pub(super) struct Started {
+    pub child: Child,
+    pub group: ProcessGroup,
+    /// slirp4netns for `network: outside`, ended with the step.
+    pub network_helper: Option<Child>,
+    pub cgroup: Option<super::cgroup::Group>,
+    /// What the step's sandbox and limits came to, for its log.
+    pub sandbox: Option<String>,
+}
+
+/// Why a step did not start: `Retry` when nothing of it ran and trying again may work.
+pub(super) enum Start {
+    Retry(String),
+    Final(String),
+}
+
+pub(super) async fn start(spec: &StepSpec, scratch: &Scratch) -> Result<Started, Start> {
+    let mut sandboxed = None;
+    let mut described = None;
+    let mut cmd = match &*spec.isolation {
+        Isolation::Refused(why) => {
+            return Err(Start::Final(format!(
+                "steps are not run without a sandbox, and none can be started here: {why}; \
+                 an administrator can start fluxgate with --unsandboxed-steps to run them anyway"
+            )));
+        }
+        // The run says so in its log and on its page (`run::execute`).
+        Isolation::Unsandboxed => command(spec, scratch),
+        Isolation::Sandbox(sandbox) => {
+            match exec_sandbox::prepare(sandbox, spec, scratch, &spec.name) {
+                Ok((cmd, prepared)) => {
+                    described = Some(exec_sandbox::describe(sandbox, spec));
+                    sandboxed = Some((sandbox, prepared));
+                    cmd
+                }
+                Err(e) => {
+                    return Err(Start::Retry(format!(
+                        "cannot prepare the step's sandbox: {e}"
+                    )))
+                }
+            }
+        }
+    };
+    // Unsandboxed, a failed spawn may already have run something of the step: not retried.
+    let fail = |message: String| match sandboxed.is_some() {
+        true => Start::Retry(message),
+        false => Start::Final(message),
+    };
+    let mut child = match cmd.spawn() {
+        Ok(child) => child,
+        Err(e) => {
+            return Err(fail(format!(
+                "cannot start the step in {}: {e}",
+                spec.cwd.display()
+            )))
+        }
+    };
+    drop(cmd);
+    // Without a pid there is no group to signal; kill(-0) would hit the
+    // server's own group, so this is never guessed.
+    let Some(group) = child.id().and_then(ProcessGroup::of) else {
+        return Err(fail("the step started but has no process id".to_owned()));
+    };
+    // The sandbox holds the command back until its network is ready; on a failure
+    // here the group is killed (dropped armed) before the command ever runs.
+    let (network_helper, cgroup) = match sandboxed {
+        None => (None, None),
+        Some((sandbox, prepared)) => match prepared.release(sandbox, spec).await {
+            (Ok(helper), cgroup) => (helper, cgroup),
+            (Err(message), _) => {
+                drop(group);
+                // bubblewrap says on stderr why a sandbox died before its command ran.
+                let said = match child.stderr.take() {
+                    Some(mut stderr) => {
+                        let mut text = String::new();
+                        let read = tokio::io::AsyncReadExt::read_to_string(&mut stderr, &mut text);
+                        let _ = tokio::time::timeout(Duration::from_secs(1), read).await;
+                        text.trim().to_string()
+                    }
+                    None => String::new(),
+                };
+                let _ = child.wait().await;
+                return Err(Start::Retry(match said.is_empty() {
+                    true => message,
+                    false => format!("{message} (bubblewrap: {said})"),
+                }));
+            }
+        },
+    };
+    Ok(Started {
+        child,
+        group,
+        network_helper,
+        cgroup,
+        sandbox: described,
+    })
 }
 
 pub(super) fn command(spec: &StepSpec, scratch: &Scratch) -> Command {

@@ -508,3 +508,83 @@ async fn without_a_sandbox_steps_are_refused_with_the_reason() {
     assert!(message.contains("--unsandboxed-steps"), "{message}");
     assert!(texts(&lines, Stream::Stdout).is_empty(), "the step ran");
 }
+
+/// The host's sandbox; these tests need it (`scripts/setup.sh` installs bubblewrap and
+/// slirp4netns) rather than passing without it.
+fn sandbox(data: &Path) -> std::sync::Arc<crate::runner::sandbox::Isolation> {
+    use crate::runner::sandbox::Isolation;
+    let isolation = Isolation::detect(data, false);
+    let Isolation::Sandbox(sandbox) = &isolation else {
+        panic!("this test needs bubblewrap: {}", isolation.label());
+    };
+    if let Err(why) = sandbox.outside() {
+        panic!("this test needs network: outside: {why}");
+    }
+    std::sync::Arc::new(isolation)
+}
+
+/// bubblewrap configures the sandbox's loopback while fluxgate gives it its network; the
+/// two raced, and now and then a start failed (now each waits for the other). Starts run
+/// eight at a time, as a busy runner's do.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sandboxes_with_a_network_start_the_first_time() {
+    let data = tempfile::tempdir().unwrap();
+    let isolation = sandbox(data.path());
+    let mut tasks = tokio::task::JoinSet::new();
+    for lane in 0..8 {
+        let isolation = isolation.clone();
+        tasks.spawn(async move {
+            for n in 0..40 {
+                // A checkout of its own: the sandbox hands the step's folder to the step's user.
+                let work = tempfile::tempdir().unwrap();
+                let mut step = spec("true");
+                step.cwd = work.path().to_path_buf();
+                step.isolation = isolation.clone();
+                step.network = crate::pipeline::limits::Network::Outside;
+                step.name = format!("start-{lane}-{n}");
+                let (result, lines) = run(step).await;
+                assert_eq!(
+                    result.outcome,
+                    Outcome::Exited(0),
+                    "start {lane}/{n}: {lines:?}"
+                );
+                let retried: Vec<&str> = texts(&lines, Stream::System)
+                    .into_iter()
+                    .filter(|l| l.contains("trying again"))
+                    .collect();
+                assert!(retried.is_empty(), "start {lane}/{n}: {retried:?}");
+            }
+        });
+    }
+    while let Some(done) = tasks.join_next().await {
+        done.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn a_sandbox_that_does_not_start_is_tried_again_then_reported() {
+    let data = tempfile::tempdir().unwrap();
+    let mut step = spec("echo ran");
+    step.isolation = sandbox(data.path());
+    step.cwd = "/nonexistent/fluxgate/checkout".into();
+    let (result, lines) = run(step).await;
+    let Outcome::SpawnFailed(message) = &result.outcome else {
+        panic!("{:?}", result.outcome);
+    };
+    assert!(
+        message.contains("cannot prepare the step's sandbox"),
+        "{message}"
+    );
+    let system = texts(&lines, Stream::System);
+    assert_eq!(
+        system.iter().filter(|l| l.contains("trying again")).count(),
+        2,
+        "{system:?}"
+    );
+    assert!(
+        system[0].ends_with("trying again (attempt 2 of 3)"),
+        "{system:?}"
+    );
+    assert_eq!(system.last(), Some(&message.as_str()));
+    assert!(texts(&lines, Stream::Stdout).is_empty(), "the step ran");
+}

@@ -5,7 +5,8 @@
 //! It runs inside `fluxgate serve` (unless `--no-runner`) or alone as `fluxgate runner`;
 //! several runners may share one PostgreSQL database. Besides the workers it keeps two
 //! timers: the poll scheduler (enqueues a poll per app when it is due) and the recovery
-//! sweep (takes back jobs of dead workers and marks their runs interrupted).
+//! sweep (takes back jobs of dead workers, at once for those of this machine whose process
+//! is gone (`identity`), and marks their runs interrupted).
 
 pub mod builtins;
 mod cgroup;
@@ -15,6 +16,7 @@ mod exec_process;
 mod exec_sandbox;
 #[cfg(test)]
 mod exec_tests;
+pub mod identity;
 pub mod logs;
 pub mod poll;
 pub mod run;
@@ -109,12 +111,7 @@ pub fn start(db: Db, config: RunnerConfig, wake: Wake) -> Runner {
         config: Arc::new(config),
         wake,
     };
-    let id = format!(
-        "{}:{}:{}",
-        hostname(),
-        std::process::id(),
-        &app::db::new_id()[24..]
-    );
+    let id = identity::current();
     for n in 0..runner.config.workers.max(1) {
         let r = runner.clone();
         let worker = format!("{id}/{n}");
@@ -128,12 +125,6 @@ pub fn start(db: Db, config: RunnerConfig, wake: Wake) -> Runner {
     tokio::spawn(async move { r.recover().await });
     tracing::info!(runner = %id, workers = runner.config.workers, "runner started");
     runner
-}
-
-fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|s| s.trim().to_string())
-        .unwrap_or_else(|_| "host".into())
 }
 
 /// A job handler's failure: `retry` when trying again later may help.
@@ -296,10 +287,12 @@ impl Runner {
     }
 
     async fn recover(&self) {
+        // The first look is at start: jobs of this machine's runner that died (the process
+        // before a restart) are taken back at once.
         let mut tick = tokio::time::interval(Duration::from_secs(10));
         loop {
             tick.tick().await;
-            match jobs::recover_stale(&self.db, jobs::STALE_AFTER).await {
+            match jobs::recover(&self.db, jobs::STALE_AFTER, identity::is_gone).await {
                 Ok(failed) => {
                     for job in failed {
                         let reason = "interrupted: the runner stopped while this ran";

@@ -163,6 +163,7 @@ async fn execute(
             .await;
         let started = Instant::now();
         let mut limit_hit = None;
+        let mut not_started = None;
         let (state, exit_code, outputs, dropped) = match &step.action {
             Action::Run(command) => {
                 let env = step_env(app, run, step, &secrets);
@@ -200,7 +201,10 @@ async fn execute(
                     Outcome::Exited(c) => ("failed", Some(c as i64)),
                     Outcome::Signaled(s) => ("failed", Some(128 + s as i64)),
                     Outcome::TimedOut => ("timed_out", None),
-                    Outcome::SpawnFailed(_) => ("failed", None),
+                    Outcome::SpawnFailed(ref why) => {
+                        not_started = Some(why.clone());
+                        ("failed", None)
+                    }
                     Outcome::LimitHit(ref hit) => {
                         limit_hit = Some(hit.clone());
                         ("failed", None)
@@ -257,6 +261,11 @@ async fn execute(
                     "step {:?} failed: {}",
                     step.name,
                     limit_hit.unwrap_or_default()
+                ),
+                _ if not_started.is_some() => format!(
+                    "step {:?} could not start: {}",
+                    step.name,
+                    not_started.unwrap_or_default()
                 ),
                 ("timed_out", _) => {
                     format!("step {:?} timed out after {:?}", step.name, step.timeout)

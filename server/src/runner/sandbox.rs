@@ -355,6 +355,7 @@ impl Sandbox {
             .outside
             .as_ref()
             .map_err(|why| format!("network: outside is not available on this host ({why})"))?;
+        loopback_is_up(pid).await?;
         let (ready_read, ready_write) = pipe().map_err(|e| e.to_string())?;
         let ready_fd = ready_write.as_raw_fd();
         let mut slirp = Command::new(&outside.slirp);
@@ -436,6 +437,32 @@ impl Sandbox {
                 String::from_utf8_lossy(&out.stderr).trim()
             ))
         }
+    }
+}
+
+/// Waits until bubblewrap has brought up the sandbox's loopback. bubblewrap tells the
+/// child's pid before its child configures `lo` over netlink; slirp4netns and the host
+/// fence configuring the same namespace meanwhile made that fail now and then ("bwrap:
+/// loopback: Failed RTM_NEWADDR: No child processes": 2 of 400 starts in a loop that
+/// did what `connect` does, 0 of 400 with this wait). `lo` is up once its broadcast
+/// route exists.
+async fn loopback_is_up(pid: u32) -> Result<(), String> {
+    let routes = format!("/proc/{pid}/net/fib_trie");
+    let started = std::time::Instant::now();
+    loop {
+        match tokio::fs::read_to_string(&routes).await {
+            Ok(table) if table.contains("127.255.255.255") => return Ok(()),
+            Ok(_) => {}
+            Err(e) => {
+                return Err(format!(
+                    "the sandbox ended before its network was set up: {e}"
+                ))
+            }
+        }
+        if started.elapsed() > Duration::from_secs(10) {
+            return Err("the sandbox did not bring up its loopback in 10 s".into());
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
     }
 }
 

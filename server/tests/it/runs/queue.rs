@@ -9,7 +9,8 @@ use std::time::Duration;
 
 crate::on_both_databases!(
     claims_are_exclusive_under_concurrency,
-    dedup_and_stale_recovery
+    dedup_and_stale_recovery,
+    jobs_of_an_ended_process_here_are_taken_back_at_once
 );
 
 async fn claims_are_exclusive_under_concurrency(s: &TestServer) {
@@ -183,4 +184,47 @@ async fn twenty_pipelines_at_once_keep_every_line(backend: Backend) {
         assert_eq!(seqs.len(), lines.len());
     }
     p.stop().await;
+}
+
+/// A runner killed and started again on this machine must not leave its jobs waiting for
+/// the heartbeat timeout: the kernel says the holder is gone.
+async fn jobs_of_an_ended_process_here_are_taken_back_at_once(s: &TestServer) {
+    use server::runner::identity;
+    let db = &s.database.db;
+    let mut holder = std::process::Command::new("sleep")
+        .arg("60")
+        .spawn()
+        .unwrap();
+    let dead = format!("{}/0", identity::of_process(holder.id()).unwrap());
+    let alive = format!("{}/1", identity::current());
+    for (n, worker) in [&dead, &alive].into_iter().enumerate() {
+        jobs::enqueue(db, NewJob::new("test", serde_json::json!({ "n": n })))
+            .await
+            .unwrap();
+        jobs::claim(db, worker).await.unwrap().unwrap();
+    }
+    // While the holder lives its job stays where it is (heartbeats are fresh).
+    let taken = jobs::recover(db, jobs::STALE_AFTER, identity::is_gone)
+        .await
+        .unwrap();
+    assert!(taken.is_empty());
+    assert_eq!(jobs::count(db, "running").await.unwrap(), 2);
+
+    holder.kill().unwrap();
+    holder.wait().unwrap();
+    jobs::recover(db, jobs::STALE_AFTER, identity::is_gone)
+        .await
+        .unwrap();
+    assert_eq!(
+        jobs::count(db, "running").await.unwrap(),
+        1,
+        "the live one stays"
+    );
+    let (state, error): (String, String) =
+        sqlx::query_as("SELECT state, last_error FROM jobs WHERE locked_by IS NULL")
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+    assert_eq!(state, "queued");
+    assert!(error.contains("its process is gone"), "{error}");
 }
