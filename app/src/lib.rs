@@ -18,6 +18,8 @@ pub mod error;
 pub mod flux_status;
 #[cfg(feature = "ssr")]
 pub mod git;
+#[cfg(feature = "ssr")]
+pub mod identity;
 pub mod keys;
 pub mod layout;
 pub mod pages;

@@ -74,7 +74,7 @@ pub async fn merge_as(db: &Db, id: &str, actor: &str) -> Result<String, AppError
     if change.state == "merged" {
         return Err(AppError::Invalid("this change is already merged".into()));
     }
-    let claim = claim(db, &change).await?;
+    let claim = claim(db, &change, actor).await?;
     // Read again under the claim: what is checked is what merges.
     let result = match store::get(db, id).await {
         Ok(Some(claimed)) => merge_claimed(db, &claimed, &claim, actor).await,
@@ -87,8 +87,10 @@ pub async fn merge_as(db: &Db, id: &str, actor: &str) -> Result<String, AppError
     result
 }
 
-/// Takes the change for this merge; returns the claim's time (its token).
-async fn claim(db: &Db, change: &ChangeRequest) -> Result<String, AppError> {
+/// Takes the change for this merge; returns the claim (its token):
+/// `<time>#<id>#<process>#<actor>`, so that a claim left by a process that died can be
+/// told (`crate::identity`) and its merge finished on behalf of whoever asked for it.
+async fn claim(db: &Db, change: &ChangeRequest, actor: &str) -> Result<String, AppError> {
     let now = time::OffsetDateTime::now_utc()
         .replace_nanosecond(0)
         .map_err(AppError::internal)?;
@@ -97,16 +99,40 @@ async fn claim(db: &Db, change: &ChangeRequest) -> Result<String, AppError> {
             .map_err(AppError::internal)
     };
     // The id makes two claims of the same second distinct tokens.
-    let token = format!("{}#{}", rfc(now)?, new_id());
+    let token = format!(
+        "{}#{}#{}#{actor}",
+        rfc(now)?,
+        new_id(),
+        crate::identity::current()
+    );
     let stale = rfc(now - STALE_CLAIM)?;
-    let taken = sqlx::query(
-        "UPDATE change_requests SET merging_since = $1
-         WHERE id = $2 AND state IN ('open', 'approved')
-           AND (merging_since IS NULL OR merging_since < $3)",
-    )
-    .bind(&token)
-    .bind(&change.id)
-    .bind(&stale)
+    let held: Option<(Option<String>,)> =
+        sqlx::query_as("SELECT merging_since FROM change_requests WHERE id = $1")
+            .bind(&change.id)
+            .fetch_optional(&db.pool)
+            .await?;
+    // A claim of a process that is gone is taken over (only that very claim).
+    let abandoned = match held {
+        Some((Some(old),)) if claim_process_is_gone(&old) => Some(old),
+        _ => None,
+    };
+    let taken = match abandoned.as_deref() {
+        Some(old) => sqlx::query(
+            "UPDATE change_requests SET merging_since = $1
+             WHERE id = $2 AND state IN ('open', 'approved') AND merging_since = $3",
+        )
+        .bind(&token)
+        .bind(&change.id)
+        .bind(old),
+        None => sqlx::query(
+            "UPDATE change_requests SET merging_since = $1
+             WHERE id = $2 AND state IN ('open', 'approved')
+               AND (merging_since IS NULL OR merging_since < $3)",
+        )
+        .bind(&token)
+        .bind(&change.id)
+        .bind(&stale),
+    }
     .execute(&db.pool)
     .await?;
     if taken.rows_affected() == 1 {
@@ -119,6 +145,52 @@ async fn claim(db: &Db, change: &ChangeRequest) -> Result<String, AppError> {
         Some(c) => format!("this change is {}; only open changes merge", c.state),
         None => "this change is gone".into(),
     }))
+}
+
+/// The parts of a claim token: (process, actor); `None` for tokens from before they
+/// named them.
+fn claim_parts(token: &str) -> Option<(&str, &str)> {
+    let mut parts = token.splitn(4, '#');
+    let (_, _, process, actor) = (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+    Some((process, actor))
+}
+
+fn claim_process_is_gone(token: &str) -> bool {
+    claim_parts(token).is_some_and(|(process, _)| crate::identity::is_gone(process))
+}
+
+/// Finishes the merges whose process died holding the claim (a restart after a crash
+/// between moving the branch and recording the merge): each is merged again on behalf of
+/// whoever asked for it, which records a branch already at the head, or moves it if it had
+/// not moved yet; a claim of a process on another machine waits out [`STALE_CLAIM`].
+/// Returns how many were finished.
+pub async fn finish_abandoned(db: &Db) -> Result<usize, AppError> {
+    let stale = (time::OffsetDateTime::now_utc() - STALE_CLAIM)
+        .format(&time::format_description::well_known::Rfc3339)
+        .map_err(AppError::internal)?;
+    let held: Vec<(String, String)> = sqlx::query_as(
+        "SELECT id, merging_since FROM change_requests
+         WHERE merging_since IS NOT NULL AND state IN ('open', 'approved')",
+    )
+    .fetch_all(&db.pool)
+    .await?;
+    let mut finished = 0;
+    for (id, token) in held {
+        if !(claim_process_is_gone(&token) || token.as_str() < stale.as_str()) {
+            continue;
+        }
+        let actor = claim_parts(&token).map_or("fluxgate", |(_, actor)| actor);
+        match merge_as(db, &id, actor).await {
+            Ok(_) => {
+                tracing::warn!(change = %id, %actor, "finished a merge its process left unrecorded");
+                finished += 1;
+            }
+            Err(e) => {
+                tracing::warn!(change = %id, error = %e, "an abandoned merge was not finished")
+            }
+        }
+    }
+    Ok(finished)
 }
 
 /// Gives a claim back (the merge did not happen).

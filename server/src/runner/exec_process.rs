@@ -75,7 +75,8 @@ pub(super) async fn start(spec: &StepSpec, scratch: &Scratch) -> Result<Started,
             }
         }
     };
-    // Unsandboxed, a failed spawn may already have run something of the step: not retried.
+    // Unsandboxed, a spawn fails for lasting reasons (no such folder, no shell): not
+    // tried again.
     let fail = |message: String| match sandboxed.is_some() {
         true => Start::Retry(message),
         false => Start::Final(message),

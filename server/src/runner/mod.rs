@@ -6,7 +6,8 @@
 //! several runners may share one PostgreSQL database. Besides the workers it keeps two
 //! timers: the poll scheduler (enqueues a poll per app when it is due) and the recovery
 //! sweep (takes back jobs of dead workers, at once for those of this machine whose process
-//! is gone (`identity`), and marks their runs interrupted).
+//! is gone (`app::identity`), and marks their runs interrupted; merges whose process
+//! died between moving the branch and recording it are finished).
 
 pub mod builtins;
 mod cgroup;
@@ -16,7 +17,6 @@ mod exec_process;
 mod exec_sandbox;
 #[cfg(test)]
 mod exec_tests;
-pub mod identity;
 pub mod logs;
 pub mod poll;
 pub mod run;
@@ -111,7 +111,7 @@ pub fn start(db: Db, config: RunnerConfig, wake: Wake) -> Runner {
         config: Arc::new(config),
         wake,
     };
-    let id = identity::current();
+    let id = app::identity::current();
     for n in 0..runner.config.workers.max(1) {
         let r = runner.clone();
         let worker = format!("{id}/{n}");
@@ -292,7 +292,7 @@ impl Runner {
         let mut tick = tokio::time::interval(Duration::from_secs(10));
         loop {
             tick.tick().await;
-            match jobs::recover(&self.db, jobs::STALE_AFTER, identity::is_gone).await {
+            match jobs::recover(&self.db, jobs::STALE_AFTER, app::identity::is_gone).await {
                 Ok(failed) => {
                     for job in failed {
                         let reason = "interrupted: the runner stopped while this ran";
@@ -302,6 +302,9 @@ impl Runner {
                     }
                 }
                 Err(e) => tracing::warn!(error = %format!("{e:#}"), "recovering stale jobs failed"),
+            }
+            if let Err(e) = app::changes::merge::finish_abandoned(&self.db).await {
+                tracing::warn!(error = %e, "finishing abandoned merges failed");
             }
         }
     }

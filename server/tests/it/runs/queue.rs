@@ -189,7 +189,7 @@ async fn twenty_pipelines_at_once_keep_every_line(backend: Backend) {
 /// A runner killed and started again on this machine must not leave its jobs waiting for
 /// the heartbeat timeout: the kernel says the holder is gone.
 async fn jobs_of_an_ended_process_here_are_taken_back_at_once(s: &TestServer) {
-    use server::runner::identity;
+    use app::identity;
     let db = &s.database.db;
     let mut holder = std::process::Command::new("sleep")
         .arg("60")

@@ -1,10 +1,101 @@
 //! A run whose worker died mid-way is marked interrupted with the reason, by the runner's
-//! recovery sweep; no run stays "running" forever.
+//! recovery sweep; no run stays "running" forever. A merge whose process died after it
+//! moved the environment branch is finished by that sweep: no branch stays at a commit
+//! without its deployment record.
 
 use super::{wait_for, Pipes};
 use std::time::Duration;
 
-crate::pipelines_on_both_databases!(a_run_cut_off_by_a_dead_worker_is_marked_interrupted);
+crate::pipelines_on_both_databases!(
+    a_run_cut_off_by_a_dead_worker_is_marked_interrupted,
+    a_merge_cut_off_after_moving_the_branch_is_finished
+);
+
+async fn a_merge_cut_off_after_moving_the_branch_is_finished(p: &Pipes) {
+    let db = &p.server.database.db;
+    let bob = p.token("bob").await;
+    // dev merges on approval; here the approval only approves, so the merge below is
+    // the one that died.
+    let (policy,): (String,) = sqlx::query_as("SELECT policy FROM environments WHERE name = 'dev'")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    let mut policy: serde_json::Value = serde_json::from_str(&policy).unwrap();
+    policy["merge_when_approved"] = false.into();
+    sqlx::query("UPDATE environments SET policy = $1 WHERE name = 'dev'")
+        .bind(policy.to_string())
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    let change = p.open_change(&bob, None).await;
+    let id = change["id"].as_str().unwrap().to_string();
+    let head = change["head_commit"].as_str().unwrap().to_string();
+    let (status, body) = p
+        .post(
+            &bob,
+            &format!("/api/v1/changes/{id}/approve"),
+            serde_json::json!({}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+
+    // What a fluxgate killed between the ref move and the database write leaves: its claim
+    // on the change, and the branch at the change's head.
+    let mut dead = std::process::Command::new("sleep")
+        .arg("60")
+        .spawn()
+        .unwrap();
+    let process = app::identity::of_process(dead.id()).unwrap();
+    dead.kill().unwrap();
+    dead.wait().unwrap();
+    let now = time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    sqlx::query("UPDATE change_requests SET merging_since = $1 WHERE id = $2")
+        .bind(format!("{now}#x#{process}#bob"))
+        .bind(&id)
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    {
+        let repo = git2::Repository::open_bare(p.gitops_repo()).unwrap();
+        repo.reference(
+            "refs/heads/env/dev",
+            git2::Oid::from_str(&head).unwrap(),
+            true,
+            "a merge cut off",
+        )
+        .unwrap();
+    }
+
+    // The runner's sweep (every 10 s) finishes it on bob's behalf, long before the 5
+    // minutes after which any claim may be taken.
+    wait_for(
+        "the cut-off merge to be finished",
+        Duration::from_secs(30),
+        || async {
+            let (_, c) = p.get(&bob, &format!("/api/v1/changes/{id}")).await;
+            (c["change"]["state"] == "merged").then_some(())
+        },
+    )
+    .await;
+    let deployed: Vec<(String, String)> =
+        sqlx::query_as("SELECT gitops_commit, merged_by FROM deployments WHERE change_id = $1")
+            .bind(&id)
+            .fetch_all(&db.pool)
+            .await
+            .unwrap();
+    assert_eq!(deployed, [(head, "bob".to_string())]);
+    let (_, c) = p.get(&bob, &format!("/api/v1/changes/{id}")).await;
+    let merges: Vec<&serde_json::Value> = c["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "change.merge")
+        .collect();
+    assert_eq!(merges.len(), 1, "{c}");
+    assert_eq!(merges[0]["actor"], "bob");
+}
 
 async fn a_run_cut_off_by_a_dead_worker_is_marked_interrupted(p: &Pipes) {
     let db = &p.server.database.db;

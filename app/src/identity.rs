@@ -1,19 +1,20 @@
-//! A runner's name in the job queue (`jobs.locked_by`): `<host>:<pid>:<start>:<machine>`,
-//! where `start` is the process's start time (clock ticks since boot, from
-//! `/proc/<pid>/stat`) and `machine` a short hash of the boot id and the pid namespace.
+//! A process's name where it holds work (a runner's `jobs.locked_by`, a merge's claim on
+//! its change): `<host>:<pid>:<start>:<machine>`, where `start` is the process's start
+//! time (clock ticks since boot, from `/proc/<pid>/stat`) and `machine` a short hash of
+//! the boot id and the pid namespace.
 //!
 //! Why: a job whose worker died is taken back once its heartbeat is older than
-//! `jobs::STALE_AFTER` (30 s), because a runner on another machine cannot tell a dead
-//! worker from a slow one. A runner that shares the boot and the pid namespace with the
-//! holder can: the kernel says whether that pid still runs and since when. So a fluxgate
-//! killed (`kill -9`, OOM, power cut of the process) and started again takes its jobs
-//! back at once instead of leaving runs and change requests waiting for half a minute.
-//! A pid used again by another process has another start time, so it never passes for
-//! the dead runner. Holders anywhere else are left to the heartbeat.
+//! `jobs::STALE_AFTER` (30 s), and a merge's claim after 5 minutes, because a process on
+//! another machine cannot tell a dead holder from a slow one. A process that shares the
+//! boot and the pid namespace with the holder can: the kernel says whether that pid still
+//! runs and since when. So a fluxgate killed (`kill -9`, OOM) and started again takes its
+//! work back at once instead of leaving runs and change requests waiting. A pid used
+//! again by another process has another start time, so it never passes for the dead
+//! one. Holders anywhere else are left to the timeouts.
 
 use sha2::{Digest, Sha256};
 
-/// This process's name in the queue; its workers add `/<n>`.
+/// This process's name; a runner's workers add `/<n>`.
 pub fn current() -> String {
     of_process(std::process::id()).unwrap_or_else(|| {
         // Without /proc no neighbour can be checked; a random part keeps names distinct.
@@ -21,12 +22,12 @@ pub fn current() -> String {
             "{}:{}:0:-{}",
             hostname(),
             std::process::id(),
-            &app::db::new_id()[24..]
+            &crate::db::new_id()[24..]
         )
     })
 }
 
-/// The queue name `pid` has (or would have), while it runs on this machine.
+/// The name `pid` has (or would have), while it runs on this machine.
 pub fn of_process(pid: u32) -> Option<String> {
     Some(format!(
         "{}:{pid}:{}:{}",
@@ -36,8 +37,8 @@ pub fn of_process(pid: u32) -> Option<String> {
     ))
 }
 
-/// True when `worker` (a `locked_by` value) names a process of this machine that has
-/// ended. False whenever that cannot be known for sure.
+/// True when `worker` (a `locked_by` value, or a name from `current`) names a process of
+/// this machine that has ended. False whenever that cannot be known for sure.
 pub fn is_gone(worker: &str) -> bool {
     let runner = worker.split_once('/').map_or(worker, |(runner, _)| runner);
     let mut parts = runner.rsplitn(4, ':');
