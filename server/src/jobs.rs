@@ -4,7 +4,8 @@
 //! a job row, so a restart loses nothing: a job is claimed by one worker, kept alive by a
 //! heartbeat, and finished as done or failed. A job whose worker died (no heartbeat for
 //! [`STALE_AFTER`], or at once when it was a process of this machine that is gone) is
-//! queued again, or marked failed as interrupted once it has used its attempts. Jobs are written to be idempotent, so running one twice is harmless.
+//! queued again, or marked failed as interrupted once it has used its attempts. Jobs are
+//! written to be idempotent, so running one twice is harmless.
 //!
 //! Claiming is one `UPDATE … WHERE id = (SELECT … LIMIT 1) RETURNING`; on PostgreSQL the
 //! inner select takes `FOR UPDATE SKIP LOCKED`, so several runners never wait on or take
@@ -211,7 +212,7 @@ pub async fn recover_stale(db: &Db, stale_after: Duration) -> Result<Vec<Job>> {
 }
 
 /// `recover_stale`, and at once the jobs of workers that `gone` knows to have ended
-/// (`runner::identity::is_gone`: a process of this machine that no longer runs).
+/// (`app::identity::is_gone`: a process of this machine that no longer runs).
 pub async fn recover(
     db: &Db,
     stale_after: Duration,
