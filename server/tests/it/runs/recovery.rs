@@ -14,30 +14,13 @@ crate::pipelines_on_both_databases!(
 async fn a_merge_cut_off_after_moving_the_branch_is_finished(p: &Pipes) {
     let db = &p.server.database.db;
     let bob = p.token("bob").await;
-    // dev merges on approval; here the approval only approves, so the merge below is
-    // the one that died.
-    let (policy,): (String,) = sqlx::query_as("SELECT policy FROM environments WHERE name = 'dev'")
-        .fetch_one(&db.pool)
-        .await
-        .unwrap();
-    let mut policy: serde_json::Value = serde_json::from_str(&policy).unwrap();
-    policy["merge_when_approved"] = false.into();
-    sqlx::query("UPDATE environments SET policy = $1 WHERE name = 'dev'")
-        .bind(policy.to_string())
-        .execute(&db.pool)
-        .await
-        .unwrap();
-    let change = p.open_change(&bob, None).await;
-    let id = change["id"].as_str().unwrap().to_string();
-    let head = change["head_commit"].as_str().unwrap().to_string();
-    let (status, body) = p
-        .post(
-            &bob,
-            &format!("/api/v1/changes/{id}/approve"),
-            serde_json::json!({}),
-        )
-        .await;
-    assert_eq!(status, 200, "{body}");
+    // Under a policy that does not merge on approval, so the merge below is the one that died.
+    let id = super::standing::approved_by_bob(p).await;
+    let (_, change) = p.get(&bob, &format!("/api/v1/changes/{id}")).await;
+    let head = change["change"]["head_commit"]
+        .as_str()
+        .unwrap()
+        .to_string();
 
     // What a fluxgate killed between the ref move and the database write leaves: its claim
     // on the change, and the branch at the change's head.

@@ -12,7 +12,8 @@ crate::pipelines_on_both_databases!(
     a_corrupt_risks_column_blocks_the_merge,
 );
 
-async fn approved_by_bob(p: &Pipes) -> String {
+/// A change in dev approved by bob, under a policy that does not merge on approval.
+pub(super) async fn approved_by_bob(p: &Pipes) -> String {
     app::settings::ssr::save_policy(
         &p.server.database.db,
         "admin",
