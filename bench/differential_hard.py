@@ -198,6 +198,7 @@ def fam_replacements(r, c):
 
 
 C0, C1 = "/spec/template/spec/containers/0", "/spec/template/spec/containers/1"
+NO_VALUE = object()  # an operation written without its value
 J_DEP = [  # (op, path, value or from)
     ("add", "/metadata/annotations/added", "x"), ("add", "/metadata/labels/added", "y"),
     ("add", "/spec/template/spec/containers/-", {"name": "extra", "image": "busybox"}),
@@ -208,8 +209,14 @@ J_DEP = [  # (op, path, value or from)
     ("test", C1 + "/name", "sidecar"), ("add", "/metadata/annotations/example.com~1owner", "me"),
     ("add", "/metadata/labels/a~0b", "c"), ("add", "/metadata/annotations", {"whole": "map"}),
     ("add", "/spec/paused", True), ("replace", "/metadata/annotations/note", "changed"),
-    ("remove", "/metadata/annotations/note", None), ("copy", "/spec/template/metadata/annotations", "/metadata/annotations")]
-J_BAD = [("replace", "/spec/nope", 1), ("remove", "/metadata/annotations/nope", None), ("test", "/spec/replicas", 99),
+    ("remove", "/metadata/annotations/note", None), ("copy", "/spec/template/metadata/annotations", "/metadata/annotations"),
+    # the JSON patch library's own rules: negative indexes, missing keys read as null, no value is null
+    ("add", C0 + "/env/-1", {"name": "NEG", "value": "1"}), ("remove", C0 + "/env/-1", None),
+    ("replace", C0 + "/env/-2/value", "from-the-end"), ("copy", "/metadata/labels/gone", "/metadata/labels/copied"),
+    ("add", "/metadata/labels/novalue", NO_VALUE), ("test", "/metadata/labels/absent", None),
+    ("copy", C0 + "/env/-1", C0 + "/env/01")]
+J_BAD = [("add", C0 + "/env/-9", {"name": "Z"}), ("copy", C0 + "/env/-9", "/spec/x"), ("add", "", {}),
+         ("replace", "/spec/nope", 1), ("remove", "/metadata/annotations/nope", None), ("test", "/spec/replicas", 99),
          ("add", "/spec/strategy/rollingUpdate/maxSurge", 1), ("add", "/spec/template/spec/containers/7", {"name": "z"})]
 J_OTHER = {"Service": [("add", "/spec/ports/-", {"name": "x", "port": 81}), ("remove", "/spec/ports/1", None),
                        ("add", "/spec/sessionAffinity", "ClientIP"), ("replace", "/spec/ports/0/port", 8080)],
@@ -228,7 +235,7 @@ def fam_json6902(r, c):
         if "annotations" not in c.dep()["metadata"] and r.random() < 0.9:
             pool = [x for x in pool if "note" not in x[1]]
         ops = r.sample(pool, r.randint(1, 3)) + ([r.choice(J_BAD)] if r.random() < 0.04 else [])
-        ops = [dict(op=o, path=p, **({} if o == "remove" else {"from" if o in ("move", "copy") else "value": v}))
+        ops = [dict(op=o, path=p, **({} if o == "remove" or v is NO_VALUE else {"from" if o in ("move", "copy") else "value": v}))
                for o, p, v in ops]
         target, (lst, d) = kv(r.choice(J_TARGETS[kind])), c.where(r, "patches")
         if r.random() < 0.25:

@@ -125,6 +125,11 @@ fn accumulate_inner(ctx: &mut Ctx, k: &Kustomization, acc: &mut Accum) -> Result
     crate::render::replacements::run(ctx.loader, k, acc)?;
     crate::render::plugins::run_custom(ctx, k, acc)?;
     crate::render::vars::collect(k, acc)?;
+    // Shared nodes (`Object::shared`) last only through one kustomization's own
+    // transformers: what a parent or a later component writes changes one place.
+    for o in acc.objects.iter_mut() {
+        o.shared.clear();
+    }
     Ok(())
 }
 

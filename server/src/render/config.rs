@@ -137,6 +137,8 @@ CronJob batch - spec/jobTemplate/spec/template/metadata/annotations create
 ";
 
 const OTHER_VAR_REFS: &str = "
+CronJob - - spec/jobTemplate/spec/template/volumes/nfs/server
+Deployment - - spec/template/metadata/annotations
 Ingress - - spec/rules/host
 Ingress - - spec/tls/hosts
 Ingress - - spec/tls/secretName
@@ -176,9 +178,12 @@ impl TransformerConfig {
                 "initContainers/command",
                 "initContainers/env/value",
                 "initContainers/volumeMounts/mountPath",
-                "volumes/nfs/server",
             ],
         );
+        // Kustomize's table misspells CronJob's NFS server path (no `spec/` before
+        // `volumes`), so the real path is not expanded and the misspelt one is.
+        let not_cronjob: Vec<&str> = ALL.iter().copied().filter(|k| *k != "CronJob").collect();
+        var_refs.extend(pod_paths(&not_cronjob, &["volumes/nfs/server"]));
         var_refs.extend(table(OTHER_VAR_REFS));
         TransformerConfig {
             name_refs: builtin_name_refs(),

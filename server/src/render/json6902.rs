@@ -49,6 +49,11 @@ pub fn apply(doc: &mut Value, ops: &Value) -> Result<(), String> {
     result
 }
 
+/// The operations, as gopkg.in/evanphx/json-patch.v4 (v4.12, what Kustomize v5.5 links)
+/// applies them. Its rules differ from RFC 6902 in ways patches meet (checked with
+/// kubectl kustomize): reading a key a map lacks gives `null` (so `copy` from it copies
+/// `null`), an op without `value` adds `null`, list indexes may be negative (counted from
+/// the end), and the empty path is not the whole document.
 fn apply_ops(doc: &mut Value, ops: &Value) -> Result<(), String> {
     let ops = ops
         .as_seq()
@@ -56,18 +61,17 @@ fn apply_ops(doc: &mut Value, ops: &Value) -> Result<(), String> {
     for op in ops {
         let name = op.str_at(&["op"]).ok_or("operation without op")?;
         let path = op.str_at(&["path"]).ok_or("operation without path")?;
+        let value = || op.get("value").cloned().unwrap_or(Value::Null);
         match name {
-            "add" => add(
-                doc,
-                path,
-                op.get("value").cloned().ok_or("add needs a value")?,
-            )?,
+            "add" => add(doc, path, value())?,
             "remove" => {
                 remove(doc, path)?;
             }
             "replace" => {
-                let v = op.get("value").cloned().ok_or("replace needs a value")?;
-                replace(doc, path, v)?;
+                let (parent, key) = parent_of(doc, path, "replace")?;
+                // Fails on a list index out of range; a map's missing key is added.
+                read(parent, &key, path)?;
+                set(parent, &key, value(), path)?;
             }
             "move" => {
                 let from = op.str_at(&["from"]).ok_or("move needs from")?;
@@ -76,15 +80,14 @@ fn apply_ops(doc: &mut Value, ops: &Value) -> Result<(), String> {
             }
             "copy" => {
                 let from = op.str_at(&["from"]).ok_or("copy needs from")?;
-                let v = get_mut(doc, from)
-                    .ok_or_else(|| format!("copy: path {} not found", from))?
-                    .clone();
+                let (parent, key) = parent_of(doc, from, "copy")?;
+                let v = read(parent, &key, from)?.cloned().unwrap_or(Value::Null);
                 add(doc, path, v)?;
             }
             "test" => {
                 let want = op.get("value").ok_or("test needs a value")?;
-                let got =
-                    get_mut(doc, path).ok_or_else(|| format!("test: path {} not found", path))?;
+                let (parent, key) = parent_of(doc, path, "test")?;
+                let got = read(parent, &key, path)?.unwrap_or(&Value::Null);
                 if got != want {
                     return Err(format!("test failed at {}", path));
                 }
@@ -96,9 +99,6 @@ fn apply_ops(doc: &mut Value, ops: &Value) -> Result<(), String> {
 }
 
 fn tokens(path: &str) -> Result<Vec<String>, String> {
-    if path.is_empty() {
-        return Ok(Vec::new());
-    }
     let rest = path
         .strip_prefix('/')
         .ok_or_else(|| format!("JSON pointer {:?} must start with /", path))?;
@@ -108,95 +108,95 @@ fn tokens(path: &str) -> Result<Vec<String>, String> {
         .collect())
 }
 
-fn get_mut<'a>(doc: &'a mut Value, path: &str) -> Option<&'a mut Value> {
-    let mut cur = doc;
-    for t in tokens(path).ok()? {
-        cur = match cur {
-            Value::Map(m) => m.get_mut(&t)?,
-            Value::Seq(s) => s.get_mut(t.parse::<usize>().ok()?)?,
-            _ => return None,
-        };
+/// A list index as json-patch reads it: negative counts from the end (`-1` is the last of
+/// `len`), anything outside `-len..len` is invalid.
+fn index(key: &str, len: usize, path: &str) -> Result<usize, String> {
+    let i: i64 = key
+        .parse()
+        .map_err(|_| format!("{path}: {key:?} is not a list index"))?;
+    let n = len as i64;
+    if i >= n || i < -n {
+        return Err(format!("{path}: invalid list index {i}"));
     }
-    Some(cur)
+    Ok(if i < 0 { i + n } else { i } as usize)
 }
 
-fn split_last(path: &str) -> Result<(String, String), String> {
-    let toks = tokens(path)?;
-    let last = toks
-        .last()
-        .cloned()
-        .ok_or("cannot operate on the whole document")?;
-    let parent: Vec<String> = toks[..toks.len() - 1]
-        .iter()
-        .map(|t| format!("/{}", t.replace('~', "~0").replace('/', "~1")))
-        .collect();
-    Ok((parent.concat(), last))
+/// The container holding the last token of `path`, and that token. Every step before it
+/// must exist and be a map or a list (a `null` is missing).
+fn parent_of<'a>(
+    doc: &'a mut Value,
+    path: &str,
+    op: &str,
+) -> Result<(&'a mut Value, String), String> {
+    let mut toks = tokens(path)?;
+    let key = toks.pop().unwrap_or_default();
+    let missing = || format!("{op}: doc is missing path {path}");
+    let mut cur = doc;
+    for t in toks {
+        cur = match cur {
+            Value::Map(m) => m.get_mut(&t).ok_or_else(missing)?,
+            Value::Seq(s) => {
+                let i = index(&t, s.len(), path).map_err(|_| missing())?;
+                &mut s[i]
+            }
+            _ => return Err(missing()),
+        };
+        if matches!(cur, Value::Null) {
+            return Err(missing());
+        }
+    }
+    match cur {
+        Value::Map(_) | Value::Seq(_) => Ok((cur, key)),
+        _ => Err(missing()),
+    }
+}
+
+/// `key` of a container: `None` for a key the map lacks (json-patch reads it as null).
+fn read<'a>(parent: &'a Value, key: &str, path: &str) -> Result<Option<&'a Value>, String> {
+    match parent {
+        Value::Map(m) => Ok(m.get(key)),
+        Value::Seq(s) => Ok(Some(&s[index(key, s.len(), path)?])),
+        _ => unreachable!("parent_of returns containers only"),
+    }
+}
+
+fn set(parent: &mut Value, key: &str, v: Value, path: &str) -> Result<(), String> {
+    match parent {
+        Value::Map(m) => m.insert(key, v),
+        Value::Seq(s) => {
+            let i = index(key, s.len(), path)?;
+            s[i] = v;
+        }
+        _ => unreachable!("parent_of returns containers only"),
+    }
+    Ok(())
 }
 
 fn add(doc: &mut Value, path: &str, v: Value) -> Result<(), String> {
-    if path.is_empty() {
-        *doc = v;
-        return Ok(());
-    }
-    let (parent, last) = split_last(path)?;
-    let p = get_mut(doc, &parent).ok_or_else(|| format!("add: parent of {} not found", path))?;
-    match p {
-        Value::Map(m) => {
-            m.insert(&last, v);
-            Ok(())
-        }
+    let (parent, key) = parent_of(doc, path, "add")?;
+    match parent {
+        Value::Map(m) => m.insert(&key, v),
+        Value::Seq(s) if key == "-" => s.push(v),
+        // One past the end is allowed: an index into the list as it will be.
         Value::Seq(s) => {
-            if last == "-" {
-                s.push(v);
-                return Ok(());
-            }
-            let i: usize = last
-                .parse()
-                .map_err(|_| format!("add: bad index {}", last))?;
-            if i > s.len() {
-                return Err(format!("add: index {} out of range", i));
-            }
+            let i = index(&key, s.len() + 1, path)?;
             s.insert(i, v);
-            Ok(())
         }
-        _ => Err(format!("add: parent of {} is not a container", path)),
+        _ => unreachable!("parent_of returns containers only"),
     }
-}
-
-/// Kustomize's JSON patch library (evanphx/json-patch v4) replaces a key a map lacks by
-/// adding it; a missing parent or a list index out of range is an error.
-fn replace(doc: &mut Value, path: &str, v: Value) -> Result<(), String> {
-    if let Some(slot) = get_mut(doc, path) {
-        *slot = v;
-        return Ok(());
-    }
-    let (parent, last) = split_last(path)?;
-    match get_mut(doc, &parent) {
-        Some(Value::Map(m)) => {
-            m.insert(&last, v);
-            Ok(())
-        }
-        Some(_) => Err(format!("replace: doc is missing key {}", path)),
-        None => Err(format!("replace: doc is missing path {}", path)),
-    }
+    Ok(())
 }
 
 fn remove(doc: &mut Value, path: &str) -> Result<Value, String> {
-    let (parent, last) = split_last(path)?;
-    let p = get_mut(doc, &parent).ok_or_else(|| format!("remove: path {} not found", path))?;
-    match p {
+    let (parent, key) = parent_of(doc, path, "remove")?;
+    match parent {
         Value::Map(m) => m
-            .remove(&last)
-            .ok_or_else(|| format!("remove: path {} not found", path)),
+            .remove(&key)
+            .ok_or_else(|| format!("remove: unable to remove nonexistent key {path}")),
         Value::Seq(s) => {
-            let i: usize = last
-                .parse()
-                .map_err(|_| format!("remove: bad index {}", last))?;
-            if i >= s.len() {
-                return Err(format!("remove: index {} out of range", i));
-            }
+            let i = index(&key, s.len(), path)?;
             Ok(s.remove(i))
         }
-        _ => Err(format!("remove: path {} not found", path)),
+        _ => unreachable!("parent_of returns containers only"),
     }
 }

@@ -176,6 +176,8 @@ fn apply_json_to_selected(
     let sel = Selector::from_value(target, file)?;
     for o in acc.objects.iter_mut().filter(|o| sel.matches(o)) {
         let id = o.id();
+        // the object goes through JSON: no node is shared after it
+        o.shared.clear();
         json6902::apply(&mut o.value, ops)
             .map_err(|e| RenderError::invalid(file, format!("JSON patch on {}: {}", id, e)))?;
         crate::render::build::check_object(&o.value, file).map_err(|e| {

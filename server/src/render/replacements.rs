@@ -88,8 +88,10 @@ fn apply(r: &Value, acc: &mut Accum, file: &Path) -> Result<(), RenderError> {
     let read_source = |objs: &[crate::render::resource::Object]| -> Result<Value, RenderError> {
         let mut found = Vec::new();
         let mut srcv = objs[source].value.clone();
-        visit(&mut srcv, &segs, false, &mut |n| found.push(n.clone()))
-            .map_err(|e| RenderError::invalid(file, e))?;
+        visit(&mut srcv, &segs, false, &mut Vec::new(), &mut |n, _, _| {
+            found.push(n.clone())
+        })
+        .map_err(|e| RenderError::invalid(file, e))?;
         found.into_iter().next().ok_or_else(|| {
             RenderError::invalid(
                 file,
@@ -171,25 +173,68 @@ fn apply(r: &Value, acc: &mut Accum, file: &Path) -> Result<(), RenderError> {
                 let o = &mut acc.objects[i];
                 let segs = parse_path(p);
                 let mut hit = false;
-                visit(&mut o.value, &segs, create, &mut |n| {
-                    hit = true;
-                    let new = match &delim {
-                        Some(d) => Value::Str(splice(
-                            &n.scalar_text().unwrap_or_default(),
-                            d,
-                            index,
-                            &value.scalar_text().unwrap_or_default(),
-                        )),
-                        None => value.clone(),
-                    };
-                    *n = retype(n, new);
-                })
+                let mut untagged = Vec::new();
+                let mut undecodable = None;
+                let mut rewritten = Vec::new();
+                visit(
+                    &mut o.value,
+                    &segs,
+                    create,
+                    &mut Vec::new(),
+                    &mut |n, trail, made| {
+                        hit = true;
+                        let new = match &delim {
+                            Some(d) => Value::Str(splice(
+                                &n.scalar_text().unwrap_or_default(),
+                                d,
+                                index,
+                                &value.scalar_text().unwrap_or_default(),
+                            )),
+                            None => value.clone(),
+                        };
+                        // a field an earlier replacement created is still untagged: it
+                        // takes any text and reads by it
+                        let was_created = |(path, text): &(Vec<String>, String)| {
+                            path.as_slice() == trail && yaml_parse::resolve_plain(text) == *n
+                        };
+                        if made || o.untagged.iter().any(was_created) {
+                            *n = created(trail, new, &mut untagged);
+                        } else if matches!(n, Value::Null) {
+                            if !is_null_text(&new) {
+                                let text = new.scalar_text().unwrap_or_default();
+                                let typed = yaml_parse::resolve_plain(&text);
+                                undecodable = Some(format!(
+                                    "cannot decode {} `{text}` as a !!null",
+                                    tag(&typed)
+                                ));
+                            }
+                        } else {
+                            match retype(n, new) {
+                                Ok(v) => {
+                                    rewritten.push((trail.to_vec(), n.clone(), v.clone()));
+                                    *n = v;
+                                }
+                                Err(e) => undecodable = Some(e),
+                            }
+                        }
+                    },
+                )
                 .map_err(|e| {
                     RenderError::invalid(
                         file,
                         format!("unable to find or create field {p:?} in replacement target: {e}"),
                     )
                 })?;
+                if let Some(why) = undecodable {
+                    // kyaml writes the text under the field's old type tag; the build
+                    // fails when the object is next decoded
+                    return Err(RenderError::invalid(
+                        file,
+                        format!("replacement into {p} of {}: {why}", o.id()),
+                    ));
+                }
+                o.untagged.extend(untagged);
+                write_shared(o, &rewritten);
                 // with `create`, a path that reached nothing (an index past the end
                 // of a list) is passed over, as Kustomize does
                 if !hit && !create {
@@ -208,26 +253,64 @@ fn apply(r: &Value, acc: &mut Accum, file: &Path) -> Result<(), RenderError> {
     Ok(())
 }
 
-/// kyaml copies only the text into an existing scalar, which keeps its
-/// type tag: a string "8080" put into `targetPort: 1` becomes the int 8080.
-fn retype(target: &Value, new: Value) -> Value {
+/// A field the replacement created: kyaml makes an untagged scalar and copies only the
+/// text into it, so it reads by its text (`"80."` is the number 80, `".1"` is 0.1, as
+/// kubectl kustomize prints them); annotations stay the text as written. Each is noted in
+/// `untagged`: a later replacement may write any text into it, and `vars` turns those it
+/// visits into strings (see `Object::untagged`).
+fn created(trail: &[String], new: Value, untagged: &mut Vec<(Vec<String>, String)>) -> Value {
+    if matches!(new, Value::Map(_) | Value::Seq(_)) {
+        return new;
+    }
+    let text = new.scalar_text().unwrap_or_default();
+    if trail.len() == 3 && trail[0] == "metadata" && trail[1] == "annotations" {
+        return Value::Str(text);
+    }
+    untagged.push((trail.to_vec(), text.clone()));
+    yaml_parse::resolve_plain(&text)
+}
+
+fn is_null_text(v: &Value) -> bool {
+    matches!(v, Value::Null)
+        || matches!(v, Value::Str(s) if matches!(s.as_str(), "" | "~" | "null" | "Null" | "NULL"))
+}
+
+/// kyaml copies only the text into an existing scalar, which keeps its type tag: a
+/// string "8080" put into `targetPort: 1` becomes the int 8080, and a text the tag cannot
+/// hold (`abc` into an int, `1.5` into a boolean) fails the build when it is decoded,
+/// with yaml.v3's message. An int text fits a float.
+fn retype(target: &Value, new: Value) -> Result<Value, String> {
     let text = match (&new, target) {
         (Value::Map(_) | Value::Seq(_), _) | (_, Value::Map(_) | Value::Seq(_)) => {
-            return new;
+            return Ok(new);
         }
         (v, _) => v.scalar_text().unwrap_or_default(),
     };
-    match target {
-        Value::Str(_) => Value::Str(text),
-        // an existing number or boolean keeps its kind if the text allows; a created
-        // (or null) field gets a plain scalar, typed by its text: the string "2" put
-        // into a new field is the number 2 (kubectl kustomize)
-        _ => match yaml_parse::resolve_plain(&text) {
-            // a text the typed value would not print back the same ("80.", ".5",
-            // "010") stays text, so that an annotation shows it as written
-            typed if typed.scalar_text().as_deref() == Some(text.as_str()) => typed,
-            _ => Value::Str(text),
-        },
+    let typed = yaml_parse::resolve_plain(&text);
+    match (target, typed) {
+        (Value::Str(_), _) => Ok(Value::Str(text)),
+        (Value::Int(_), typed @ Value::Int(_)) | (Value::Bool(_), typed @ Value::Bool(_)) => {
+            Ok(typed)
+        }
+        (Value::Float(_), Value::Int(i)) => Ok(Value::Float(i as f64)),
+        (Value::Float(_), typed @ Value::Float(_)) => Ok(typed),
+        (target, typed) => Err(format!(
+            "cannot decode {} `{text}` as a {}",
+            tag(&typed),
+            tag(target)
+        )),
+    }
+}
+
+fn tag(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "!!null",
+        Value::Bool(_) => "!!bool",
+        Value::Int(_) => "!!int",
+        Value::Float(_) => "!!float",
+        Value::Str(_) => "!!str",
+        Value::Seq(_) => "!!seq",
+        Value::Map(_) => "!!map",
     }
 }
 
@@ -282,14 +365,27 @@ pub fn parse_path(p: &str) -> Vec<String> {
 /// Call `f` on every node `segs` reach; with `create`, missing fields are made on the
 /// way (a list where the next step is an index or a `[k=v]` selector, as kyaml does).
 /// An index past the end of a list is an error when creating, as in Kustomize.
+/// `f` gets the node, its path (keys and indexes) and whether the node was just created.
 fn visit(
     node: &mut Value,
     segs: &[String],
     create: bool,
-    f: &mut dyn FnMut(&mut Value),
+    trail: &mut Vec<String>,
+    f: &mut dyn FnMut(&mut Value, &[String], bool),
+) -> Result<(), String> {
+    visit_from(node, segs, create, trail, false, f)
+}
+
+fn visit_from(
+    node: &mut Value,
+    segs: &[String],
+    create: bool,
+    trail: &mut Vec<String>,
+    created: bool,
+    f: &mut dyn FnMut(&mut Value, &[String], bool),
 ) -> Result<(), String> {
     let Some(seg) = segs.first() else {
-        f(node);
+        f(node, trail, created);
         return Ok(());
     };
     let rest = &segs[1..];
@@ -297,7 +393,7 @@ fn visit(
         let (k, v) = inner.split_once('=').unwrap_or((inner, ""));
         if let Value::Seq(items) = node {
             let mut any = false;
-            for it in items.iter_mut() {
+            for (n, it) in items.iter_mut().enumerate() {
                 let ok = if k.is_empty() {
                     it.scalar_text().as_deref() == Some(v)
                 } else {
@@ -305,15 +401,15 @@ fn visit(
                 };
                 if ok {
                     any = true;
-                    visit(it, rest, create, f)?;
+                    step(it, rest, create, trail, n.to_string(), false, f)?;
                 }
             }
             if !any && create && !k.is_empty() {
                 let mut m = Map::new();
                 m.insert(k, Value::Str(v.to_string()));
                 items.push(Value::Map(m));
-                let last = items.last_mut().unwrap();
-                visit(last, rest, create, f)?;
+                let n = items.len() - 1;
+                step(&mut items[n], rest, create, trail, n.to_string(), false, f)?;
             }
         }
         return Ok(());
@@ -321,16 +417,20 @@ fn visit(
     match node {
         Value::Seq(items) => {
             if seg == "*" {
-                for i in items.iter_mut() {
-                    visit(i, rest, create, f)?;
+                for (n, i) in items.iter_mut().enumerate() {
+                    step(i, rest, create, trail, n.to_string(), false, f)?;
                 }
             } else if let Ok(i) = seg.parse::<usize>() {
                 let len = items.len();
                 match items.get_mut(i) {
-                    Some(it) => visit(it, rest, create, f)?,
-                    // kubectl kustomize: an index past the end of an existing list is
-                    // passed over, one into a list it just created (empty) fails
-                    None if create && len == 0 => {
+                    Some(it) => step(it, rest, create, trail, i.to_string(), false, f)?,
+                    // kubectl kustomize, with `create`: the index just past the end of a
+                    // list with elements appends one; further, or into an empty list, fails
+                    None if create && i == len && len > 0 => {
+                        items.push(empty_for(rest));
+                        step(&mut items[i], rest, create, trail, i.to_string(), true, f)?
+                    }
+                    None if create => {
                         return Err(format!("index {i} specified but only {len} elements found"))
                     }
                     None => {}
@@ -340,33 +440,76 @@ fn visit(
         }
         Value::Map(m) => {
             if seg == "*" {
-                for (_, v) in m.0.iter_mut() {
-                    visit(v, rest, create, f)?;
+                for (k, v) in m.0.iter_mut() {
+                    step(v, rest, create, trail, k.clone(), false, f)?;
                 }
                 return Ok(());
             }
-            if !m.contains(seg) {
+            let made = !m.contains(seg);
+            if made {
                 if !create {
                     return Ok(());
                 }
-                let next_is_list = rest
-                    .first()
-                    .is_some_and(|r| r.starts_with('[') || r.parse::<usize>().is_ok());
-                m.insert(
-                    seg,
-                    match (rest.is_empty(), next_is_list) {
-                        (true, _) => Value::Null,
-                        (false, true) => Value::Seq(Vec::new()),
-                        (false, false) => Value::Map(Map::new()),
-                    },
-                );
+                m.insert(seg, empty_for(rest));
             }
-            visit(m.get_mut(seg).unwrap(), rest, create, f)
+            let next = m.get_mut(seg).expect("inserted above");
+            step(next, rest, create, trail, seg.clone(), made, f)
         }
         Value::Null if create => {
             *node = Value::Map(Map::new());
-            visit(node, segs, create, f)
+            visit_from(node, segs, create, trail, created, f)
         }
         _ => Ok(()),
     }
+}
+
+/// A scalar rewritten in place changes every place that shares its node (see
+/// `Object::shared`), where that place still holds what it held.
+fn write_shared(
+    o: &mut crate::render::resource::Object,
+    rewritten: &[(Vec<String>, Value, Value)],
+) {
+    for (path, old, new) in rewritten {
+        let others: Vec<Vec<String>> = o
+            .shared
+            .iter()
+            .filter(|group| group.contains(path))
+            .flatten()
+            .filter(|p| *p != path)
+            .cloned()
+            .collect();
+        for p in others {
+            if let Some(node) = o.value.at_path_mut(&p) {
+                if node == old {
+                    *node = new.clone();
+                }
+            }
+        }
+    }
+}
+
+/// What `create` puts where a path goes on through a missing field: a list where the next
+/// step is an index or a `[k=v]` selector, a map otherwise, a null at the end.
+fn empty_for(rest: &[String]) -> Value {
+    match rest.first() {
+        None => Value::Null,
+        Some(r) if r.starts_with('[') || r.parse::<usize>().is_ok() => Value::Seq(Vec::new()),
+        Some(_) => Value::Map(Map::new()),
+    }
+}
+
+/// One step down: `key` onto the trail for the visit below it.
+fn step(
+    node: &mut Value,
+    rest: &[String],
+    create: bool,
+    trail: &mut Vec<String>,
+    key: String,
+    created: bool,
+    f: &mut dyn FnMut(&mut Value, &[String], bool),
+) -> Result<(), String> {
+    trail.push(key);
+    let done = visit_from(node, rest, create, trail, created, f);
+    trail.pop();
+    done
 }

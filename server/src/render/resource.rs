@@ -109,6 +109,15 @@ pub struct Object {
     /// Set for generator output that still needs its hash suffix.
     pub(crate) needs_hash: bool,
     pub(crate) behavior: Option<Behavior>,
+    /// Scalars a replacement created, by path (keys and list indexes) with the text
+    /// written: kyaml makes them untagged, so they read as numbers or booleans by
+    /// their text, yet `vars` resolution, which runs last, turns those it visits into
+    /// strings of that text (see `vars::resolve`).
+    pub(crate) untagged: Vec<(Vec<String>, String)>,
+    /// Places that hold one node in kyaml: commonLabels and commonAnnotations put the
+    /// same node in every field they write, so a replacement into one of them changes
+    /// them all (kubectl kustomize). Each group is a list of paths.
+    pub(crate) shared: Vec<Vec<Vec<String>>>,
 }
 
 impl Object {
@@ -118,6 +127,8 @@ impl Object {
             history: Vec::new(),
             needs_hash: false,
             behavior: None,
+            untagged: Vec::new(),
+            shared: Vec::new(),
         };
         o.history
             .push((o.name().to_string(), o.namespace().to_string()));

@@ -8,7 +8,7 @@ use crate::render::error::RenderError;
 use crate::render::fieldspec::{apply_specs, FieldSpec};
 use crate::render::kustomization::{string_map, Kustomization};
 use crate::render::resource::{is_cluster_scoped, Object};
-use crate::render::value::{Map, Value};
+use crate::render::value::{private_marker, Map, Value};
 
 pub fn run_builtin(k: &Kustomization, acc: &mut Accum) -> Result<(), RenderError> {
     // `namespace: ""` changes nothing in Kustomize (it does not clear namespaces)
@@ -156,14 +156,16 @@ pub fn add_map_fields(
 ) -> Result<(), RenderError> {
     for o in objs.iter_mut() {
         let g = o.gvk();
+        // Each pair is written as a marked text first, to find every place it went:
+        // kyaml puts one node in all of them (see `Object::shared`).
         apply_specs(&mut o.value, &g, specs, &mut |v: &mut Value| {
             if matches!(v, Value::Null) {
                 *v = Value::Map(Map::new());
             }
             match v {
                 Value::Map(m) => {
-                    for (k, val) in pairs {
-                        m.insert(k, Value::Str(val.clone()));
+                    for (i, (k, _)) in pairs.iter().enumerate() {
+                        m.insert(k, Value::Str(format!("{}{SHARED}{i}", private_marker())));
                     }
                     Ok(())
                 }
@@ -174,8 +176,50 @@ pub fn add_map_fields(
                 )),
             }
         })?;
+        let mut places: Vec<Vec<Vec<String>>> = vec![Vec::new(); pairs.len()];
+        unmark(&mut o.value, &mut Vec::new(), pairs, &mut places);
+        o.shared.extend(places.into_iter().filter(|p| p.len() > 1));
     }
     Ok(())
+}
+
+/// Marks a value `add_map_fields` wrote, after [`private_marker`], until it has found where.
+const SHARED: &str = "shared:";
+
+/// Puts each pair's value where its mark is, and notes the paths in `places`.
+fn unmark(
+    v: &mut Value,
+    trail: &mut Vec<String>,
+    pairs: &[(String, String)],
+    places: &mut [Vec<Vec<String>>],
+) {
+    match v {
+        Value::Str(s) => {
+            let index = s
+                .strip_prefix(private_marker())
+                .and_then(|rest| rest.strip_prefix(SHARED))
+                .and_then(|i| i.parse::<usize>().ok());
+            if let Some(i) = index {
+                *s = pairs[i].1.clone();
+                places[i].push(trail.clone());
+            }
+        }
+        Value::Map(m) => {
+            for (k, item) in m.0.iter_mut() {
+                trail.push(k.clone());
+                unmark(item, trail, pairs, places);
+                trail.pop();
+            }
+        }
+        Value::Seq(items) => {
+            for (n, item) in items.iter_mut().enumerate() {
+                trail.push(n.to_string());
+                unmark(item, trail, pairs, places);
+                trail.pop();
+            }
+        }
+        _ => {}
+    }
 }
 
 /// Write `count` into every object once called `name` whose kind `specs` name (the

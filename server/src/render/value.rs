@@ -2,6 +2,18 @@
 //! is a JSON round trip of each object (see yaml_emit), so scalar styles and
 //! comments of the input never matter and a plain JSON model is enough.
 
+/// The start of a tag the renderer puts on a value in place for a moment (to find where a
+/// transformer wrote, or which scalars vars visited): a NUL and 64 random bits drawn once
+/// per process (std's hasher keys come from the OS), so no manifest can write one.
+pub fn private_marker() -> &'static str {
+    static MARK: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    MARK.get_or_init(|| {
+        use std::hash::BuildHasher;
+        let bits = std::collections::hash_map::RandomState::new().hash_one(std::process::id());
+        format!("\u{0}fluxgate-{bits:016x}\u{0}")
+    })
+}
+
 /// Ordered map. Kept as a vector because objects are small and insertion
 /// order matters for some hashing/merging code paths, never for output.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -117,6 +129,14 @@ impl Value {
     }
     /// Scalar rendered as text, the way Kustomize reads a scalar's value
     /// (used for label values, var values, hashing of data maps).
+    /// The node at `path` (map keys and list indexes), if it is there.
+    pub fn at_path_mut(&mut self, path: &[String]) -> Option<&mut Value> {
+        path.iter().try_fold(self, |node, key| match node {
+            Value::Map(m) => m.get_mut(key),
+            Value::Seq(items) => items.get_mut(key.parse::<usize>().ok()?),
+            _ => None,
+        })
+    }
     pub fn scalar_text(&self) -> Option<String> {
         match self {
             Value::Null => Some(String::new()),

@@ -8,7 +8,8 @@ use crate::render::fieldspec::apply_specs;
 use crate::render::fieldspec::FieldSpec;
 use crate::render::kustomization::Kustomization;
 use crate::render::resource::{Gvk, Object};
-use crate::render::value::Value;
+use crate::render::value::{private_marker, Value};
+use crate::render::yaml_parse::resolve_plain;
 
 #[derive(Debug, Clone)]
 pub struct Var {
@@ -106,15 +107,45 @@ pub fn resolve(objs: &mut [Object], vars: &[Var], specs: &[FieldSpec]) -> Result
     }
     for o in objs.iter_mut() {
         let g = o.gvk();
+        // kyaml's var filter counts untagged scalars (what replacements create) as
+        // strings: those it visits leave as the text that was written. They are marked
+        // for the visit, and those it did not reach read as their text again after it.
+        for (path, text) in &o.untagged {
+            if let Some(node) = o.value.at_path_mut(path) {
+                if *node == resolve_plain(text) {
+                    *node = Value::Str(format!("{}{UNTAGGED}{text}", private_marker()));
+                }
+            }
+        }
         apply_specs(&mut o.value, &g, specs, &mut |node: &mut Value| {
             expand_node(node, &values);
             Ok(())
         })?;
+        for (path, text) in &o.untagged {
+            if let Some(node) = o.value.at_path_mut(path) {
+                if matches!(node, Value::Str(s) if untagged_text(s).is_some()) {
+                    *node = resolve_plain(text);
+                }
+            }
+        }
     }
     Ok(())
 }
 
+/// Marks an untagged scalar during the var filter's visit, after [`private_marker`].
+const UNTAGGED: &str = "untagged:";
+
+/// The text of a scalar marked untagged, if `s` is one.
+fn untagged_text(s: &str) -> Option<&str> {
+    s.strip_prefix(private_marker())?.strip_prefix(UNTAGGED)
+}
+
 fn expand_node(node: &mut Value, values: &[(String, Value)]) {
+    if let Value::Str(s) = node {
+        if let Some(text) = untagged_text(s) {
+            *s = text.to_string();
+        }
+    }
     match node {
         Value::Str(s) => {
             // a field that is exactly one reference takes the value's type

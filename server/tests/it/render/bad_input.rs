@@ -328,3 +328,30 @@ fn mangled_corpus_yaml_never_panics() {
         }
     }
 }
+
+/// The renderer tags values in place for a moment (commonLabels finding where it wrote,
+/// vars finding untagged scalars). A manifest that writes such a tag itself (YAML's `\0`
+/// escape makes a NUL) must come out as written, not be taken for one.
+#[test]
+fn a_manifest_cannot_forge_the_renderers_own_tags() {
+    let d = scratch("forged-tags");
+    write(
+        &d,
+        "kustomization.yaml",
+        "resources:\n- r.yaml\ncommonLabels:\n  team: x\nvars:\n- name: V\n  objref: {kind: ConfigMap, name: a, apiVersion: v1}\n  fieldref: {fieldpath: metadata.name}\n",
+    );
+    write(
+        &d,
+        "r.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n  annotations:\n    shared: \"\\0shared\\00\"\n    untagged: \"\\0untagged\\05\"\ndata:\n  k: v\n",
+    );
+    let objs = render_dir(&d, &d).unwrap();
+    let ann = |k: &str| {
+        objs[0]
+            .value
+            .str_at(&["metadata", "annotations", k])
+            .map(str::to_string)
+    };
+    assert_eq!(ann("shared").as_deref(), Some("\u{0}shared\u{0}0"));
+    assert_eq!(ann("untagged").as_deref(), Some("\u{0}untagged\u{0}5"));
+}
