@@ -17,7 +17,7 @@ events received on the live streams, and the server's memory (VmRSS, VmHWM).
 
 Every request stays on this machine. Needs wrk (Debian package `wrk`). Usage:
   bench/load.py [--fluxgate target/release/fluxgate] [--seconds 30]
-                [--database sqlite|postgres] [--heavy]
+                [--database sqlite|postgres] [--heavy] [--pages all|dashboard|list|change]
 """
 import argparse, http.client, json, os, re, shutil, socket, subprocess, tempfile, threading, time, urllib.parse, uuid
 
@@ -111,6 +111,8 @@ def main():
     p.add_argument("--seconds", type=int, default=30)
     p.add_argument("--database", choices=("sqlite", "postgres"), default="sqlite")
     p.add_argument("--heavy", action="store_true", help="steps print a line (and start a process) every 50 ms")
+    p.add_argument("--pages", choices=("all", "dashboard", "list", "change"), default="all",
+                   help="browse one page kind only (to see which one carries the tail)")
     args = p.parse_args()
     fluxgate = os.path.abspath(args.fluxgate)
     root = tempfile.mkdtemp(prefix="fluxgate-load-")
@@ -181,7 +183,8 @@ def main():
                    for n in range(50)]
         for t in streams:
             t.start()
-        paths = ["/", "/changes?env=dev", *[f"/changes/{c}" for c in changes]]
+        paths = {"all": ["/", "/changes?env=dev", *[f"/changes/{c}" for c in changes]], "dashboard": ["/"],
+                 "list": ["/changes?env=dev"], "change": [f"/changes/{c}" for c in changes]}[args.pages]
         script = os.path.join(root, "viewers.lua")
         with open(script, "w") as f:
             f.write(WRK_SCRIPT % {"paths": ", ".join(json.dumps(p_) for p_ in paths),

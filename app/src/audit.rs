@@ -209,13 +209,22 @@ pub mod ssr {
             .await
     }
 
-    /// The stored hash of entry `seq`, if it exists.
-    pub async fn hash_of(db: &Db, seq: i64) -> Result<Option<String>, sqlx::Error> {
-        let row: Option<(String,)> = sqlx::query_as("SELECT hash FROM audit_events WHERE seq = $1")
-            .bind(seq)
-            .fetch_optional(&db.pool)
-            .await?;
-        Ok(row.map(|(h,)| h))
+    /// Up to `limit` stored `(seq, hash)` pairs with `after < seq <= upto`, in order: a page
+    /// of the chain for checking anchors against.
+    pub async fn hashes_between(
+        db: &Db,
+        after: i64,
+        upto: i64,
+        limit: i64,
+    ) -> Result<Vec<(i64, String)>, sqlx::Error> {
+        sqlx::query_as(
+            "SELECT seq, hash FROM audit_events WHERE seq > $1 AND seq <= $2 ORDER BY seq LIMIT $3",
+        )
+        .bind(after)
+        .bind(upto)
+        .bind(limit)
+        .fetch_all(&db.pool)
+        .await
     }
 
     /// One entry whole, as `fluxgate audit export` writes it.

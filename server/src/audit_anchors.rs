@@ -15,7 +15,7 @@
 
 use anyhow::{Context, Result};
 use app::db::Db;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
 
 const TRAILER: &str = "Fluxgate-Audit:";
@@ -89,33 +89,40 @@ pub struct AnchorCheck {
     pub broken: Option<String>,
 }
 
-/// Checks each anchor against the stored entry of the same number.
+/// Checks each anchor against the stored entry of the same number. The stored hashes are
+/// read a page at a time over the anchored range (a history has an anchor per commit, so
+/// one query per anchor would be thousands of round trips).
 pub async fn check(db: &Db, anchors: &[Anchor]) -> Result<AnchorCheck> {
-    for a in anchors {
+    const PAGE: i64 = 5000;
+    let anchored: HashSet<i64> = anchors.iter().map(|a| a.seq).collect();
+    let mut stored: HashMap<i64, String> = HashMap::new();
+    if let (Some(first), Some(upto)) = (anchored.iter().min(), anchored.iter().max()) {
+        let mut after = first.saturating_sub(1);
+        loop {
+            let page = app::audit::ssr::hashes_between(db, after, *upto, PAGE).await?;
+            let Some(&(last, _)) = page.last() else { break };
+            stored.extend(page.into_iter().filter(|(seq, _)| anchored.contains(seq)));
+            after = last;
+        }
+    }
+    let broken = anchors.iter().find_map(|a| {
         let short = &a.commit[..a.commit.len().min(12)];
-        let broken = match app::audit::ssr::hash_of(db, a.seq).await? {
+        match stored.get(&a.seq) {
             None => Some(format!(
                 "entry {} is anchored in commit {short} but missing from the database (the log was cut)",
                 a.seq
             )),
-            Some(h) if h != a.hash => Some(format!(
+            Some(h) if *h != a.hash => Some(format!(
                 "entry {} differs from its anchor in commit {short} (the log was rewritten)",
                 a.seq
             )),
             Some(_) => None,
-        };
-        if broken.is_some() {
-            return Ok(AnchorCheck {
-                anchors: anchors.len(),
-                newest: anchors.last().map(|a| a.seq),
-                broken,
-            });
         }
-    }
+    });
     Ok(AnchorCheck {
         anchors: anchors.len(),
         newest: anchors.last().map(|a| a.seq),
-        broken: None,
+        broken,
     })
 }
 

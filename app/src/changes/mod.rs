@@ -125,7 +125,13 @@ pub struct ObjectEntry {
     pub risks: Vec<String>,
     /// The signed-in user marked it viewed at the change's current head.
     pub viewed: bool,
+    /// Its hunks (3 lines of context) when the page opens it at first, sent with the
+    /// page so that those need no request of their own.
+    pub hunks: Option<Vec<DiffHunk>>,
 }
+
+/// How many unviewed objects at the top of a change page are open when it loads.
+pub const OPEN_AT_FIRST: usize = 3;
 
 /// Everything the change page needs except the diff text.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -272,19 +272,24 @@ fn RenderedDiff(id: String, objects: Vec<ObjectEntry>) -> impl IntoView {
 
 #[component]
 fn ObjectDiff(id: String, pos: usize, o: ObjectEntry, split: ReadSignal<bool>) -> impl IntoView {
-    let (open, set_open) = signal(pos < 3 && !o.viewed);
+    let (open, set_open) = signal(pos < super::OPEN_AT_FIRST && !o.viewed);
     let (viewed, set_viewed) = signal(o.viewed);
     let mark = ServerAction::<super::MarkViewed>::new();
     let mark_id = id.clone();
     let (shown, set_shown) = signal(LINES_AT_ONCE);
     let index = o.index;
     let (whole, set_whole) = signal(false);
+    // The page brought the hunks of the objects open at first (see `ObjectEntry::hunks`).
+    let sent = o.hunks.clone();
     let hunks = Resource::new(
         move || (open.get(), whole.get()),
         move |(open, whole)| {
             let id = id.clone();
+            let sent = sent.clone().filter(|_| open && !whole);
             async move {
-                if open {
+                if let Some(sent) = sent {
+                    Ok(Some(sent))
+                } else if open {
                     change_object_diff(id, index, whole).await.map(Some)
                 } else {
                     Ok(None)

@@ -58,8 +58,17 @@ pub async fn stop_the_line(db: &Db) -> Result<Option<String>, AppError> {
 /// gave as its member), and left out entirely when the reviewer was since disabled,
 /// deleted or made a viewer. The merge asks this again, so it is checked at merge time.
 pub async fn reviews(db: &Db, change_id: &str) -> Result<Vec<Review>, AppError> {
+    Ok(reviews_and_entries(db, change_id).await?.0)
+}
+
+/// The reviews as the policy judges them (see [`reviews`]) and every review as given, for
+/// the timeline: two queries however many reviewers there are.
+async fn reviews_and_entries(
+    db: &Db,
+    change_id: &str,
+) -> Result<(Vec<Review>, Vec<ReviewEntry>), AppError> {
     let rows = sqlx::query(
-        "SELECT r.user_name, r.decision, r.head_commit, r.created_at,
+        "SELECT r.user_name, r.decision, r.head_commit, r.comment, r.created_at,
                 u.id AS user_id, u.role AS user_role, u.disabled AS user_disabled
          FROM reviews r LEFT JOIN users u ON u.name = r.user_name
          WHERE r.change_id = $1 ORDER BY r.id",
@@ -67,8 +76,30 @@ pub async fn reviews(db: &Db, change_id: &str) -> Result<Vec<Review>, AppError> 
     .bind(change_id)
     .fetch_all(&db.pool)
     .await?;
-    let mut reviews = Vec::with_capacity(rows.len());
+    let memberships: Vec<(String, String)> = if rows.is_empty() {
+        Vec::new()
+    } else {
+        sqlx::query_as(
+            "SELECT m.user_id, m.group_name FROM group_members m
+             WHERE m.user_id IN (SELECT u.id FROM reviews r JOIN users u ON u.name = r.user_name
+                                 WHERE r.change_id = $1)
+             ORDER BY m.group_name",
+        )
+        .bind(change_id)
+        .fetch_all(&db.pool)
+        .await?
+    };
+    let mut judged = Vec::with_capacity(rows.len());
+    let mut entries = Vec::with_capacity(rows.len());
     for r in &rows {
+        let decision: String = r.try_get("decision")?;
+        entries.push(ReviewEntry {
+            user: r.try_get("user_name")?,
+            decision: decision.clone(),
+            head: r.try_get("head_commit")?,
+            comment: r.try_get("comment")?,
+            at: r.try_get("created_at")?,
+        });
         let Some(user_id) = r.try_get::<Option<String>, _>("user_id")? else {
             continue;
         };
@@ -79,16 +110,13 @@ pub async fn reviews(db: &Db, change_id: &str) -> Result<Vec<Review>, AppError> 
         if disabled || !role.is_some_and(|role| role.allows(crate::auth::Role::Developer)) {
             continue;
         }
-        let groups: Vec<(String,)> = sqlx::query_as(
-            "SELECT group_name FROM group_members WHERE user_id = $1 ORDER BY group_name",
-        )
-        .bind(&user_id)
-        .fetch_all(&db.pool)
-        .await?;
-        let decision: String = r.try_get("decision")?;
-        reviews.push(Review {
+        judged.push(Review {
             user: r.try_get("user_name")?,
-            groups: groups.into_iter().map(|(g,)| g).collect(),
+            groups: memberships
+                .iter()
+                .filter(|(member, _)| *member == user_id)
+                .map(|(_, group)| group.clone())
+                .collect(),
             decision: if decision == "approve" {
                 Decision::Approve
             } else {
@@ -98,7 +126,7 @@ pub async fn reviews(db: &Db, change_id: &str) -> Result<Vec<Review>, AppError> 
             at: r.try_get("created_at")?,
         });
     }
-    Ok(reviews)
+    Ok((judged, entries))
 }
 
 /// What the policy needs to know about a change.
@@ -113,19 +141,32 @@ fn facts(change: &ChangeRequest) -> Change<'_> {
 
 /// The policy's verdict on a change now.
 pub async fn verdict(db: &Db, change: &ChangeRequest) -> Result<(Policy, Verdict), AppError> {
-    let (policy, policy_fault) = match policy_of(db, &change.id).await? {
+    let (policy, reviews, stop) = tokio::try_join!(
+        policy_of(db, &change.id),
+        reviews(db, &change.id),
+        stop_the_line(db)
+    )?;
+    Ok(judge(policy, &reviews, stop.as_deref(), change))
+}
+
+/// The verdict from what [`verdict`] reads; a policy that does not decode blocks the change.
+fn judge(
+    policy: Result<Policy, String>,
+    reviews: &[Review],
+    stop: Option<&str>,
+    change: &ChangeRequest,
+) -> (Policy, Verdict) {
+    let (policy, policy_fault) = match policy {
         Ok(policy) => (policy, None),
         // Judged against the strictest policy (nobody approves), and blocked below.
         Err(fault) => (strictest(), Some(fault)),
     };
-    let reviews = reviews(db, &change.id).await?;
-    let stop = stop_the_line(db).await?;
     let facts = facts(change);
     let gates = Gates {
         now: time::OffsetDateTime::now_utc(),
-        stop_the_line: stop.as_deref(),
+        stop_the_line: stop,
     };
-    let mut verdict = policy::evaluate(&policy, &facts, &reviews, &gates);
+    let mut verdict = policy::evaluate(&policy, &facts, reviews, &gates);
     let faults: Vec<String> = policy_fault
         .into_iter()
         .chain(change.faults.iter().cloned())
@@ -134,7 +175,7 @@ pub async fn verdict(db: &Db, change: &ChangeRequest) -> Result<(Policy, Verdict
         verdict.blocked.extend(faults);
         verdict.can_merge = false;
     }
-    Ok((policy, verdict))
+    (policy, verdict)
 }
 
 fn may_review(policy: &Policy, change: &ChangeRequest, user: &SignedInUser) -> Result<(), String> {
@@ -169,25 +210,20 @@ async fn load(db: &Db, id: &str) -> Result<ChangeRequest, AppError> {
 
 pub async fn detail(db: &Db, id: &str, user: &SignedInUser) -> Result<ChangeDetail, AppError> {
     let change = load(db, id).await?;
-    let (policy, verdict) = verdict(db, &change).await?;
-    let review_rows = sqlx::query(
-        "SELECT user_name, decision, head_commit, comment, created_at FROM reviews WHERE change_id = $1 ORDER BY id",
-    )
-    .bind(id)
-    .fetch_all(&db.pool)
-    .await?;
-    let reviews = review_rows
-        .iter()
-        .map(|r| {
-            Ok(ReviewEntry {
-                user: r.try_get("user_name")?,
-                decision: r.try_get("decision")?,
-                head: r.try_get("head_commit")?,
-                comment: r.try_get("comment")?,
-                at: r.try_get("created_at")?,
-            })
-        })
-        .collect::<Result<Vec<_>, AppError>>()?;
+    // Everything else the page shows depends only on the change: read at once, so a page
+    // costs two round trips of the database rather than one per part.
+    let with_evidence = user.role.allows(crate::auth::Role::Developer);
+    let target = format!("change:{id}");
+    let (policy, (judged, reviews), stop, events, viewed, diff, delivery) = tokio::try_join!(
+        policy_of(db, id),
+        reviews_and_entries(db, id),
+        stop_the_line(db),
+        audit::for_target(db, &target),
+        viewed_at_head(db, &change, &user.name),
+        store::diff_json(db, id),
+        super::delivery::load(db, id, with_evidence),
+    )?;
+    let (policy, verdict) = judge(policy, &judged, stop.as_deref(), &change);
     let mut timeline = vec![TimelineEntry {
         at: change.created_at.clone(),
         actor: "fluxgate".into(),
@@ -198,70 +234,66 @@ pub async fn detail(db: &Db, id: &str, user: &SignedInUser) -> Result<ChangeDeta
             change.author
         ),
     }];
-    for e in audit::for_target(db, &format!("change:{id}")).await? {
+    for e in events {
         timeline.push(TimelineEntry {
             at: e.at,
             actor: e.actor,
             what: describe(&e.action, &e.detail),
         });
     }
-    let viewed: Vec<(i64,)> = sqlx::query_as(
-        "SELECT object_index FROM viewed_objects WHERE change_id = $1 AND user_name = $2 AND head_commit = $3",
-    )
-    .bind(id)
-    .bind(&user.name)
-    .bind(&change.head_commit)
-    .fetch_all(&db.pool)
-    .await?;
-    let diff = store::diff_json(db, id).await?.unwrap_or_default();
-    let objects = diff["objects"]
+    let diff = diff.unwrap_or_default();
+    let listed = diff["objects"]
         .as_array()
         .map(|list| {
             list.iter()
                 .enumerate()
                 .filter(|(_, o)| o["status"] != "unchanged")
-                .map(|(index, o)| {
-                    let (mut added, mut removed) = (0, 0);
-                    for h in o["hunks"].as_array().into_iter().flatten() {
-                        for l in h["lines"].as_array().into_iter().flatten() {
-                            match l["tag"].as_str() {
-                                Some("insert") => added += 1,
-                                Some("delete") => removed += 1,
-                                _ => {}
-                            }
-                        }
-                    }
-                    ObjectEntry {
-                        viewed: viewed.iter().any(|(i,)| *i == index as i64),
-                        index,
-                        display: o["display"].as_str().unwrap_or("").to_string(),
-                        status: o["status"].as_str().unwrap_or("").to_string(),
-                        added_lines: added,
-                        removed_lines: removed,
-                        fields: o["fields"]
-                            .as_array()
-                            .map(|f| {
-                                f.iter()
-                                    .filter_map(|x| x["path"].as_str().map(String::from))
-                                    .collect()
-                            })
-                            .unwrap_or_default(),
-                        risks: o["risks"]
-                            .as_array()
-                            .map(|r| {
-                                r.iter()
-                                    .filter_map(|x| x["reason"].as_str().map(String::from))
-                                    .collect()
-                            })
-                            .unwrap_or_default(),
-                    }
-                })
-                .collect()
+                .collect::<Vec<_>>()
         })
         .unwrap_or_default();
+    let objects = listed
+        .into_iter()
+        .enumerate()
+        .map(|(pos, (index, o))| {
+            let (mut added, mut removed) = (0, 0);
+            for h in o["hunks"].as_array().into_iter().flatten() {
+                for l in h["lines"].as_array().into_iter().flatten() {
+                    match l["tag"].as_str() {
+                        Some("insert") => added += 1,
+                        Some("delete") => removed += 1,
+                        _ => {}
+                    }
+                }
+            }
+            let viewed = viewed.contains(&(index as i64));
+            ObjectEntry {
+                viewed,
+                index,
+                display: o["display"].as_str().unwrap_or("").to_string(),
+                status: o["status"].as_str().unwrap_or("").to_string(),
+                added_lines: added,
+                removed_lines: removed,
+                fields: o["fields"]
+                    .as_array()
+                    .map(|f| {
+                        f.iter()
+                            .filter_map(|x| x["path"].as_str().map(String::from))
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+                risks: o["risks"]
+                    .as_array()
+                    .map(|r| {
+                        r.iter()
+                            .filter_map(|x| x["reason"].as_str().map(String::from))
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+                hunks: (pos < super::OPEN_AT_FIRST && !viewed).then(|| store::hunks_of(o, false)),
+            }
+        })
+        .collect();
     let may_review = may_review(&policy, &change, user);
-    let with_evidence = user.role.allows(crate::auth::Role::Developer);
-    let delivery = super::delivery::load(db, id, with_evidence).await?;
     Ok(ChangeDetail {
         delivery,
         policy_summary: policy.summary(),
@@ -272,6 +304,19 @@ pub async fn detail(db: &Db, id: &str, user: &SignedInUser) -> Result<ChangeDeta
         objects,
         may_review,
     })
+}
+
+/// The indexes of the objects `user` marked viewed at the change's current head.
+async fn viewed_at_head(db: &Db, change: &ChangeRequest, user: &str) -> Result<Vec<i64>, AppError> {
+    let rows: Vec<(i64,)> = sqlx::query_as(
+        "SELECT object_index FROM viewed_objects WHERE change_id = $1 AND user_name = $2 AND head_commit = $3",
+    )
+    .bind(&change.id)
+    .bind(user)
+    .bind(&change.head_commit)
+    .fetch_all(&db.pool)
+    .await?;
+    Ok(rows.into_iter().map(|(i,)| i).collect())
 }
 
 /// Stores or removes a "viewed" mark at the change's current head.

@@ -302,14 +302,20 @@ pub async fn object_hunks(
     let object = diff["objects"]
         .get(index)
         .ok_or_else(|| AppError::NotFound("object of this change".into()))?;
+    Ok(hunks_of(object, whole))
+}
+
+/// An object's hunks, from the stored diff's entry for it, as the diff view shows them.
+pub fn hunks_of(object: &serde_json::Value, whole: bool) -> Vec<DiffHunk> {
     let key = if whole && object.get("whole_hunks").is_some() {
         "whole_hunks"
     } else {
         "hunks"
     };
-    let hunks = object[key].as_array().cloned().unwrap_or_default();
-    Ok(hunks
-        .iter()
+    object[key]
+        .as_array()
+        .into_iter()
+        .flatten()
         .map(|h| {
             let n = |k: &str| h[k].as_u64().unwrap_or(0);
             DiffHunk {
@@ -336,5 +342,5 @@ pub async fn object_hunks(
                     .unwrap_or_default(),
             }
         })
-        .collect())
+        .collect()
 }
