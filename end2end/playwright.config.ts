@@ -6,6 +6,21 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
 const port = Number(process.env.E2E_PORT ?? 3917);
+// The test OpenID Provider (oidc-provider, see oidc/provider.mjs) the demo signs in through.
+const idpPort = Number(process.env.E2E_IDP_PORT ?? 3918);
+const idpConfig = JSON.stringify({
+  port: idpPort,
+  clients: [
+    {
+      client_id: 'fluxgate-e2e',
+      client_secret: 'e2e-client-secret',
+      redirect_uris: [`http://127.0.0.1:${port}/auth/oidc/callback`],
+      post_logout_redirect_uris: [`http://127.0.0.1:${port}/login`],
+    },
+  ],
+  // oscar approves as a member of cluster-admins (the demo's dev and staging approvers).
+  users: { oscar: { password: 'pw-oscar', groups: ['cluster-admins'], name: 'Oscar' } },
+});
 const bin = process.env.FLUXGATE_BIN ?? resolve(__dirname, '../target/release/fluxgate');
 // Tests push to the demo's application repository in there, as a developer would. The
 // config is loaded again in each worker, which inherits the variable: one directory.
@@ -37,13 +52,32 @@ export default defineConfig({
       ],
     },
   },
-  webServer: {
-    command: `"${bin}" demo --addr 127.0.0.1:${port} --data-dir "${dataDir}"`,
-    cwd: resolve(__dirname, '..'),
-    url: `http://127.0.0.1:${port}/readyz`,
-    timeout: 60_000,
-    reuseExistingServer: false,
-    stdout: 'pipe',
-    stderr: 'pipe',
-  },
+  webServer: [
+    {
+      command: 'node oidc/provider.mjs',
+      cwd: __dirname,
+      env: { OIDC_TEST_CONFIG: idpConfig },
+      url: `http://127.0.0.1:${idpPort}/.well-known/openid-configuration`,
+      timeout: 30_000,
+      reuseExistingServer: false,
+      stdout: 'pipe',
+      stderr: 'pipe',
+    },
+    {
+      command: `"${bin}" demo --addr 127.0.0.1:${port} --data-dir "${dataDir}"`,
+      cwd: resolve(__dirname, '..'),
+      env: {
+        FLUXGATE_OIDC_ISSUER: `http://127.0.0.1:${idpPort}`,
+        FLUXGATE_OIDC_CLIENT_ID: 'fluxgate-e2e',
+        FLUXGATE_OIDC_CLIENT_SECRET: 'e2e-client-secret',
+        FLUXGATE_OIDC_NAME: 'Test IdP',
+        FLUXGATE_OIDC_ROLE: 'approver=cluster-admins,developer=developers',
+      },
+      url: `http://127.0.0.1:${port}/readyz`,
+      timeout: 60_000,
+      reuseExistingServer: false,
+      stdout: 'pipe',
+      stderr: 'pipe',
+    },
+  ],
 });

@@ -111,9 +111,38 @@ pub fn AccountPage() -> impl IntoView {
     view! {
         <leptos_meta::Title text="Account"/>
         <h1>"Account"</h1>
-        <PasswordCard/>
+        <WhoCard/>
         <SigningKeysCard/>
         <TokensCard/>
+    }
+}
+
+/// Who the user is to fluxgate: name, role, groups, and where they come from. A provider
+/// user has no fluxgate password, so the password card is left out for them.
+#[component]
+fn WhoCard() -> impl IntoView {
+    let me = Resource::new(|| (), |_| crate::auth::current_user());
+    view! {
+        <Suspense fallback=|| ()>
+            {move || Suspend::new(async move {
+                let me = me.await.ok().flatten();
+                me.map(|me| {
+                    let provider = me.from_provider;
+                    let groups = if me.groups.is_empty() { "none".to_string() } else { me.groups.join(", ") };
+                    view! {
+                        <section class="card" data-testid="who">
+                            <h2>"You"</h2>
+                            <p>{me.name} " · role " <span class="badge">{me.role.as_str()}</span></p>
+                            <p>"Groups: " {groups}</p>
+                            {provider.then(|| view! {
+                                <p class="muted">"You sign in through the organisation's identity provider: your role and groups come from it at each sign-in, and your password is kept there."</p>
+                            })}
+                        </section>
+                        {(!provider).then(|| view! { <PasswordCard/> })}
+                    }
+                })
+            })}
+        </Suspense>
     }
 }
 

@@ -65,6 +65,27 @@ pub struct SignedInUser {
     pub name: String,
     pub role: Role,
     pub groups: Vec<String>,
+    /// Signed in through the organisation's identity provider (no fluxgate password; the
+    /// role and groups come from the provider at each sign-in).
+    #[serde(default)]
+    pub from_provider: bool,
+}
+
+/// How people can sign in on this server: through the organisation's identity provider
+/// (its name, for "Sign in with …"), with a local password, or both.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignInOptions {
+    pub provider: Option<String>,
+    pub local: bool,
+}
+
+/// The sign-in options, for the login page (public: it is shown before sign-in).
+#[server(endpoint = "login_options")]
+pub async fn login_options() -> Result<SignInOptions, AppError> {
+    Ok(use_context::<SignInOptions>().unwrap_or(SignInOptions {
+        provider: None,
+        local: true,
+    }))
 }
 
 /// The signed-in user, or `None` when the request carries no valid session.
@@ -128,10 +149,25 @@ pub fn LoginPage() -> impl IntoView {
     let query = use_query_map();
     let error = move || query.read().get("error");
     let next = move || safe_next(query.read().get("next").as_deref());
+    let options = Resource::new(|| (), |_| login_options());
+    let provider_link = move |provider: String| {
+        let href = format!(
+            "/auth/oidc/start?{}",
+            [("next", next())]
+                .iter()
+                .map(|(k, v)| format!("{k}={}", percent_encoded(v)))
+                .collect::<String>()
+        );
+        view! {
+            <a class="button primary provider" data-testid="provider-sign-in" href=href rel="external">
+                {format!("Sign in with {provider}")}
+            </a>
+        }
+    };
     view! {
         <leptos_meta::Title text="Sign in"/>
         <main class="login">
-            <form class="card login-card" method="post" action="/login">
+            <div class="card login-card">
                 <h1 class="brand">"fluxgate"</h1>
                 <p class="muted">"Sign in to review and approve changes."</p>
                 {move || {
@@ -144,16 +180,42 @@ pub fn LoginPage() -> impl IntoView {
                             view! { <p class="error" role="alert">{text}</p> }
                         })
                 }}
-                <label>"User name" <input name="username" autocomplete="username" required autofocus/></label>
-                <label>
-                    "Password"
-                    <input name="password" type="password" autocomplete="current-password" required/>
-                </label>
-                <input type="hidden" name="next" value=next/>
-                <button type="submit" class="primary">"Sign in"</button>
-            </form>
+                <Suspense fallback=|| ()>
+                    {move || Suspend::new(async move {
+                        let options = options.await.unwrap_or_default();
+                        let local = options.local || options.provider.is_none();
+                        view! {
+                            {options.provider.map(provider_link)}
+                            {local.then(|| view! {
+                                <form method="post" action="/login">
+                                    <label>"User name" <input name="username" autocomplete="username" required autofocus/></label>
+                                    <label>
+                                        "Password"
+                                        <input name="password" type="password" autocomplete="current-password" required/>
+                                    </label>
+                                    <input type="hidden" name="next" value=next/>
+                                    <button type="submit" class="primary">"Sign in"</button>
+                                </form>
+                            })}
+                        }
+                    })}
+                </Suspense>
+            </div>
         </main>
     }
+}
+
+/// `%XX` for everything but unreserved characters (RFC 3986), for one query value.
+fn percent_encoded(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'/') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 #[cfg(feature = "ssr")]
@@ -174,6 +236,15 @@ pub mod ssr {
     pub const USER_ID_KEY: &str = "user_id";
     /// Session key holding when the session signed in (milliseconds since the epoch).
     pub const SIGNED_IN_AT_KEY: &str = "signed_in_at";
+    /// Session key holding the identity provider's tokens of a provider sign-in (written
+    /// by the server crate's `oidc`); here only their expiry is read.
+    pub const PROVIDER_SESSION_KEY: &str = "oidc_tokens";
+
+    /// The part of a provider session every session check reads.
+    #[derive(serde::Deserialize)]
+    struct ProviderExpiry {
+        expires_ms: i64,
+    }
 
     /// How long a session lasts after sign-in, however active it is (the inactivity
     /// timeout is the session layer's). Provided as context; 7 days when not.
@@ -212,7 +283,14 @@ pub mod ssr {
             .map_err(AppError::internal)?
             .unwrap_or(i64::MIN);
         let age = now_millis().saturating_sub(since);
-        let user = if age >= 0 && (age as u128) < lifetime.0.as_millis() {
+        // A provider sign-in holds while the provider's tokens do. The sign-in gate
+        // refreshes them first when it can; what is still expired here ends the session.
+        let provider: Option<ProviderExpiry> = session
+            .get(PROVIDER_SESSION_KEY)
+            .await
+            .map_err(AppError::internal)?;
+        let tokens_valid = provider.is_none_or(|p| p.expires_ms > now_millis());
+        let user = if tokens_valid && age >= 0 && (age as u128) < lifetime.0.as_millis() {
             load_user_since(db, &id)
                 .await?
                 .and_then(|(user, valid_after)| (since >= valid_after).then_some(user))
@@ -424,13 +502,13 @@ pub mod ssr {
         db: &Db,
         id: &str,
     ) -> Result<Option<(SignedInUser, i64)>, sqlx::Error> {
-        let row: Option<(String, String, String, i64)> = sqlx::query_as(
-            "SELECT id, name, role, sessions_valid_after FROM users WHERE id = $1 AND disabled = 0",
+        let row: Option<(String, String, String, i64, Option<String>)> = sqlx::query_as(
+            "SELECT id, name, role, sessions_valid_after, external_id FROM users WHERE id = $1 AND disabled = 0",
         )
         .bind(id)
         .fetch_optional(&db.pool)
         .await?;
-        let Some((id, name, role, valid_after)) = row else {
+        let Some((id, name, role, valid_after, external)) = row else {
             return Ok(None);
         };
         let role = role
@@ -447,6 +525,7 @@ pub mod ssr {
             name,
             role,
             groups: groups.into_iter().map(|(g,)| g).collect(),
+            from_provider: external.is_some(),
         };
         Ok(Some((user, valid_after)))
     }

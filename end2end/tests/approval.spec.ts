@@ -1,48 +1,6 @@
 import { expect, test } from '@playwright/test';
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { alicePushes, waitForChange } from './demo';
 import { LoginPage, waitForHydration, watchForErrors } from './pages';
-
-/** alice commits a visible change to the demo app and pushes it (the push hook tells fluxgate). */
-function alicePushes(): string {
-  const data = process.env.FLUXGATE_E2E_DATA!;
-  const work = mkdtempSync(join(tmpdir(), 'fluxgate-e2e-work-'));
-  const git = (...args: string[]) =>
-    execFileSync('git', ['-c', 'user.name=Alice', '-c', 'user.email=alice@example.invalid', ...args], {
-      cwd: work,
-      encoding: 'utf8',
-    });
-  git('clone', '-q', join(data, 'repos/hello-web.git'), '.');
-  const page = join(work, 'site/index.html');
-  writeFileSync(page, readFileSync(page, 'utf8').replace('</body>', '<p>New in this release.</p></body>'));
-  git('commit', '-qam', 'A line for the release notes');
-  git('push', '-q', 'origin', 'main');
-  return git('rev-parse', 'HEAD').trim();
-}
-
-/**
- * Waits for the change request of `sha` in `env` to be listed. When the commit's CI run
- * failed instead, the test's failure message carries the run's error and log.
- */
-async function waitForChange(page: import('@playwright/test').Page, sha: string, env: string) {
-  const name = `hello-web ${sha.slice(0, 7)} to ${env}`;
-  await expect(async () => {
-    const runs = await (await page.request.get('/api/v1/runs?app=hello-web')).json();
-    const failed = runs.runs.find(
-      (r: { commit_sha: string; kind: string; state: string }) =>
-        r.commit_sha === sha && r.kind === 'ci' && r.state === 'failed',
-    );
-    if (failed) {
-      const log = await (await page.request.get(`/api/v1/runs/${failed.id}/logs`)).json();
-      const lines = log.lines.map((l: { line: string }) => l.line).join('\n');
-      throw new Error(`the CI run of ${sha} failed: ${failed.error}\n${lines}`);
-    }
-    await page.goto(`/changes?env=${env}&state=open`);
-    await expect(page.getByRole('link', { name })).toBeVisible({ timeout: 1000 });
-  }).toPass({ timeout: 25_000 });
-}
 
 async function signIn(page: import('@playwright/test').Page, user: string) {
   await page.goto('/login');

@@ -137,6 +137,8 @@ pub struct ServeArgs {
     #[arg(long, env = "FLUXGATE_SESSION_LIFETIME", default_value = "7d", value_parser = parse_span)]
     pub session_lifetime: std::time::Duration,
     #[command(flatten)]
+    pub oidc: crate::oidc::OidcArgs,
+    #[command(flatten)]
     pub runner: RunnerArgs,
 }
 
@@ -654,6 +656,10 @@ async fn serve(
         start_runner(database, &data_dir, &args.runner, default_poll)
     };
     let addr = listener.local_addr()?;
+    let oidc = args.oidc.provider()?.map(std::sync::Arc::new);
+    if let Some(p) = &oidc {
+        tracing::info!(issuer = %p.settings.issuer, client = %p.settings.client_id, "sign-in through the identity provider is on");
+    }
     let router = http::router(
         database,
         http::leptos_options(addr),
@@ -662,6 +668,8 @@ async fn serve(
             wake,
             session_lifetime: app::auth::ssr::SessionLifetime(args.session_lifetime),
             public_url: args.public_url.clone(),
+            oidc,
+            local_login: args.oidc.local_login == "on",
         },
     );
     tracing::info!(%addr, "listening");

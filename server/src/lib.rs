@@ -20,6 +20,7 @@ pub mod diff;
 pub mod flux;
 pub mod http;
 pub mod jobs;
+pub mod oidc;
 pub mod one_shot_heap;
 pub mod pipeline;
 pub mod reconciler;

@@ -56,17 +56,34 @@ fn segments(path: &str) -> impl Iterator<Item = &str> {
     path.split('/').filter(|s| !s.is_empty())
 }
 
+/// What the sign-in gate needs.
+pub struct SignInGate {
+    pub protected: Arc<ProtectedPaths>,
+    pub db: Db,
+    pub lifetime: SessionLifetime,
+    pub oidc: Option<Arc<crate::oidc::Provider>>,
+}
+
 pub async fn require_sign_in(
-    State((protected, db, lifetime)): State<(Arc<ProtectedPaths>, Db, SessionLifetime)>,
+    State(gate): State<Arc<SignInGate>>,
     session: Session,
     mut request: Request,
     next: Next,
 ) -> Response {
+    let path = request.uri().path();
     let is_page = matches!(*request.method(), Method::GET | Method::HEAD);
-    if !is_page || !protected.matches(request.uri().path()) {
+    let page_needs_user = is_page && gate.protected.matches(path);
+    // Server functions (the REST API under /api/v1/ signs in with tokens, not sessions).
+    let server_fn = path.starts_with("/api/") && !path.starts_with("/api/v1/");
+    if let Some(provider) = &gate.oidc {
+        if page_needs_user || server_fn {
+            super::oidc::keep_fresh(provider, &session).await;
+        }
+    }
+    if !page_needs_user {
         return next.run(request).await;
     }
-    let user = match session_user_of(&db, &session, lifetime).await {
+    let user = match session_user_of(&gate.db, &session, gate.lifetime).await {
         Ok(user) => user,
         Err(e) => {
             tracing::error!(error = %e, "checking the session failed");

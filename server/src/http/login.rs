@@ -30,6 +30,17 @@ pub async fn sign_in(
     extensions: Extensions,
     Form(form): Form<SignInForm>,
 ) -> Response {
+    if !state.local_login {
+        tracing::warn!(user = %form.username, "password sign-in refused: --local-login off");
+        return (
+            StatusCode::FORBIDDEN,
+            [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+            "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>Sign in</title></head>\
+             <body><main><h1>Password sign-in is off</h1><p>This server signs people in through \
+             its identity provider only.</p><p><a href=\"/login\">Back to sign-in</a></p></main></body></html>",
+        )
+            .into_response();
+    }
     let next = same_origin(safe_next(form.next.as_deref()));
     let address = client_address(&extensions);
     let guard = &state.sign_in;
@@ -242,18 +253,29 @@ pub async fn change_password(
     answer("changed")
 }
 
-pub async fn sign_out(session: Session) -> Response {
+/// Ends the session; a provider session goes on to the provider's own sign-out when it
+/// offers one (RP-initiated logout), which comes back to the login page.
+pub async fn sign_out(
+    State(state): State<AppState>,
+    session: Session,
+    headers: axum::http::HeaderMap,
+) -> Response {
+    let tokens = session
+        .get(app::auth::ssr::PROVIDER_SESSION_KEY)
+        .await
+        .ok()
+        .flatten();
     if let Err(e) = session.flush().await {
         return internal(e);
     }
-    Redirect::to("/login").into_response()
+    Redirect::to(&super::oidc::after_sign_out(&state, &headers, tokens).await).into_response()
 }
 
 /// The second gate for `next` (the first is `safe_next`'s text rules): resolved with a
 /// WHATWG URL parser against this site's origin, the target must keep that origin.
 /// The placeholder host never leaves this function; only the path, query and fragment
 /// of the parsed result are used, so what the browser gets is what was checked.
-fn same_origin(next: String) -> String {
+pub(super) fn same_origin(next: String) -> String {
     let base = url::Url::parse("http://fluxgate.invalid/").expect("a constant URL");
     match base.join(&next) {
         Ok(u) if u.origin() == base.origin() => {
@@ -272,7 +294,7 @@ fn same_origin(next: String) -> String {
     }
 }
 
-fn internal(e: impl std::fmt::Display) -> Response {
+pub(super) fn internal(e: impl std::fmt::Display) -> Response {
     tracing::error!(error = %e, "sign-in machinery failed");
     (
         StatusCode::INTERNAL_SERVER_ERROR,

@@ -9,6 +9,7 @@ mod gate;
 mod git;
 mod health;
 mod login;
+mod oidc;
 mod run_logs;
 mod site;
 mod throttle;
@@ -42,6 +43,11 @@ pub struct AppState {
     /// Sign-in throttling and the bound on password hashing.
     pub sign_in: Arc<throttle::SignInGuard>,
     pub session_lifetime: SessionLifetime,
+    /// The organisation's identity provider, when one is configured.
+    pub oidc: Option<Arc<crate::oidc::Provider>>,
+    /// Whether the password form signs anyone in (`--local-login`).
+    pub local_login: bool,
+    pub public_url: Option<url::Url>,
 }
 
 /// Web-server settings that are not about the database.
@@ -57,6 +63,24 @@ pub struct WebConfig {
     /// its host, cross-site checks compare against its origin, and https makes the
     /// session cookie `Secure`.
     pub public_url: Option<url::Url>,
+    /// Sign-in through an OpenID Connect provider (`--oidc-issuer` and friends).
+    pub oidc: Option<Arc<crate::oidc::Provider>>,
+    /// The password form; off leaves sign-in to the provider.
+    pub local_login: bool,
+}
+
+impl WebConfig {
+    /// Settings for a server on this machine: no provider, local sign-in on.
+    pub fn local(wake: crate::runner::Wake) -> WebConfig {
+        WebConfig {
+            secure_cookies: false,
+            wake,
+            session_lifetime: SessionLifetime::default(),
+            public_url: None,
+            oidc: None,
+            local_login: true,
+        }
+    }
 }
 
 const FORM_LIMIT: usize = 16 * 1024;
@@ -69,6 +93,9 @@ pub fn router(database: &Database, options: LeptosOptions, config: &WebConfig) -
         wake: config.wake.clone(),
         sign_in: Arc::new(throttle::SignInGuard::default()),
         session_lifetime: config.session_lifetime,
+        oidc: config.oidc.clone(),
+        local_login: config.local_login,
+        public_url: config.public_url.clone(),
     };
     spawn_sign_in_auditor(&state);
     let routes = generate_route_list(App);
@@ -84,9 +111,17 @@ pub fn router(database: &Database, options: LeptosOptions, config: &WebConfig) -
         .map(Arc::new);
     let db = state.db.clone();
     let lifetime = config.session_lifetime;
+    let options = app::auth::SignInOptions {
+        provider: config
+            .oidc
+            .as_ref()
+            .map(|p| p.settings.display_name.clone()),
+        local: config.local_login,
+    };
     let context = move || {
         provide_context(db.clone());
         provide_context(lifetime);
+        provide_context(options.clone());
     };
 
     let router = Router::new()
@@ -98,6 +133,8 @@ pub fn router(database: &Database, options: LeptosOptions, config: &WebConfig) -
             post(login::sign_in).layer(DefaultBodyLimit::max(FORM_LIMIT)),
         )
         .route("/logout", post(login::sign_out))
+        .route("/auth/oidc/start", get(oidc::start))
+        .route("/auth/oidc/callback", get(oidc::callback))
         .route(
             "/account/password",
             post(login::change_password).layer(DefaultBodyLimit::max(FORM_LIMIT)),
@@ -113,7 +150,12 @@ pub fn router(database: &Database, options: LeptosOptions, config: &WebConfig) -
             context, shell,
         ))
         .layer(axum::middleware::from_fn_with_state(
-            (protected, state.db.clone(), config.session_lifetime),
+            Arc::new(gate::SignInGate {
+                protected,
+                db: state.db.clone(),
+                lifetime: config.session_lifetime,
+                oidc: config.oidc.clone(),
+            }),
             gate::require_sign_in,
         ))
         .layer(axum::middleware::from_fn_with_state(

@@ -14,6 +14,14 @@ const ELSEWHERE: &[(&str, &str)] = &[
     ("/readyz", "public: readiness"),
     ("/login", "public: sign-in (web::wrong_password_is_refused)"),
     (
+        "/auth/oidc/start",
+        "public: starts a provider sign-in (oidc::flow)",
+    ),
+    (
+        "/auth/oidc/callback",
+        "public: ends a provider sign-in, refusals in oidc::refusals",
+    ),
+    (
         "/logout",
         "ends the caller's own session (web::sign_out_ends_the_session)",
     ),
@@ -73,6 +81,7 @@ fn the_matrix_names_every_server_function_and_route() {
 /// (server function, form arguments, least role: 0 anyone, 1 viewer, 2 developer, 3 approver, 4 admin)
 const SERVER_FNS: &[(&str, &str, u8)] = &[
     ("current_user", "", 0),
+    ("login_options", "", 0),
     ("list_environments", "", 1),
     ("load_dashboard", "filter=&page=0", 1),
     ("list_flux_status", "", 1),
@@ -132,19 +141,48 @@ async fn every_server_function_and_route_checks_the_role(s: &TestServer) {
         .await
         .unwrap();
     // (user, password, role level); None is nobody signed in.
-    let people: [(Option<(&str, &str)>, u8); 5] = [
+    let people = [
         (None, 0),
         (Some(("vera", "pw-vera-1")), 1),
         (Some(("alice", "demo")), 2),
         (Some(("bob", "demo")), 3),
         (Some(("admin", "demo")), 4),
     ];
-    let mut checked = 0;
+    let mut signed_in = Vec::new();
     for (who, level) in people {
         let client = s.client();
-        let mut token = None;
         if let Some((name, password)) = who {
             s.sign_in(&client, name, password).await;
+        }
+        signed_in.push((client, who.map(|w| w.0), level));
+    }
+    the_matrix_holds(s, signed_in).await;
+}
+
+/// The same matrix with people signed in through the identity provider, one per role
+/// (their role comes from the provider's groups).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn provider_users_of_every_role_meet_the_same_checks() {
+    let (s, _idp) = crate::oidc::start(crate::support::Backend::Sqlite, false, |_, _| {}).await;
+    let mut signed_in = vec![(s.client(), None, 0)];
+    for (login, level) in [("vic", 1), ("dana", 2), ("olga", 3), ("pat", 4)] {
+        let client = s.client();
+        let trip = crate::oidc::sign_in(&s, &client, login).await;
+        assert_eq!(trip.response.status(), 303, "{login}");
+        signed_in.push((client, Some(login), level));
+    }
+    the_matrix_holds(&s, signed_in).await;
+    s.stop().await;
+}
+
+/// Calls everything as each (client, user, role level); None is nobody signed in.
+async fn the_matrix_holds(s: &TestServer, people: Vec<(reqwest::Client, Option<&str>, u8)>) {
+    let db = &s.database.db;
+    let count = people.len();
+    let mut checked = 0;
+    for (client, who, level) in people {
+        let mut token = None;
+        if let Some(name) = who {
             token = Some(server::tokens::create(db, name, "matrix").await.unwrap());
         }
         for (name, args, needed) in SERVER_FNS {
@@ -156,7 +194,7 @@ async fn every_server_function_and_route_checks_the_role(s: &TestServer) {
                 .await
                 .unwrap();
             let status = r.status();
-            let who = who.map(|w| w.0).unwrap_or("nobody");
+            let who = who.unwrap_or("nobody");
             if level < *needed {
                 let want = if level == 0 {
                     StatusCode::UNAUTHORIZED
@@ -186,7 +224,7 @@ async fn every_server_function_and_route_checks_the_role(s: &TestServer) {
             }
             let r = request.send().await.unwrap();
             let status = r.status();
-            let who = who.map(|w| w.0).unwrap_or("nobody");
+            let who = who.unwrap_or("nobody");
             if level < *needed {
                 let want = if level == 0 {
                     StatusCode::UNAUTHORIZED
@@ -203,7 +241,7 @@ async fn every_server_function_and_route_checks_the_role(s: &TestServer) {
             checked += 1;
         }
     }
-    assert_eq!(checked, 5 * (SERVER_FNS.len() + ROUTES.len()));
+    assert_eq!(checked, count * (SERVER_FNS.len() + ROUTES.len()));
     // Nothing changed: no stop-the-line, no reviews, no audit entries but the sign-ins.
     let stop: (i64,) = sqlx::query_as("SELECT COUNT(*) FROM settings WHERE key = 'stop_the_line'")
         .fetch_one(&db.pool)

@@ -8,6 +8,7 @@ mod cli;
 mod demo;
 mod diff;
 mod gitserve;
+mod oidc;
 mod pipeline;
 mod processes;
 mod render;

@@ -71,6 +71,17 @@ impl TestServer {
 
     /// As [`TestServer::start`], with web settings changed by `tune`.
     pub async fn start_with(backend: Backend, tune: impl FnOnce(&mut WebConfig)) -> TestServer {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        Self::start_on(backend, listener, tune).await
+    }
+
+    /// As [`TestServer::start_with`], on a listener bound by the caller (whose address
+    /// something else, such as an identity provider, had to know first).
+    pub async fn start_on(
+        backend: Backend,
+        listener: tokio::net::TcpListener,
+        tune: impl FnOnce(&mut WebConfig),
+    ) -> TestServer {
         let dir = tempfile::tempdir().unwrap();
         let pg_url = match backend {
             Backend::Sqlite => None,
@@ -84,14 +95,9 @@ impl TestServer {
             .execute(&database.db.pool)
             .await
             .unwrap();
-        let mut config = WebConfig {
-            secure_cookies: false,
-            wake: Default::default(),
-            session_lifetime: Default::default(),
-            public_url: None,
-        };
+        let mut config = WebConfig::local(Default::default());
         tune(&mut config);
-        Self::serve(database, dir, pg_url, config).await
+        Self::serve_on(listener, database, dir, pg_url, config).await
     }
 
     /// A server on a database made elsewhere (e.g. restored from a backup), without the
@@ -103,6 +109,16 @@ impl TestServer {
         config: WebConfig,
     ) -> TestServer {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        Self::serve_on(listener, database, dir, pg_url, config).await
+    }
+
+    async fn serve_on(
+        listener: tokio::net::TcpListener,
+        database: Database,
+        dir: TempDir,
+        pg_url: Option<String>,
+        config: WebConfig,
+    ) -> TestServer {
         let addr = listener.local_addr().unwrap();
         let router = http::router(&database, http::leptos_options(addr), &config);
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

@@ -41,7 +41,11 @@ impl Pipes {
     }
 
     pub async fn start_with(backend: Backend, tune: impl FnOnce(&mut RunnerConfig)) -> Pipes {
-        let server = TestServer::start(backend).await;
+        Pipes::with_runner(TestServer::start(backend).await, tune)
+    }
+
+    /// A runner beside a server started elsewhere.
+    pub fn with_runner(server: TestServer, tune: impl FnOnce(&mut RunnerConfig)) -> Pipes {
         let mut config = RunnerConfig::new(server.dir.path().to_path_buf());
         // The tests ask for polls (through the hook) instead of waiting for the timer.
         config.poll_interval = Duration::from_secs(3600);
