@@ -172,16 +172,21 @@ pub mod ssr {
             .bind(&id)
             .execute(&mut *tx)
             .await?;
-        sqlx::query("DELETE FROM group_members WHERE user_id = $1")
+        // Memberships the identity provider gave stay the provider's: saved here they
+        // would turn local and outlive the person's removal from the group there.
+        sqlx::query("DELETE FROM group_members WHERE user_id = $1 AND source = 'local'")
             .bind(&id)
             .execute(&mut *tx)
             .await?;
         for g in &groups {
-            sqlx::query("INSERT INTO group_members (group_name, user_id) VALUES ($1, $2)")
-                .bind(g)
-                .bind(&id)
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query(
+                "INSERT INTO group_members (group_name, user_id) VALUES ($1, $2)
+                 ON CONFLICT (group_name, user_id) DO NOTHING",
+            )
+            .bind(g)
+            .bind(&id)
+            .execute(&mut *tx)
+            .await?;
         }
         tx.commit().await?;
         audit::append(

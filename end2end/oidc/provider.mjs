@@ -166,6 +166,11 @@ async function control(req, res, what) {
 const server = http.createServer(async (req, res) => {
   try {
     const url = new URL(req.url, issuer);
+    if (url.pathname === '/favicon.ico') {
+      // Browsers ask for it; a 404 would read as an error in the browser tests.
+      res.writeHead(204);
+      return res.end();
+    }
     const test = url.pathname.match(/^\/__test\/(\w+)$/);
     if (test) return await control(req, res, test[1]);
     const step = url.pathname.match(/^\/interaction\/([\w-]+)(?:\/(login))?$/);

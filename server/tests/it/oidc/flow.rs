@@ -79,6 +79,19 @@ async fn roles_follow_the_mapped_groups_at_each_sign_in(s: &TestServer, idp: &Id
     .execute(&s.database.db.pool)
     .await
     .unwrap();
+    // An administrator saving olga's row in Settings (groups as shown) does not make the
+    // provider's groups fluxgate's.
+    app::users::ssr::update(
+        &s.database.db,
+        "admin",
+        "olga",
+        "approver",
+        "cluster-admins, on-call",
+        "",
+        false,
+    )
+    .await
+    .unwrap();
     idp.set_groups("olga", &["developers"]).await;
     sign_in(s, &s.client(), "olga").await;
     assert_eq!(
