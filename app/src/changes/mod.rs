@@ -11,6 +11,8 @@ pub mod review;
 pub mod signing;
 #[cfg(feature = "ssr")]
 pub mod store;
+#[cfg(feature = "ssr")]
+pub mod upstream;
 
 use crate::error::AppError;
 use crate::policy::{RiskFlag, Verdict};

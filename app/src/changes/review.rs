@@ -141,12 +141,13 @@ fn facts(change: &ChangeRequest) -> Change<'_> {
 
 /// The policy's verdict on a change now.
 pub async fn verdict(db: &Db, change: &ChangeRequest) -> Result<(Policy, Verdict), AppError> {
-    let (policy, reviews, stop) = tokio::try_join!(
+    let (policy, reviews, stop, upstream) = tokio::try_join!(
         policy_of(db, &change.id),
         reviews(db, &change.id),
-        stop_the_line(db)
+        stop_the_line(db),
+        super::upstream::faults(db, change),
     )?;
-    Ok(judge(policy, &reviews, stop.as_deref(), change))
+    Ok(judge(policy, &reviews, stop.as_deref(), change, upstream))
 }
 
 /// The verdict from what [`verdict`] reads; a policy that does not decode blocks the change.
@@ -155,6 +156,7 @@ fn judge(
     reviews: &[Review],
     stop: Option<&str>,
     change: &ChangeRequest,
+    upstream: Vec<String>,
 ) -> (Policy, Verdict) {
     let (policy, policy_fault) = match policy {
         Ok(policy) => (policy, None),
@@ -170,6 +172,7 @@ fn judge(
     let faults: Vec<String> = policy_fault
         .into_iter()
         .chain(change.faults.iter().cloned())
+        .chain(upstream)
         .collect();
     if !faults.is_empty() {
         verdict.blocked.extend(faults);
@@ -214,7 +217,7 @@ pub async fn detail(db: &Db, id: &str, user: &SignedInUser) -> Result<ChangeDeta
     // costs two round trips of the database rather than one per part.
     let with_evidence = user.role.allows(crate::auth::Role::Developer);
     let target = format!("change:{id}");
-    let (policy, (judged, reviews), stop, events, viewed, diff, delivery) = tokio::try_join!(
+    let (policy, (judged, reviews), stop, events, viewed, diff, delivery, upstream) = tokio::try_join!(
         policy_of(db, id),
         reviews_and_entries(db, id),
         stop_the_line(db),
@@ -222,8 +225,9 @@ pub async fn detail(db: &Db, id: &str, user: &SignedInUser) -> Result<ChangeDeta
         viewed_at_head(db, &change, &user.name),
         store::diff_json(db, id),
         super::delivery::load(db, id, with_evidence),
+        super::upstream::faults(db, &change),
     )?;
-    let (policy, verdict) = judge(policy, &judged, stop.as_deref(), &change);
+    let (policy, verdict) = judge(policy, &judged, stop.as_deref(), &change, upstream);
     let mut timeline = vec![TimelineEntry {
         at: change.created_at.clone(),
         actor: "fluxgate".into(),

@@ -33,6 +33,13 @@ pub async fn sign_in(
     let role = settings.role_for(&identity.groups);
     let mut changes = Changes::default();
     let mut tx = db.pool.begin().await.map_err(database)?;
+    // A write first: SQLite then takes its write lock now (waiting out other writers),
+    // where a read first would fail to upgrade if the runner wrote in between.
+    sqlx::query("UPDATE users SET role = role WHERE external_id = $1")
+        .bind(identity.external_id())
+        .execute(&mut *tx)
+        .await
+        .map_err(database)?;
     let known = sqlx::query("SELECT id, name, role, disabled FROM users WHERE external_id = $1")
         .bind(identity.external_id())
         .fetch_optional(&mut *tx)

@@ -12,6 +12,7 @@ crate::pipelines_on_both_databases!(
     signed_events_apply_verify_and_promote,
     a_failing_probe_fails_the_change_with_its_evidence,
     a_generic_provider_sends_a_bearer_token,
+    a_commit_rolled_back_upstream_is_not_promoted,
 );
 
 const KEY: &str = "0123456789abcdef-test-hmac-key";
@@ -68,13 +69,19 @@ impl Pipes {
 
     /// A dev change request for a fresh commit, approved by bob and merged.
     async fn merged_dev_change(&self) -> serde_json::Value {
+        self.merged_dev_change_of("README.md", "A change for Flux.\n")
+            .await
+    }
+
+    /// As [`Pipes::merged_dev_change`], for a commit writing `text` to `path`.
+    async fn merged_dev_change_of(&self, path: &str, text: &str) -> serde_json::Value {
         let bob = self.token("bob").await;
         let alice = self.token("alice").await;
         let sha = push(
             &self.app_repo(),
             "main",
             "main",
-            &[("README.md", Some("A change for Flux.\n"))],
+            &[(path, Some(text))],
             "A change for Flux",
         );
         self.hook(&alice).await;
@@ -363,4 +370,89 @@ async fn a_generic_provider_sends_a_bearer_token(p: &Pipes) {
         (p.change_state(id).await == "verified").then_some(())
     })
     .await;
+}
+
+/// Flux reports `change` applied in dev; with no probes it is verified at once, and the
+/// staging change request for its commit is returned.
+async fn applied_and_promoted(p: &Pipes, change: &serde_json::Value) -> serde_json::Value {
+    let head = change["head_commit"].as_str().unwrap();
+    let success = event(
+        "ReconciliationSucceeded",
+        "info",
+        &format!("refs/heads/env/dev@sha1:{head}"),
+        "Deployment/hello-dev/hello-web configured",
+    );
+    assert_eq!(p.signed(&success).await.0, 200);
+    let bob = p.token("bob").await;
+    wait_for(
+        "a staging change request",
+        Duration::from_secs(60),
+        || async {
+            p.changes(&bob, "staging")
+                .await
+                .into_iter()
+                .find(|c| c["app_commit"] == change["app_commit"] && c["state"] == "open")
+        },
+    )
+    .await
+}
+
+/// dev verified A0, then A1 (each proposed to staging), then rolled back to A0: staging's
+/// change for A1 may no longer merge, and says why.
+async fn a_commit_rolled_back_upstream_is_not_promoted(p: &Pipes) {
+    p.add_cluster("generic-hmac").await;
+    let first = p.merged_dev_change().await;
+    applied_and_promoted(p, &first).await;
+    let service = super::read_app_file(&p.app_repo(), "deploy/service.yaml")
+        .replace("port: 80", "port: 8080");
+    let second = p
+        .merged_dev_change_of("deploy/service.yaml", &service)
+        .await;
+    let staging = applied_and_promoted(p, &second).await;
+    let staging_id = staging["id"].as_str().unwrap();
+    let bob = p.token("bob").await;
+    let admin = p.token("admin").await;
+    let (s, b) = p
+        .post(
+            &bob,
+            &format!("/api/v1/changes/{staging_id}/approve"),
+            serde_json::json!({}),
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+
+    // dev goes back to the first commit (bob asks, admin approves and merges).
+    let rollback = p.rollback_to(first["id"].as_str().unwrap(), "bob").await;
+    let rollback_id = rollback["id"].as_str().unwrap();
+    for action in ["approve", "merge"] {
+        let (s, b) = p
+            .post(
+                &admin,
+                &format!("/api/v1/changes/{rollback_id}/{action}"),
+                serde_json::json!({}),
+            )
+            .await;
+        assert_eq!(s, 200, "{action} the rollback: {b}");
+    }
+
+    let (s, b) = p
+        .post(
+            &admin,
+            &format!("/api/v1/changes/{staging_id}/merge"),
+            serde_json::json!({}),
+        )
+        .await;
+    assert_eq!(s, 403, "{b}");
+    let why = b["error"].as_str().unwrap();
+    let short = &second["app_commit"].as_str().unwrap()[..7];
+    assert!(
+        why.contains(&format!("dev was rolled back from commit {short}"))
+            && why.contains(rollback_id),
+        "{why}"
+    );
+    assert_eq!(
+        p.change_state(staging_id).await,
+        "approved",
+        "approved, never merged"
+    );
 }

@@ -69,6 +69,32 @@ impl Pipes {
         self.server.dir.path().join("repos/gitops.git")
     }
 
+    /// `asker` asks for dev to go back to what `change_id` deployed; the rollback's open
+    /// change request.
+    pub async fn rollback_to(&self, change_id: &str, asker: &str) -> serde_json::Value {
+        let db = &self.server.database.db;
+        let (deployment,): (String,) =
+            sqlx::query_as("SELECT id FROM deployments WHERE change_id = $1")
+                .bind(change_id)
+                .fetch_one(&db.pool)
+                .await
+                .unwrap();
+        app::apps::ssr::request_rollback(db, &deployment, asker)
+            .await
+            .unwrap();
+        let token = self.token(asker).await;
+        wait_for(
+            "the rollback change request",
+            Duration::from_secs(30),
+            || async {
+                self.changes(&token, "dev").await.into_iter().find(|c| {
+                    c["title"].as_str().unwrap().contains("roll back") && c["state"] == "open"
+                })
+            },
+        )
+        .await
+    }
+
     /// An API token acting as `user`.
     pub async fn token(&self, user: &str) -> String {
         server::tokens::create(&self.server.database.db, user, "test")

@@ -661,27 +661,7 @@ async fn rollback_restores_an_earlier_deployment_through_the_policy(p: &Pipes) {
         .await;
     assert_eq!(status, 200);
 
-    let db = &p.server.database.db;
-    let (deployment,): (String,) =
-        sqlx::query_as("SELECT id FROM deployments WHERE change_id = $1")
-            .bind(id(&first))
-            .fetch_one(&db.pool)
-            .await
-            .unwrap();
-    app::apps::ssr::request_rollback(db, &deployment, "bob")
-        .await
-        .unwrap();
-    let rollback = wait_for(
-        "the rollback change request",
-        Duration::from_secs(30),
-        || async {
-            p.changes(&bob, "dev")
-                .await
-                .into_iter()
-                .find(|c| c["title"].as_str().unwrap().contains("roll back"))
-        },
-    )
-    .await;
+    let rollback = p.rollback_to(id(&first), "bob").await;
     assert_eq!(rollback["author_user"], "bob");
     // The Service goes back to port 80 and the Deployment to the first image.
     assert_eq!(rollback["summary"]["changed"], 2, "{rollback}");

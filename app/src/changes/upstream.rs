@@ -1,0 +1,112 @@
+//! Promotion integrity: a commit goes on to an environment only as it fared in the ones
+//! before it. A change whose app commit an earlier environment never got, saw fail, has
+//! not verified, or rolled back is blocked, and says why (naming the rollback's change).
+//!
+//! Judged from the deployments at the moment of asking (the page and the merge both ask),
+//! so rolling back staging blocks the open prod change of the rolled-back commit at once.
+//! Rollback changes themselves are exempt: restoring a known state must never wait for the
+//! environments before it.
+
+use super::ChangeRequest;
+use crate::db::Db;
+use crate::error::AppError;
+use sqlx::Row;
+
+/// A deployment of the change's app in an environment before the change's.
+struct Upstream {
+    env: String,
+    commit: String,
+    state: String,
+    verified: bool,
+    /// The change it merged, and whether that change was a rollback.
+    change: String,
+    rollback: bool,
+}
+
+/// Why the change may not go on yet; empty when every earlier environment verified its
+/// commit and still runs it (or moved on to another commit without rolling back).
+pub async fn faults(db: &Db, change: &ChangeRequest) -> Result<Vec<String>, AppError> {
+    if is_rollback(db, change).await? {
+        return Ok(Vec::new());
+    }
+    let rows = sqlx::query(
+        "SELECT e.name AS env, d.app_commit, d.state, d.verified_at, d.change_id,
+                r.branch AS cd_branch
+         FROM change_requests c
+         JOIN environments me ON me.id = c.environment_id
+         JOIN environments e ON e.position < me.position
+         LEFT JOIN deployments d ON d.environment_id = e.id AND d.app_id = c.app_id
+         LEFT JOIN change_requests dc ON dc.id = d.change_id
+         LEFT JOIN runs r ON r.id = dc.cd_run_id
+         WHERE c.id = $1
+         ORDER BY e.position, d.merged_at, d.id",
+    )
+    .bind(&change.id)
+    .fetch_all(&db.pool)
+    .await?;
+    // Per earlier environment, its deployments oldest first.
+    let mut envs: Vec<(String, Vec<Upstream>)> = Vec::new();
+    for r in &rows {
+        let env: String = r.try_get("env")?;
+        if envs.last().is_none_or(|(e, _)| *e != env) {
+            envs.push((env.clone(), Vec::new()));
+        }
+        let Some(commit) = r.try_get::<Option<String>, _>("app_commit")? else {
+            continue;
+        };
+        envs.last_mut().expect("pushed above").1.push(Upstream {
+            env,
+            commit,
+            state: r.try_get::<Option<String>, _>("state")?.unwrap_or_default(),
+            verified: r.try_get::<Option<String>, _>("verified_at")?.is_some(),
+            change: r
+                .try_get::<Option<String>, _>("change_id")?
+                .unwrap_or_default(),
+            rollback: r
+                .try_get::<Option<String>, _>("cd_branch")?
+                .is_some_and(|b| b.starts_with("rollback/")),
+        });
+    }
+    let short = change.short_commit();
+    let mut faults = Vec::new();
+    for (env, deployments) in &envs {
+        let Some(at) = deployments
+            .iter()
+            .rposition(|d| d.commit == change.app_commit)
+        else {
+            faults.push(format!("commit {short} was never deployed to {env}"));
+            continue;
+        };
+        let mine = &deployments[at];
+        if mine.state == "failed" {
+            faults.push(format!("commit {short} failed in {}", mine.env));
+        } else if !mine.verified {
+            faults.push(format!(
+                "commit {short} is not verified in {} yet",
+                mine.env
+            ));
+        }
+        if let Some(back) = deployments[at + 1..]
+            .iter()
+            .rev()
+            .find(|d| d.rollback && d.commit != change.app_commit)
+        {
+            faults.push(format!(
+                "{} was rolled back from commit {short} to {} (change {})",
+                back.env,
+                &back.commit[..7.min(back.commit.len())],
+                back.change
+            ));
+        }
+    }
+    Ok(faults)
+}
+
+/// A rollback's change request is made by its own CD run, marked `rollback/…`.
+async fn is_rollback(db: &Db, change: &ChangeRequest) -> Result<bool, AppError> {
+    let branch: Option<(String,)> = sqlx::query_as("SELECT branch FROM runs WHERE id = $1")
+        .bind(&change.cd_run_id)
+        .fetch_optional(&db.pool)
+        .await?;
+    Ok(branch.is_some_and(|(b,)| b.starts_with("rollback/")))
+}
