@@ -101,6 +101,7 @@ pub fn DashboardMatrix() -> impl IntoView {
                                     view! { <p class="empty">"No apps yet."</p> }.into_any()
                                 } else {
                                     view! {
+                                        <div class="scroll-x">
                                         <table class="table matrix" data-testid="matrix">
                                             <thead><tr><th>"App"</th>{d.envs.iter().map(|e| view! { <th>{e.clone()}</th> }).collect_view()}</tr></thead>
                                             <tbody>
@@ -118,6 +119,7 @@ pub fn DashboardMatrix() -> impl IntoView {
                                                 }).collect_view()}
                                             </tbody>
                                         </table>
+                                        </div>
                                     }.into_any()
                                 }}
                                 {(pages > 1).then(|| view! {

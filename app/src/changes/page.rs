@@ -376,8 +376,9 @@ fn Hunks(
             }
             rows
         });
+        let class = if split.get() { "diff split" } else { "diff" };
         view! {
-            <table class="diff"><tbody>{rows}</tbody></table>
+            <table class=class><tbody>{rows}</tbody></table>
             {(total > limit).then(|| view! {
                 <button class="link-button" on:click=move |_| set_shown.update(|n| *n += LINES_AT_ONCE * 5)>
                     {format!("Show more ({} of {} lines shown)", limit, total)}

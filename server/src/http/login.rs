@@ -31,7 +31,8 @@ pub async fn sign_in(
     Form(form): Form<SignInForm>,
 ) -> Response {
     if !state.local_login {
-        tracing::warn!(user = %form.username, "password sign-in refused: --local-login off");
+        // The typed name is not logged: it is sometimes a pasted password.
+        tracing::warn!("password sign-in refused: --local-login off");
         return (
             StatusCode::FORBIDDEN,
             [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
