@@ -26,13 +26,13 @@ struct Upstream {
 /// Why the change may not go on yet; empty when every earlier environment verified its
 /// commit and still runs it (or moved on to another commit without rolling back).
 pub async fn faults(db: &Db, change: &ChangeRequest) -> Result<Vec<String>, AppError> {
-    if is_rollback(db, change).await? {
-        return Ok(Vec::new());
-    }
+    // One query: a row per earlier environment and deployment there, each also carrying
+    // the branch of this change's own CD run (a rollback's is marked `rollback/…`).
     let rows = sqlx::query(
         "SELECT e.name AS env, d.app_commit, d.state, d.verified_at, d.change_id,
-                r.branch AS cd_branch
+                r.branch AS cd_branch, own.branch AS own_branch
          FROM change_requests c
+         JOIN runs own ON own.id = c.cd_run_id
          JOIN environments me ON me.id = c.environment_id
          JOIN environments e ON e.position < me.position
          LEFT JOIN deployments d ON d.environment_id = e.id AND d.app_id = c.app_id
@@ -44,6 +44,14 @@ pub async fn faults(db: &Db, change: &ChangeRequest) -> Result<Vec<String>, AppE
     .bind(&change.id)
     .fetch_all(&db.pool)
     .await?;
+    if let Some(first) = rows.first() {
+        if first
+            .try_get::<String, _>("own_branch")?
+            .starts_with("rollback/")
+        {
+            return Ok(Vec::new());
+        }
+    }
     // Per earlier environment, its deployments oldest first.
     let mut envs: Vec<(String, Vec<Upstream>)> = Vec::new();
     for r in &rows {
@@ -100,13 +108,4 @@ pub async fn faults(db: &Db, change: &ChangeRequest) -> Result<Vec<String>, AppE
         }
     }
     Ok(faults)
-}
-
-/// A rollback's change request is made by its own CD run, marked `rollback/…`.
-async fn is_rollback(db: &Db, change: &ChangeRequest) -> Result<bool, AppError> {
-    let branch: Option<(String,)> = sqlx::query_as("SELECT branch FROM runs WHERE id = $1")
-        .bind(&change.cd_run_id)
-        .fetch_optional(&db.pool)
-        .await?;
-    Ok(branch.is_some_and(|(b,)| b.starts_with("rollback/")))
 }

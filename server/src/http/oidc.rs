@@ -30,11 +30,7 @@ pub async fn start(
     Query(query): Query<StartQuery>,
 ) -> Response {
     let Some(provider) = state.oidc.clone() else {
-        return (
-            StatusCode::NOT_FOUND,
-            "no identity provider is configured\n",
-        )
-            .into_response();
+        return not_configured();
     };
     let Some(origin) = origin(&state, &headers) else {
         return page(StatusCode::BAD_REQUEST, "The request names no usable host.");
@@ -70,11 +66,7 @@ pub async fn callback(
     Query(query): Query<CallbackQuery>,
 ) -> Response {
     let Some(provider) = state.oidc.clone() else {
-        return (
-            StatusCode::NOT_FOUND,
-            "no identity provider is configured\n",
-        )
-            .into_response();
+        return not_configured();
     };
     // Taken out at once: a callback is good for one try, whatever its outcome.
     let pending: Option<Pending> = match session.remove(PENDING_KEY).await {
@@ -221,6 +213,15 @@ pub async fn after_sign_out(
         }
     }
     "/login".to_string()
+}
+
+/// What these routes answer on a server without a provider.
+fn not_configured() -> Response {
+    (
+        StatusCode::NOT_FOUND,
+        "no identity provider is configured\n",
+    )
+        .into_response()
 }
 
 /// This site's origin as the browser reached it: `--public-url` when set (the host gate
