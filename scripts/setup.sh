@@ -48,8 +48,16 @@ if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$wbg_version
   cargo install wasm-bindgen-cli --version "$wbg_version"
 fi
 
-# npm packages: Playwright (driver only, no browser download) and binaryen's wasm-opt
-# (Debian's binaryen 108 produces a WASM that fails to hydrate).
+# Node.js runs the browser tests, wasm-opt and the test OpenID Provider (`oidc-provider`,
+# which the integration tests start); the machines carry it, this covers one that does not.
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  say "installing Node.js and npm"
+  apt_install nodejs npm
+fi
+
+# npm packages: Playwright (driver only, no browser download), binaryen's wasm-opt (Debian's
+# binaryen 108 produces a WASM that fails to hydrate), and oidc-provider with jose (the
+# test OpenID Provider that `cargo test` and the browser tests sign in through).
 if [ ! -x end2end/node_modules/.bin/wasm-opt ] || [ end2end/package-lock.json -nt end2end/node_modules/.package-lock.json ]; then
   say "installing npm packages in end2end/"
   (cd end2end && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund)
