@@ -17,7 +17,7 @@ trap 'rm -f "$log"' EXIT
 step "unit and integration tests (SQLite and PostgreSQL)"
 cargo test --workspace 2>&1 | tee -a "$log"
 step "renderer conformance on the real-world corpus (score)"
-cargo test -q -p server --test it render::corpus -- --nocapture 2>&1 | grep -E 'identical$|refused$|MISMATCH|ERROR|NOT REFUSED|CORPUS MISSING' || true
+cargo test -q -p kustomize --test it corpus -- --nocapture 2>&1 | grep -E 'identical$|refused$|MISMATCH|ERROR|NOT REFUSED|CORPUS MISSING' || true
 step "release build (server + WASM)"
 cargo leptos build --release
 step "browser tests (Chromium)"

@@ -23,7 +23,7 @@ pub struct MyToken {
 pub async fn my_tokens() -> Result<Vec<MyToken>, AppError> {
     use crate::auth::{ssr::require_role, Role};
     let user = require_role(Role::Viewer).await?;
-    let now = crate::db::now_text();
+    let now = fluxgate_core::db::now_text();
     let list = crate::tokens::list(&crate::auth::ssr::db()?, Some(&user.name))
         .await
         .map_err(|e| AppError::internal(e).with_status())?;

@@ -232,8 +232,8 @@ pub fn CommitPage() -> impl IntoView {
 #[cfg(feature = "ssr")]
 pub mod ssr {
     use super::{AppRow, CommitRow, DeploymentRow, TraceEntry};
-    use crate::db::Db;
     use crate::error::AppError;
+    use fluxgate_core::db::Db;
     use sqlx::Row;
 
     pub async fn apps(db: &Db) -> Result<Vec<AppRow>, AppError> {
@@ -339,16 +339,17 @@ pub mod ssr {
         if exists.is_none() {
             return Err(AppError::NotFound("deployment".into()));
         }
-        let now = crate::db::now_text();
-        sqlx::query(
-            "INSERT INTO jobs (id, kind, payload, dedup_key, state, attempts, max_attempts, run_after, created_at)
-             VALUES ($1, 'rollback', $2, NULL, 'queued', 0, 3, $3, $3)",
+        use fluxgate_core::jobs::{self, Kind, NewJob};
+        jobs::enqueue(
+            db,
+            NewJob::new(
+                Kind::Rollback,
+                serde_json::json!({ "deployment_id": deployment, "user": user }),
+            )
+            .attempts(3),
         )
-        .bind(crate::db::new_id())
-        .bind(serde_json::json!({ "deployment_id": deployment, "user": user }).to_string())
-        .bind(&now)
-        .execute(&db.pool)
-        .await?;
+        .await
+        .map_err(AppError::internal)?;
         Ok("A rollback change request is being prepared; it will appear under Changes and needs approval like any change.".into())
     }
 
@@ -393,8 +394,10 @@ pub mod ssr {
         for c in changes {
             let cid: String = c.try_get("id")?;
             let env: String = c.try_get("name")?;
-            let images: Vec<String> =
-                serde_json::from_str(&c.try_get::<String, _>("images")?).unwrap_or_default();
+            let images: Vec<String> = fluxgate_core::db::decode_json(
+                "images of a change request",
+                &c.try_get::<String, _>("images")?,
+            )?;
             out.push(TraceEntry {
                 at: c.try_get("created_at")?,
                 what: format!(

@@ -62,8 +62,8 @@ pub fn AuditPage() -> impl IntoView {
 #[cfg(feature = "ssr")]
 pub mod ssr {
     use super::AuditEvent;
-    use crate::db::{now_text, Backend, Db};
     use crate::error::AppError;
+    use fluxgate_core::db::{now_text, Backend, Db};
     use sha2::{Digest, Sha256};
     use sqlx::{Executor, Row};
 

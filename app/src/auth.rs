@@ -223,10 +223,10 @@ pub mod ssr {
     //! Password hashing, user queries and the session check every server function starts with.
 
     use super::{Role, SignedInUser};
-    use crate::db::{new_id, now_text, Db};
     use crate::error::AppError;
     use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, SaltString};
     use argon2::{Argon2, PasswordVerifier};
+    use fluxgate_core::db::{new_id, now_text, Db};
     use leptos::prelude::use_context;
     use sqlx::Row;
     use std::sync::OnceLock;

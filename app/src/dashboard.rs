@@ -141,8 +141,8 @@ pub fn DashboardMatrix() -> impl IntoView {
 #[cfg(feature = "ssr")]
 pub mod ssr {
     use super::{Cell, Dashboard, Row, PAGE};
-    use crate::db::Db;
     use crate::error::AppError;
+    use fluxgate_core::db::Db;
     use sqlx::Row as _;
     use std::collections::HashMap;
 
@@ -246,8 +246,10 @@ pub mod ssr {
                 q = q.bind(id);
             }
             for r in q.fetch_all(&db.pool).await? {
-                let images: Vec<String> =
-                    serde_json::from_str(&r.try_get::<String, _>("images")?).unwrap_or_default();
+                let images: Vec<String> = fluxgate_core::db::decode_json(
+                    "images of a deployment",
+                    &r.try_get::<String, _>("images")?,
+                )?;
                 let commit: String = r.try_get("app_commit")?;
                 let tag = images
                     .first()

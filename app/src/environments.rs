@@ -105,8 +105,8 @@ pub async fn list_environments() -> Result<Vec<Environment>, AppError> {
 pub mod ssr {
     //! Environment queries.
     use super::{Environment, Policy};
-    use crate::db::{new_id, now_text, Db};
     use crate::error::AppError;
+    use fluxgate_core::db::{new_id, now_text, Db};
 
     pub async fn list(db: &Db) -> Result<Vec<Environment>, AppError> {
         let rows: Vec<(String, i64, String, String, String, String)> = sqlx::query_as(

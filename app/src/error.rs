@@ -67,3 +67,10 @@ impl From<sqlx::Error> for AppError {
         AppError::internal(e)
     }
 }
+
+#[cfg(feature = "ssr")]
+impl From<fluxgate_core::db::BadJson> for AppError {
+    fn from(e: fluxgate_core::db::BadJson) -> Self {
+        AppError::internal(e)
+    }
+}

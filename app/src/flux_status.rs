@@ -32,8 +32,8 @@ pub async fn list_flux_status() -> Result<Vec<FluxStatus>, AppError> {
 #[cfg(feature = "ssr")]
 pub mod ssr {
     use super::FluxStatus;
-    use crate::db::Db;
     use crate::error::AppError;
+    use fluxgate_core::db::Db;
     use sqlx::Row;
 
     pub async fn all(db: &Db) -> Result<Vec<FluxStatus>, AppError> {

@@ -22,7 +22,7 @@ pub fn current() -> String {
             "{}:{}:0:-{}",
             hostname(),
             std::process::id(),
-            &crate::db::new_id()[24..]
+            &fluxgate_core::db::new_id()[24..]
         )
     })
 }

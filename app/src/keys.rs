@@ -122,8 +122,8 @@ pub fn SigningKeysCard() -> impl IntoView {
 pub mod ssr {
     use super::KeyRow;
     use crate::audit::ssr as audit;
-    use crate::db::{new_id, now_text, Db};
     use crate::error::AppError;
+    use fluxgate_core::db::{new_id, now_text, Db};
     use sqlx::Row;
     use ssh_key::PublicKey;
     /// For checking commit signatures (`server/src/cd/signatures.rs`) with the same crate.

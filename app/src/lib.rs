@@ -11,8 +11,6 @@ pub mod audit;
 pub mod auth;
 pub mod changes;
 pub mod dashboard;
-#[cfg(feature = "ssr")]
-pub mod db;
 pub mod environments;
 pub mod error;
 pub mod flux_status;

@@ -136,9 +136,9 @@ pub fn SettingsPage() -> impl IntoView {
 pub mod ssr {
     use super::{SettingsData, UserRow};
     use crate::audit::ssr as audit;
-    use crate::db::Db;
     use crate::environments::Policy;
     use crate::error::AppError;
+    use fluxgate_core::db::Db;
     use sqlx::Row;
 
     pub async fn load(db: &Db) -> Result<SettingsData, AppError> {

@@ -12,8 +12,8 @@
 //! neither approve nor merge, nor see other environments or proposals.
 
 use crate::auth::SignedInUser;
-use crate::db::{new_id, now_text, Db};
 use anyhow::{bail, Context, Result};
+use fluxgate_core::db::{new_id, now_text, Db};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use sqlx::Row;

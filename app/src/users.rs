@@ -70,8 +70,8 @@ pub mod ssr {
     use crate::audit::ssr as audit;
     use crate::auth::ssr::{create_user, valid_user_name, CreateUserError};
     use crate::auth::Role;
-    use crate::db::Db;
     use crate::error::AppError;
+    use fluxgate_core::db::Db;
 
     fn parse(
         role: &str,

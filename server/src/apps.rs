@@ -2,7 +2,7 @@
 
 use crate::repos::mirror;
 use anyhow::{bail, Context, Result};
-use app::db::{new_id, now_text, Db};
+use fluxgate_core::db::{new_id, now_text, Db};
 use serde::Serialize;
 use sqlx::Row;
 use std::path::{Path, PathBuf};

@@ -14,7 +14,7 @@
 //! by the chain alone until the next commit anchors them.
 
 use anyhow::{Context, Result};
-use app::db::Db;
+use fluxgate_core::db::Db;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
 

@@ -18,7 +18,7 @@
 
 use crate::database::{self, Database};
 use anyhow::{bail, Context, Result};
-use app::db::Backend;
+use fluxgate_core::db::Backend;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -120,7 +120,7 @@ pub async fn backup(
     }
     let manifest = Manifest {
         format: 1,
-        created_at: app::db::now_text(),
+        created_at: fluxgate_core::db::now_text(),
         database: match db.backend {
             Backend::Sqlite => "sqlite".into(),
             Backend::Postgres => "postgres".into(),

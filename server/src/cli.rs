@@ -264,7 +264,7 @@ pub enum AuditCommand {
 }
 
 /// `fluxgate audit export`: pages of 1,000 entries, streamed to stdout.
-async fn export_audit(db: &app::db::Db, after: i64, since: Option<&str>) -> Result<()> {
+async fn export_audit(db: &fluxgate_core::db::Db, after: i64, since: Option<&str>) -> Result<()> {
     use std::io::Write;
     let since = match since {
         None => String::new(),
@@ -595,7 +595,7 @@ fn start_runner(
     data_dir: &std::path::Path,
     args: &RunnerArgs,
     default_poll: u64,
-) -> crate::runner::Wake {
+) {
     let mut config = crate::runner::RunnerConfig::new(data_dir.to_path_buf());
     config.workers = args.workers.max(1);
     config.max_parallel_steps = args.max_parallel_steps.max(1);
@@ -614,9 +614,7 @@ fn start_runner(
         config.isolation = std::sync::Arc::new(crate::runner::sandbox::Isolation::Unsandboxed);
     }
     crate::runner::sandbox::announce(&config.isolation);
-    let wake = crate::runner::Wake::default();
-    crate::runner::start(database.db.clone(), config, wake.clone());
-    wake
+    crate::runner::start(database.db.clone(), config);
 }
 
 /// A local repository path made absolute (the runner may run elsewhere); URLs unchanged.
@@ -648,13 +646,12 @@ async fn serve(
     banner: Option<String>,
     default_poll: u64,
 ) -> Result<()> {
-    let wake = if args.no_runner {
+    if args.no_runner {
         tracing::info!("--no-runner: pipeline jobs are left to `fluxgate runner`");
-        crate::runner::Wake::default()
     } else {
         let data_dir = database::prepare_data_dir(data_dir)?;
-        start_runner(database, &data_dir, &args.runner, default_poll)
-    };
+        start_runner(database, &data_dir, &args.runner, default_poll);
+    }
     let addr = listener.local_addr()?;
     let oidc = args.oidc.provider()?.map(std::sync::Arc::new);
     if let Some(p) = &oidc {
@@ -665,7 +662,6 @@ async fn serve(
         http::leptos_options(addr),
         &WebConfig {
             secure_cookies: args.secure_cookies,
-            wake,
             session_lifetime: app::auth::ssr::SessionLifetime(args.session_lifetime),
             public_url: args.public_url.clone(),
             oidc,
@@ -717,7 +713,7 @@ pub(crate) fn read_password() -> Result<String> {
 
 /// `fluxgate render`: the YAML on stdout, or the error on stderr (via `main`).
 fn render(args: &RenderArgs) -> Result<()> {
-    use crate::render;
+    use kustomize as render;
     use std::io::Write;
     let cwd = std::env::current_dir()?;
     let dir = cwd.join(&args.dir);
@@ -742,7 +738,7 @@ fn render(args: &RenderArgs) -> Result<()> {
 /// `fluxgate diff`: a readable report (or JSON) on stdout. Secret values never appear.
 fn diff(args: &DiffArgs) -> Result<()> {
     use std::io::Write;
-    let changes = crate::diff::diff_paths_one_shot(&args.old, &args.new, args.context)?;
+    let changes = manifest_diff::diff_paths_one_shot(&args.old, &args.new, args.context)?;
     let text = if args.json {
         serde_json::to_string_pretty(&changes)? + "\n"
     } else {

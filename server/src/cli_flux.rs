@@ -2,8 +2,8 @@
 
 use crate::flux::{clusters, verify};
 use anyhow::{bail, Context, Result};
-use app::db::Db;
 use clap::Subcommand;
+use fluxgate_core::db::Db;
 use std::collections::BTreeMap;
 
 #[derive(Subcommand, Debug)]

@@ -2,10 +2,10 @@
 //! server) instead of only hosting it. See `app::git::remote` for how pushes are made.
 
 use anyhow::{bail, Context, Result};
-use app::db::Db;
 use app::git::credentials::Credentials;
 use app::git::remote::{self, GitopsRemote};
 use clap::Subcommand;
+use fluxgate_core::db::Db;
 use git2::Repository;
 use std::path::{Path, PathBuf};
 

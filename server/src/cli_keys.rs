@@ -4,8 +4,8 @@
 
 use crate::cli::UserCommand;
 use anyhow::{bail, Context, Result};
-use app::db::Db;
 use app::keys::ssr as keys;
+use fluxgate_core::db::Db;
 use std::io::Read;
 
 pub async fn run(db: &Db, command: &UserCommand) -> Result<()> {

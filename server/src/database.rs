@@ -5,7 +5,7 @@
 //! both backends) and a concrete pool for the session store, which needs one.
 
 use anyhow::{bail, Context, Result};
-use app::db::{Backend, Db};
+use fluxgate_core::db::{Backend, Db};
 use sqlx::any::AnyPoolOptions;
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::sqlite::{
@@ -226,10 +226,7 @@ async fn open_sqlite_url(url: &str) -> Result<Database> {
         .await
         .with_context(|| format!("cannot open {description}"))?;
     Ok(Database {
-        db: Db {
-            pool,
-            backend: Backend::Sqlite,
-        },
+        db: Db::new(pool, Backend::Sqlite),
         sessions: SessionPool::Sqlite(sessions),
         description,
     })
@@ -250,10 +247,7 @@ async fn open_postgres(url: &str) -> Result<Database> {
         .await
         .with_context(|| format!("cannot connect to {description}"))?;
     Ok(Database {
-        db: Db {
-            pool,
-            backend: Backend::Postgres,
-        },
+        db: Db::new(pool, Backend::Postgres),
         sessions: SessionPool::Postgres(sessions),
         description,
     })

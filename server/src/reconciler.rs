@@ -12,12 +12,12 @@
 //! something real to check: `GET /<env>/<app>`.
 
 use crate::flux::signature;
-use crate::render;
 use anyhow::{bail, Context, Result};
 use axum::extract::{Path as UrlPath, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use axum::Router;
+use kustomize as render;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -291,7 +291,7 @@ async fn send(
     message: &str,
     revision: &str,
 ) -> Result<()> {
-    let now = app::db::now_text();
+    let now = fluxgate_core::db::now_text();
     let body = serde_json::json!({
         "involvedObject": {
             "apiVersion": "kustomize.toolkit.fluxcd.io/v1",

@@ -4,7 +4,7 @@
 pub use app::tokens::*;
 
 use anyhow::{bail, Result};
-use app::db::{now_text, Db};
+use fluxgate_core::db::{now_text, Db};
 
 /// `fluxgate token create | list | revoke`.
 pub async fn cli(db: &Db, command: &crate::cli::TokenCommand) -> Result<()> {

@@ -7,8 +7,8 @@ use leptos::prelude::*;
 #[cfg(feature = "ssr")]
 mod ssr {
     use super::Delivery;
-    use crate::db::Db;
     use crate::error::AppError;
+    use fluxgate_core::db::Db;
     use sqlx::Row;
 
     /// `with_evidence`: whether the reader may see what probes read (developers and up:

@@ -10,9 +10,10 @@
 use super::{review, store, ChangeRequest};
 use crate::audit::ssr as audit;
 use crate::auth::SignedInUser;
-use crate::db::{new_id, now_text, Db};
 use crate::error::AppError;
 use crate::git::remote::{self, GitopsRemote, PushError};
+use fluxgate_core::db::{new_id, now_text, Db};
+use fluxgate_core::jobs::{self, Kind, NewJob};
 use git2::{Oid, Repository};
 use sqlx::Row;
 use std::path::PathBuf;
@@ -71,7 +72,7 @@ pub async fn merge_as(db: &Db, id: &str, actor: &str) -> Result<String, AppError
     let change = store::get(db, id)
         .await?
         .ok_or_else(|| AppError::NotFound("change request".into()))?;
-    if change.state == "merged" {
+    if change.state.is_merged() {
         return Err(AppError::Invalid("this change is already merged".into()));
     }
     let claim = claim(db, &change, actor).await?;
@@ -140,7 +141,7 @@ async fn claim(db: &Db, change: &ChangeRequest, actor: &str) -> Result<String, A
     }
     let now = store::get(db, &change.id).await?;
     Err(AppError::Invalid(match now {
-        Some(c) if c.state == "merged" => "this change is already merged".into(),
+        Some(c) if c.state.is_merged() => "this change is already merged".into(),
         Some(c) if c.merging => "this change is being merged right now".into(),
         Some(c) => format!("this change is {}; only open changes merge", c.state),
         None => "this change is gone".into(),
@@ -356,17 +357,14 @@ async fn finalize(
     .execute(&mut *tx)
     .await?;
     // Tell Flux now rather than at its next poll (the runner posts to the cluster's Receiver).
-    sqlx::query(
-        "INSERT INTO jobs (id, kind, payload, dedup_key, state, attempts, max_attempts, run_after, created_at)
-         VALUES ($1, 'poke', $2, $3, 'queued', 0, 3, $4, $4)
-         ON CONFLICT (dedup_key) WHERE state = 'queued' DO NOTHING",
+    jobs::enqueue_in(
+        &mut tx,
+        NewJob::new(Kind::Poke, serde_json::json!({ "change_id": change.id }))
+            .dedup(format!("poke:{}", change.id))
+            .attempts(3),
     )
-    .bind(new_id())
-    .bind(serde_json::json!({ "change_id": change.id }).to_string())
-    .bind(format!("poke:{}", change.id))
-    .bind(&now)
-    .execute(&mut *tx)
-    .await?;
+    .await
+    .map_err(AppError::internal)?;
     audit::append_in(
         &mut tx,
         db.backend,
@@ -377,6 +375,7 @@ async fn finalize(
     )
     .await?;
     tx.commit().await?;
+    db.workers.wake();
     crate::dashboard::ssr::invalidate();
     Ok(format!(
         "Merged into {branch} at {}.",
@@ -387,17 +386,13 @@ async fn finalize(
 /// Queues the re-render of a change on its environment branch's new head (the runner does
 /// it; see `server/src/cd`).
 pub async fn request_rebase(db: &Db, id: &str) -> Result<(), AppError> {
-    sqlx::query(
-        "INSERT INTO jobs (id, kind, payload, dedup_key, state, attempts, max_attempts, run_after, created_at)
-         VALUES ($1, 'rebase', $2, $3, 'queued', 0, 5, $4, $4)
-         ON CONFLICT (dedup_key) WHERE state = 'queued' DO NOTHING",
+    jobs::enqueue(
+        db,
+        NewJob::new(Kind::Rebase, serde_json::json!({ "change_id": id }))
+            .dedup(format!("rebase:{id}")),
     )
-    .bind(new_id())
-    .bind(serde_json::json!({ "change_id": id }).to_string())
-    .bind(format!("rebase:{id}"))
-    .bind(now_text())
-    .execute(&db.pool)
-    .await?;
+    .await
+    .map_err(AppError::internal)?;
     Ok(())
 }
 

@@ -9,6 +9,7 @@ pub mod page;
 #[cfg(feature = "ssr")]
 pub mod review;
 pub mod signing;
+pub mod state;
 #[cfg(feature = "ssr")]
 pub mod store;
 #[cfg(feature = "ssr")]
@@ -18,6 +19,7 @@ use crate::error::AppError;
 use crate::policy::{RiskFlag, Verdict};
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
+pub use state::ChangeState;
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Summary {
@@ -62,7 +64,7 @@ pub struct ChangeRequest {
     pub proposal_branch: String,
     pub head_commit: String,
     pub base_commit: String,
-    pub state: String,
+    pub state: ChangeState,
     /// A merge has claimed the change and is moving its branch (see `merge`).
     #[serde(default)]
     pub merging: bool,
@@ -93,7 +95,7 @@ impl ChangeRequest {
         &self.app_commit[..self.app_commit.len().min(7)]
     }
     pub fn is_open(&self) -> bool {
-        matches!(self.state.as_str(), "open" | "approved")
+        self.state.is_open()
     }
 }
 

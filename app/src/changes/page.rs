@@ -80,7 +80,7 @@ fn change_row(c: ChangeRequest) -> impl IntoView {
         <tr data-change=c.id.clone()>
             <td><A href=format!("/changes/{}", c.id)>{c.title.clone()}</A></td>
             <td>{c.environment.clone()}</td>
-            <td>{state_badge(&c.state)}</td>
+            <td>{state_badge(c.state.as_str())}</td>
             <td class="counts">{format!("+{} ~{} -{}", s.added, s.changed, s.removed)}</td>
             <td>{c.risks.len()}</td>
             <td>{c.created_at.clone()}</td>
@@ -148,7 +148,7 @@ fn ChangeView(
     view! {
         <leptos_meta::Title text=c.title.clone()/>
         <div class="page-head">
-            <h1 data-testid="change-title">{c.title.clone()}" "{state_badge(&c.state)}</h1>
+            <h1 data-testid="change-title">{c.title.clone()}" "{state_badge(c.state.as_str())}</h1>
             <p class="muted">
                 {format!("{} → {} · commit {} by {} · ", c.app, c.environment, c.short_commit(), c.author)}
                 <code>{c.proposal_branch.clone()}</code>

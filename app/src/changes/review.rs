@@ -5,10 +5,10 @@
 use super::{store, ChangeDetail, ChangeRequest, ObjectEntry, ReviewEntry, TimelineEntry};
 use crate::audit::ssr as audit;
 use crate::auth::SignedInUser;
-use crate::db::{new_id, now_text, Db};
 use crate::environments::Policy;
 use crate::error::AppError;
 use crate::policy::{self, Change, Decision, Gates, Review, Verdict};
+use fluxgate_core::db::{new_id, now_text, Db};
 use sqlx::Row;
 
 /// The policy of the change's environment. A stored policy that does not decode is

@@ -1,9 +1,9 @@
 //! Change requests as stored (server only).
 
-use super::{ChangeList, ChangeRequest, DiffHunk, DiffLine, Summary};
+use super::{ChangeList, ChangeRequest, ChangeState, DiffHunk, DiffLine, Summary};
 use crate::auth::SignedInUser;
-use crate::db::{now_text, Db};
 use crate::error::AppError;
+use fluxgate_core::db::{now_text, Db};
 use sqlx::Row;
 
 const COLUMNS: &str = "c.id, a.name AS app, e.name AS environment, c.cd_run_id, c.ci_run_id, \
@@ -37,6 +37,12 @@ fn from_row(r: &sqlx::any::AnyRow) -> Result<ChangeRequest, AppError> {
             ));
             Vec::new()
         });
+    let images = serde_json::from_str(&json("images")?).unwrap_or_else(|e| {
+        faults.push(format!(
+            "the stored images of this change do not decode ({e})"
+        ));
+        Vec::new()
+    });
     let author_user: Option<String> = r.try_get("author_user")?;
     let mut author_users: Vec<String> = authors
         .iter()
@@ -59,11 +65,16 @@ fn from_row(r: &sqlx::any::AnyRow) -> Result<ChangeRequest, AppError> {
         author_users,
         unsigned,
         title: r.try_get("title")?,
-        images: serde_json::from_str(&json("images")?).unwrap_or_default(),
+        images,
         proposal_branch: r.try_get("proposal_branch")?,
         head_commit: r.try_get("head_commit")?,
         base_commit: r.try_get("base_commit")?,
-        state: r.try_get("state")?,
+        state: {
+            let text: String = r.try_get("state")?;
+            ChangeState::parse(&text).ok_or_else(|| {
+                AppError::internal(format!("change request in an unknown state {text:?}"))
+            })?
+        },
         merging: r.try_get::<Option<String>, _>("merging_since")?.is_some(),
         summary,
         risks,

@@ -8,8 +8,8 @@
 //! environments before it.
 
 use super::ChangeRequest;
-use crate::db::Db;
 use crate::error::AppError;
+use fluxgate_core::db::Db;
 use sqlx::Row;
 
 /// A deployment of the change's app in an environment before the change's.

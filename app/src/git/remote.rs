@@ -9,8 +9,8 @@
 //! detected, never overwritten. A push that fails leaves the local branch where it was.
 
 use super::credentials::{callbacks, Credentials};
-use crate::db::{now_text, Db};
 use anyhow::{Context, Result};
+use fluxgate_core::db::{now_text, Db};
 use git2::{FetchOptions, Oid, PushOptions, Repository};
 use sqlx::Row;
 use std::cell::RefCell;

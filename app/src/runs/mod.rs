@@ -220,8 +220,8 @@ fn RunDetail(v: RunView, set_tick: WriteSignal<u32>) -> impl IntoView {
 #[cfg(feature = "ssr")]
 pub mod ssr {
     use super::{LogRow, RunRow, RunView, StepRow};
-    use crate::db::Db;
     use crate::error::AppError;
+    use fluxgate_core::db::Db;
     use sqlx::Row;
 
     /// Lines sent with the page; more come over the event stream or on reload.

@@ -1,7 +1,7 @@
 //! Pipeline runs as stored: the run, its steps, its log lines and its artifacts.
 
-use crate::db::{new_id, now_text, Db};
 use anyhow::{Context, Result};
+use fluxgate_core::db::{new_id, now_text, Db};
 use serde::Serialize;
 use sqlx::Row;
 
@@ -381,7 +381,7 @@ pub async fn steps(db: &Db, run_id: &str) -> Result<Vec<Step>> {
                 action: r.try_get("action")?,
                 state: r.try_get("state")?,
                 exit_code: r.try_get("exit_code")?,
-                outputs: serde_json::from_str(&outputs).unwrap_or_default(),
+                outputs: fluxgate_core::db::decode_json("outputs of a step", &outputs)?,
                 lines_dropped: r.try_get("lines_dropped")?,
                 started_at: r.try_get("started_at")?,
                 finished_at: r.try_get("finished_at")?,

@@ -6,8 +6,8 @@
 
 use anyhow::{Context, Result};
 use app::changes::Identity;
-use app::db::Db;
 use app::keys::ssr::KnownKey;
+use fluxgate_core::db::Db;
 use std::path::Path;
 
 /// Commits read at most; past it (a first deployment of a long history) the list ends

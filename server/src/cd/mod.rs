@@ -18,7 +18,7 @@ pub use propose::{rendered_file_name, Proposal};
 use crate::runner::{JobError, Runner};
 use crate::runs::{self, Kind, NewRun};
 use anyhow::{Context, Result};
-use app::db::Db;
+use fluxgate_core::db::Db;
 use sqlx::Row;
 use std::path::{Path, PathBuf};
 

@@ -7,7 +7,6 @@ use super::Env;
 use crate::apps;
 use crate::pipeline::definition::TemplateKind;
 use crate::pipeline::templates::{render_templates, ImageRef, Overlay};
-use crate::render::{self, yaml_emit};
 use crate::repos::lock::with_repo_lock;
 use crate::repos::tree::{self, Edit};
 use crate::runner::logs::LogWriter;
@@ -15,9 +14,10 @@ use crate::runner::Runner;
 use crate::runs::{self, Run, StepEnd};
 use anyhow::Context;
 use app::changes::store::{self as changes, NewChange};
-use app::db::new_id;
 use app::git::remote::{self, GitopsRemote};
+use fluxgate_core::db::new_id;
 use git2::{Oid, Repository, Signature};
+use kustomize::{self as render, yaml_emit};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Instant;
@@ -428,19 +428,19 @@ pub(super) fn prepare(
     let mut after = Vec::new();
     for (name, text) in &rendered {
         after.extend(
-            crate::diff::parse_objects(&format!("{app_dir}/rendered/{name}"), text)
+            manifest_diff::parse_objects(&format!("{app_dir}/rendered/{name}"), text)
                 .map_err(|e| content(e.to_string()))?,
         );
     }
-    let changes = crate::diff::diff(&before, &after, 3).map_err(|e| content(e.to_string()))?;
+    let changes = manifest_diff::diff(&before, &after, 3).map_err(|e| content(e.to_string()))?;
     // The same diff with the whole object as context, for "show the whole object" on the
     // change page. It comes from the same redacted objects, so Secret values stay sealed.
-    let whole = crate::diff::diff(&before, &after, WHOLE_OBJECT_CONTEXT)
+    let whole = manifest_diff::diff(&before, &after, WHOLE_OBJECT_CONTEXT)
         .map_err(|e| content(e.to_string()))?;
     let mut diff_value = serde_json::to_value(&changes).context("diff to JSON")?;
     if let Some(objects) = diff_value["objects"].as_array_mut() {
         for (o, w) in objects.iter_mut().zip(&whole.objects) {
-            if w.status != crate::diff::Status::Unchanged {
+            if w.status != manifest_diff::Status::Unchanged {
                 o["whole_hunks"] = serde_json::to_value(&w.hunks).context("diff to JSON")?;
             }
         }
@@ -493,10 +493,10 @@ pub(super) fn rendered_objects(
     repo: &Repository,
     commit: Oid,
     app_dir: &str,
-) -> anyhow::Result<Vec<crate::diff::Object>> {
+) -> anyhow::Result<Vec<manifest_diff::Object>> {
     let mut out = Vec::new();
     for (name, bytes) in tree::read_dir(repo, commit, &format!("{app_dir}/rendered"))? {
-        out.extend(crate::diff::parse_objects(
+        out.extend(manifest_diff::parse_objects(
             &format!("{app_dir}/rendered/{name}"),
             &String::from_utf8_lossy(&bytes),
         )?);

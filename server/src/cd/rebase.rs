@@ -10,7 +10,7 @@ use crate::runner::{JobError, Runner};
 use crate::runs;
 use anyhow::Context;
 use app::changes::store;
-use app::db::now_text;
+use fluxgate_core::db::now_text;
 use git2::Oid;
 
 /// The `rebase` job.

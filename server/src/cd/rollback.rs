@@ -11,8 +11,8 @@ use crate::runner::{JobError, Runner};
 use crate::runs::{self, Kind, NewRun};
 use anyhow::Context;
 use app::changes::store::{self, NewChange};
-use app::db::new_id;
 use app::git::remote::{self, GitopsRemote};
+use fluxgate_core::db::new_id;
 use git2::{Oid, Repository, Signature};
 use sqlx::Row;
 
@@ -47,7 +47,9 @@ pub async fn rollback(r: &Runner, payload: &serde_json::Value) -> Result<(), Job
     );
     let (app, env, branch, old_change) =
         (get("app")?, get("env")?, get("branch")?, get("change_id")?);
-    let images: serde_json::Value = serde_json::from_str(&get("images")?).unwrap_or_default();
+    let images: serde_json::Value =
+        fluxgate_core::db::decode_json("images of a deployment", &get("images")?)
+            .map_err(JobError::fatal)?;
     let old = store::get(&r.db, &old_change)
         .await
         .map_err(JobError::retry)?
@@ -203,7 +205,7 @@ fn restore(
             content: k,
         });
     }
-    let changes = crate::diff::diff(
+    let changes = manifest_diff::diff(
         &super::propose::rendered_objects(&repo, base, &dir)?,
         &super::propose::rendered_objects(&repo, old, &dir)?,
         3,

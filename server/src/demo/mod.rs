@@ -10,8 +10,8 @@ use crate::repos::{self, File};
 use anyhow::{Context, Result};
 use app::auth::ssr::{create_user, CreateUserError};
 use app::auth::Role;
-use app::db::{new_id, now_text, Db};
 use app::environments::{ssr as envs, Environment, ExtraReview, Policy};
+use fluxgate_core::db::{new_id, now_text, Db};
 use std::path::{Path, PathBuf};
 
 /// Password of every demo user (printed at start; the demo is not for production).

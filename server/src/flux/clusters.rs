@@ -6,7 +6,7 @@
 //! hides them).
 
 use anyhow::{bail, Context, Result};
-use app::db::{now_text, Db};
+use fluxgate_core::db::{now_text, Db};
 use sqlx::Row;
 use std::collections::BTreeMap;
 

@@ -11,7 +11,8 @@
 use super::clusters::{self, Cluster};
 use super::event::{self, Event, Outcome};
 use anyhow::Result;
-use app::db::{new_id, now_text, Db};
+use fluxgate_core::db::{new_id, now_text, Db};
+use fluxgate_core::jobs::{self, Kind, NewJob};
 use sha2::{Digest, Sha256};
 use sqlx::Row;
 use std::path::{Path, PathBuf};
@@ -145,7 +146,7 @@ pub async fn ingest(
             .map_err(anyhow::Error::from)?;
         changed.push((d, action));
         if outcome == Outcome::Applied {
-            enqueue_verify(&mut tx, &d.id, &now).await?;
+            enqueue_verify(&mut tx, &d.id).await?;
         }
     }
     let env_name = env.as_ref().map(|e| e.name.clone());
@@ -194,6 +195,8 @@ pub async fn ingest(
         });
     }
     tx.commit().await.map_err(anyhow::Error::from)?;
+    // A verify may have been queued above.
+    db.workers.wake();
     for (d, action) in changed {
         let detail = serde_json::json!({
             "cluster": cluster.name,
@@ -291,18 +294,16 @@ fn contains(path: &PathBuf, sha: &str, pending: Vec<Pending>) -> Result<Option<V
 async fn enqueue_verify(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     deployment_id: &str,
-    now: &str,
 ) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO jobs (id, kind, payload, dedup_key, state, attempts, max_attempts, run_after, created_at)
-         VALUES ($1, 'verify', $2, $3, 'queued', 0, 3, $4, $4)
-         ON CONFLICT (dedup_key) WHERE state = 'queued' DO NOTHING",
+    jobs::enqueue_in(
+        tx,
+        NewJob::new(
+            Kind::Verify,
+            serde_json::json!({ "deployment_id": deployment_id }),
+        )
+        .dedup(format!("verify:{deployment_id}"))
+        .attempts(3),
     )
-    .bind(new_id())
-    .bind(serde_json::json!({ "deployment_id": deployment_id }).to_string())
-    .bind(format!("verify:{deployment_id}"))
-    .bind(now)
-    .execute(&mut **tx)
     .await?;
     Ok(())
 }

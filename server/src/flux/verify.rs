@@ -9,7 +9,7 @@
 use crate::runner::{JobError, Runner};
 use crate::runs;
 use anyhow::{Context, Result};
-use app::db::{new_id, now_text, Db};
+use fluxgate_core::db::{new_id, now_text, Db};
 use sqlx::Row;
 use std::time::{Duration, Instant};
 
@@ -54,7 +54,10 @@ async fn load(db: &Db, id: &str) -> Result<Option<Deployment>> {
             change_id: r.try_get("change_id")?,
             gitops_commit: r.try_get("gitops_commit")?,
             app_commit: r.try_get("app_commit")?,
-            images: serde_json::from_str(&r.try_get::<String, _>("images")?).unwrap_or_default(),
+            images: fluxgate_core::db::decode_json(
+                "images of a deployment",
+                &r.try_get::<String, _>("images")?,
+            )?,
             state: r.try_get("state")?,
         })
     })

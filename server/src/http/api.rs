@@ -9,7 +9,6 @@ use crate::tokens::{self, Scope};
 use crate::{apps, runner, runs};
 use app::auth::{Role, SignedInUser};
 use app::changes::store as changes;
-use app::db::Db;
 use app::error::AppError;
 use axum::extract::{FromRef, FromRequestParts, Path, Query, State};
 use axum::http::request::Parts;
@@ -17,6 +16,7 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use fluxgate_core::db::Db;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -272,15 +272,14 @@ async fn get_change_diff(
 async fn git_hook(
     caller: Caller,
     State(db): State<Db>,
-    State(wake): State<runner::Wake>,
     Path(app): Path<String>,
 ) -> Result<Response, ApiError> {
     let user = caller.require(Role::Developer, Scope::Read)?;
     let app = apps::by_name(&db, &app)
         .await?
         .ok_or_else(|| ApiError::not_found("app"))?;
+    // Enqueueing wakes this process's runner, if it has one.
     let queued = runner::poll::request(&db, &app.id).await?;
-    wake.wake();
     tracing::info!(app = %app.name, user = %user.name, "git hook: poll requested");
     Ok((
         StatusCode::ACCEPTED,

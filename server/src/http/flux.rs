@@ -5,13 +5,13 @@
 
 use super::AppState;
 use crate::flux::{clusters, ingest, signature};
-use app::db::Db;
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
+use fluxgate_core::db::Db;
 use serde_json::json;
 
 /// Flux events are small (a message and a few metadata keys).

@@ -8,11 +8,11 @@
 //!   public URL the origin must be exactly its origin.
 
 use app::auth::ssr::{session_user_of, SessionLifetime};
-use app::db::Db;
 use axum::extract::{Request, State};
 use axum::http::{header, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
+use fluxgate_core::db::Db;
 use std::sync::Arc;
 use tower_sessions::Session;
 

@@ -8,11 +8,11 @@ use app::auth::ssr::{
     now_millis, password_is, session_user_of, set_password, verify_login, SIGNED_IN_AT_KEY,
     USER_ID_KEY,
 };
-use app::db::Db;
 use axum::extract::{ConnectInfo, State};
 use axum::http::{header, Extensions, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
+use fluxgate_core::db::Db;
 use serde::Deserialize;
 use std::net::SocketAddr;
 use tower_sessions::Session;

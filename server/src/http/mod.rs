@@ -18,11 +18,11 @@ pub use site::leptos_options;
 
 use crate::database::{Database, SessionPool};
 use app::auth::ssr::SessionLifetime;
-use app::db::Db;
 use app::{shell, App};
 use axum::extract::{DefaultBodyLimit, FromRef};
 use axum::routing::{get, post};
 use axum::Router;
+use fluxgate_core::db::Db;
 use leptos::config::LeptosOptions;
 use leptos::prelude::provide_context;
 use leptos_axum::{file_and_error_handler_with_context, generate_route_list, LeptosRoutes};
@@ -38,8 +38,6 @@ use tower_sessions_sqlx_store::{PostgresStore, SqliteStore};
 pub struct AppState {
     pub leptos_options: LeptosOptions,
     pub db: Db,
-    /// Wakes this process's runner when a hook queues work.
-    pub wake: crate::runner::Wake,
     /// Sign-in throttling and the bound on password hashing.
     pub sign_in: Arc<throttle::SignInGuard>,
     pub session_lifetime: SessionLifetime,
@@ -55,8 +53,6 @@ pub struct AppState {
 pub struct WebConfig {
     /// Mark the session cookie `Secure` (serve behind HTTPS).
     pub secure_cookies: bool,
-    /// Shared with the in-process runner, if any.
-    pub wake: crate::runner::Wake,
     /// A session ends this long after sign-in, however active.
     pub session_lifetime: SessionLifetime,
     /// The address people reach fluxgate at (`--public-url`): browser requests must name
@@ -71,10 +67,9 @@ pub struct WebConfig {
 
 impl WebConfig {
     /// Settings for a server on this machine: no provider, local sign-in on.
-    pub fn local(wake: crate::runner::Wake) -> WebConfig {
+    pub fn local() -> WebConfig {
         WebConfig {
             secure_cookies: false,
-            wake,
             session_lifetime: SessionLifetime::default(),
             public_url: None,
             oidc: None,
@@ -90,7 +85,6 @@ pub fn router(database: &Database, options: LeptosOptions, config: &WebConfig) -
     let state = AppState {
         leptos_options: options,
         db: database.db.clone(),
-        wake: config.wake.clone(),
         sign_in: Arc::new(throttle::SignInGuard::default()),
         session_lifetime: config.session_lifetime,
         oidc: config.oidc.clone(),

@@ -10,7 +10,7 @@
 use super::{Identity, OidcSettings, SignInError};
 use app::auth::ssr::load_user;
 use app::auth::SignedInUser;
-use app::db::{new_id, now_text, Db};
+use fluxgate_core::db::{new_id, now_text, Db};
 use sqlx::Row;
 
 /// What changed for the user at this sign-in (for the audit entry).

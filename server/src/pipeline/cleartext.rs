@@ -11,7 +11,7 @@
 //! - SealedSecrets and ExternalSecrets: other kinds, holding no cleartext value.
 //! - Secrets without values (a service-account token Secret, say).
 
-use crate::render::value::Value;
+use kustomize::value::Value;
 
 /// `Secret <namespace>/<name>` of every object that holds a cleartext value.
 pub fn cleartext_secrets(objects: &[Value]) -> Vec<String> {
@@ -60,7 +60,7 @@ mod tests {
     use super::*;
 
     fn objects(yaml: &str) -> Vec<Value> {
-        crate::render::yaml_parse::parse_documents(yaml, std::path::Path::new("t.yaml")).unwrap()
+        kustomize::yaml_parse::parse_documents(yaml, std::path::Path::new("t.yaml")).unwrap()
     }
 
     #[test]

@@ -34,7 +34,7 @@
 use std::collections::BTreeMap;
 
 use crate::pipeline::lint::{Finding, ImageRef};
-use crate::render::value::{Map, Value};
+use kustomize::value::{Map, Value};
 
 const WORKLOADS: [&str; 5] = [
     "Deployment",

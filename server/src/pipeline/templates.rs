@@ -8,8 +8,8 @@
 //! fluxgate does not use yet, and says so.
 
 use crate::pipeline::definition::TemplateKind;
-use crate::render::{self, Object};
 use anyhow::{bail, Context, Result};
+use kustomize::{self as render, Object};
 use std::path::Path;
 
 /// Longest a render (render-lint's, or CD's for an environment) may take.

@@ -2,7 +2,7 @@
 //! database (`fluxgate app set-credentials`). Fetch errors name the repository without them.
 
 use anyhow::{Context, Result};
-use app::db::{now_text, Db};
+use fluxgate_core::db::{now_text, Db};
 use sqlx::Row;
 
 pub use app::git::credentials::{callbacks, Credentials};

@@ -61,7 +61,7 @@ async fn render_lint(ctx: &Ctx<'_>) -> Result<(), String> {
         Some(rel) => {
             let path = inside(ctx.work, rel)?;
             let text = std::fs::read_to_string(&path).map_err(|e| format!("{rel}: {e}"))?;
-            Some(crate::render::parse_values(&text).map_err(|e| format!("{rel}: {e}"))?)
+            Some(kustomize::parse_values(&text).map_err(|e| format!("{rel}: {e}"))?)
         }
         None => None,
     };

@@ -6,7 +6,7 @@
 
 use super::exec::{LogLine, Stream};
 use anyhow::{anyhow, Result};
-use app::db::Db;
+use fluxgate_core::db::Db;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 

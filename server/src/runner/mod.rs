@@ -22,13 +22,13 @@ pub mod poll;
 pub mod run;
 pub mod sandbox;
 
-use crate::jobs::{self, Job};
 use anyhow::Result;
-use app::db::Db;
+use fluxgate_core::db::Db;
+use fluxgate_core::jobs::{self, Job, Kind};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{Notify, Semaphore};
+use tokio::sync::Semaphore;
 
 /// Runner settings.
 #[derive(Clone, Debug)]
@@ -69,33 +69,21 @@ impl RunnerConfig {
     }
 }
 
-/// Wakes idle workers of this process at once when a job is enqueued here (a hook, a
-/// finished run); runners in other processes find it on their next look at the queue.
-#[derive(Clone, Debug, Default)]
-pub struct Wake(Arc<Notify>);
-
-impl Wake {
-    pub fn wake(&self) {
-        self.0.notify_waiters();
-    }
-}
-
 /// What job handlers share.
 #[derive(Clone)]
 pub struct Runner {
     pub db: Db,
     pub config: Arc<RunnerConfig>,
-    pub wake: Wake,
     pub steps: Arc<Semaphore>,
 }
 
 /// How long a job may run before it is given up, heartbeat or not: a handler waiting on
 /// something that never answers must not hold a worker for ever. A run's steps have
 /// their own timeouts (at most 6 h each); this bounds the run as a whole.
-fn job_limit(kind: &str) -> Duration {
+fn job_limit(kind: Option<Kind>) -> Duration {
     match kind {
-        "run" => Duration::from_secs(24 * 3600),
-        "verify" => Duration::from_secs(60 * 60),
+        Some(Kind::Run) => Duration::from_secs(24 * 3600),
+        Some(Kind::Verify) => Duration::from_secs(60 * 60),
         _ => Duration::from_secs(20 * 60),
     }
 }
@@ -103,13 +91,13 @@ fn job_limit(kind: &str) -> Duration {
 /// How often an idle worker looks at the queue (jobs enqueued by another process).
 const IDLE_LOOK: Duration = Duration::from_millis(500);
 
-/// Starts the workers and timers; they run until the process ends.
-pub fn start(db: Db, config: RunnerConfig, wake: Wake) -> Runner {
+/// Starts the workers and timers; they run until the process ends. Jobs enqueued through
+/// `db` (or a clone of it) wake idle workers at once.
+pub fn start(db: Db, config: RunnerConfig) -> Runner {
     let runner = Runner {
         db,
         steps: Arc::new(Semaphore::new(config.max_parallel_steps.max(1))),
         config: Arc::new(config),
-        wake,
     };
     let id = app::identity::current();
     for n in 0..runner.config.workers.max(1) {
@@ -159,7 +147,7 @@ impl Runner {
     async fn work(&self, worker: String) {
         loop {
             // Registered before looking, so a wake between the look and the wait is kept.
-            let notified = self.wake.0.notified();
+            let notified = self.db.workers.notified();
             match jobs::claim(&self.db, &worker).await {
                 Ok(Some(job)) => {
                     self.handle(&worker, job).await;
@@ -196,17 +184,17 @@ impl Runner {
         let limit = self
             .config
             .job_limit
-            .unwrap_or_else(|| job_limit(&job.kind));
+            .unwrap_or_else(|| job_limit(job.kind()));
         let work = async {
-            match job.kind.as_str() {
-                "poll" => poll::poll(self, &job.payload).await,
-                "run" => run::run(self, &job.payload).await,
-                "cd" => crate::cd::start(self, &job.payload).await,
-                "rebase" => crate::cd::rebase(self, &job.payload).await,
-                "rollback" => crate::cd::rollback(self, &job.payload).await,
-                "poke" => crate::flux::poke(self, &job.payload).await,
-                "verify" => crate::flux::verify::verify(self, &job.payload).await,
-                other => Err(JobError::fatal(format!("unknown job kind {other}"))),
+            match job.kind() {
+                Some(Kind::Poll) => poll::poll(self, &job.payload).await,
+                Some(Kind::Run) => run::run(self, &job.payload).await,
+                Some(Kind::Cd) => crate::cd::start(self, &job.payload).await,
+                Some(Kind::Rebase) => crate::cd::rebase(self, &job.payload).await,
+                Some(Kind::Rollback) => crate::cd::rollback(self, &job.payload).await,
+                Some(Kind::Poke) => crate::flux::poke(self, &job.payload).await,
+                Some(Kind::Verify) => crate::flux::verify::verify(self, &job.payload).await,
+                None => Err(JobError::fatal(format!("unknown job kind {}", job.kind))),
             }
         };
         // Dropping the handler on time-out ends what it started: steps are killed
@@ -232,7 +220,7 @@ impl Runner {
         if let Err(e) = stored {
             tracing::error!(error = %format!("{e:#}"), "recording the job's end failed");
         }
-        self.wake.wake();
+        self.db.workers.wake();
     }
 
     /// A job that will not run again: whatever it owned says why.
@@ -244,12 +232,12 @@ impl Runner {
             .and_then(|v| v.as_str());
         if let Some(run_id) = run_id {
             crate::runs::interrupt(&self.db, run_id, reason).await?;
-            if job.kind == "run" {
+            if job.kind() == Some(Kind::Run) {
                 // `run::run` removes the checkout when it ends; a run given up never does.
                 let _ = tokio::fs::remove_dir_all(run::work_dir(self, run_id)).await;
             }
         }
-        if job.kind == "cd" {
+        if job.kind() == Some(Kind::Cd) {
             crate::cd::gave_up(self, &job.payload, reason).await?;
         }
         Ok(())
@@ -280,7 +268,7 @@ impl Runner {
             tick.tick().await;
             match poll::enqueue_due(self).await {
                 Ok(0) => {}
-                Ok(_) => self.wake.wake(),
+                Ok(_) => self.db.workers.wake(),
                 Err(e) => tracing::warn!(error = %format!("{e:#}"), "scheduling polls failed"),
             }
         }

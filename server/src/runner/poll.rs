@@ -3,11 +3,11 @@
 
 use super::{JobError, Runner};
 use crate::apps;
-use crate::jobs::{self, NewJob};
 use crate::repos::{lock::with_repo_lock, mirror};
 use crate::runs::{self, Kind, NewRun};
 use anyhow::{Context, Result};
-use app::db::{now_text, Db};
+use fluxgate_core::db::{now_text, Db};
+use fluxgate_core::jobs::{self, NewJob};
 use sqlx::Row;
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -42,7 +42,7 @@ pub async fn enqueue_due(r: &Runner) -> Result<usize> {
 pub async fn request(db: &Db, app_id: &str) -> Result<bool> {
     jobs::enqueue(
         db,
-        NewJob::new("poll", serde_json::json!({ "app_id": app_id }))
+        NewJob::new(jobs::Kind::Poll, serde_json::json!({ "app_id": app_id }))
             .dedup(format!("poll:{app_id}"))
             .attempts(1),
     )
@@ -180,7 +180,7 @@ pub async fn enqueue_run(db: &Db, run_id: &str) -> Result<()> {
     // interrupted (with the reason) rather than silently run twice.
     jobs::enqueue(
         db,
-        NewJob::new("run", serde_json::json!({ "run_id": run_id }))
+        NewJob::new(jobs::Kind::Run, serde_json::json!({ "run_id": run_id }))
             .dedup(format!("run:{run_id}"))
             .attempts(1),
     )

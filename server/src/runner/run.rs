@@ -8,11 +8,11 @@ use super::logs::LogWriter;
 use super::sandbox::Isolation;
 use super::{JobError, Runner};
 use crate::apps::{self, App};
-use crate::jobs::{self, NewJob};
 use crate::pipeline::definition::{self, Action, PipelineDef, Step};
 use crate::repos::{checkout, lock::with_repo_lock};
 use crate::runs::{self, Run, StepEnd};
 use anyhow::{Context, Result};
+use fluxgate_core::jobs::{self, NewJob};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -61,7 +61,7 @@ pub async fn run(r: &Runner, payload: &serde_json::Value) -> Result<(), JobError
             if run.kind == "ci" {
                 jobs::enqueue(
                     &r.db,
-                    NewJob::new("cd", serde_json::json!({ "ci_run_id": run_id }))
+                    NewJob::new(jobs::Kind::Cd, serde_json::json!({ "ci_run_id": run_id }))
                         .dedup(format!("cd:{run_id}")),
                 )
                 .await?;

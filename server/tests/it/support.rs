@@ -95,7 +95,7 @@ impl TestServer {
             .execute(&database.db.pool)
             .await
             .unwrap();
-        let mut config = WebConfig::local(Default::default());
+        let mut config = WebConfig::local();
         tune(&mut config);
         Self::serve_on(listener, database, dir, pg_url, config).await
     }

@@ -10,7 +10,7 @@ crate::pipelines_on_both_databases!(cutting_or_rewriting_the_log_is_caught_by_th
 
 /// Every entry as stored, to put back after a tampering test.
 async fn snapshot(
-    db: &app::db::Db,
+    db: &fluxgate_core::db::Db,
 ) -> Vec<(i64, String, String, String, String, String, String, String)> {
     sqlx::query(
         "SELECT seq, at, actor, action, target, detail, prev_hash, hash FROM audit_events ORDER BY seq",

@@ -93,7 +93,7 @@ async fn a_backup_taken_mid_pipeline_restores_whole(p: &Pipes) {
         .unwrap();
     assert!(!ids.is_empty());
 
-    let config = server::http::WebConfig::local(Default::default());
+    let config = server::http::WebConfig::local();
     let restored = TestServer::serve(database, dir, pg_url, config).await;
     // A session of the old installation (its cookie is sent here too: cookies ignore
     // ports) signs no one in on the restored one.

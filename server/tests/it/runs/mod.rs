@@ -50,7 +50,7 @@ impl Pipes {
         // The tests ask for polls (through the hook) instead of waiting for the timer.
         config.poll_interval = Duration::from_secs(3600);
         tune(&mut config);
-        let runner = runner::start(server.database.db.clone(), config, Default::default());
+        let runner = runner::start(server.database.db.clone(), config);
         Pipes {
             server,
             _runner: runner,

@@ -3,7 +3,7 @@
 
 use super::{push, read_app_file, wait_for, Pipes};
 use crate::support::{Backend, TestServer};
-use server::jobs::{self, NewJob};
+use fluxgate_core::jobs::{self, NewJob};
 use std::collections::HashSet;
 use std::time::Duration;
 
@@ -16,9 +16,12 @@ crate::on_both_databases!(
 async fn claims_are_exclusive_under_concurrency(s: &TestServer) {
     let db = &s.database.db;
     for i in 0..60 {
-        jobs::enqueue(db, NewJob::new("test", serde_json::json!({ "i": i })))
-            .await
-            .unwrap();
+        jobs::enqueue(
+            db,
+            NewJob::new(jobs::Kind::Poll, serde_json::json!({ "i": i })),
+        )
+        .await
+        .unwrap();
     }
     let mut tasks = Vec::new();
     for w in 0..6 {
@@ -59,7 +62,7 @@ async fn claims_are_exclusive_under_concurrency(s: &TestServer) {
 async fn dedup_and_stale_recovery(s: &TestServer) {
     let db = &s.database.db;
     let job = || {
-        NewJob::new("test", serde_json::json!({}))
+        NewJob::new(jobs::Kind::Poll, serde_json::json!({}))
             .dedup("k")
             .attempts(2)
     };
@@ -198,9 +201,12 @@ async fn jobs_of_an_ended_process_here_are_taken_back_at_once(s: &TestServer) {
     let dead = format!("{}/0", identity::of_process(holder.id()).unwrap());
     let alive = format!("{}/1", identity::current());
     for (n, worker) in [&dead, &alive].into_iter().enumerate() {
-        jobs::enqueue(db, NewJob::new("test", serde_json::json!({ "n": n })))
-            .await
-            .unwrap();
+        jobs::enqueue(
+            db,
+            NewJob::new(jobs::Kind::Poll, serde_json::json!({ "n": n })),
+        )
+        .await
+        .unwrap();
         jobs::claim(db, worker).await.unwrap().unwrap();
     }
     // While the holder lives its job stays where it is (heartbeats are fresh).

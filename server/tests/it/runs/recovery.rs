@@ -109,7 +109,7 @@ async fn a_run_cut_off_by_a_dead_worker_is_marked_interrupted(p: &Pipes) {
                            heartbeat_at, created_at)
          VALUES ($1, 'run', $2, 'running', 1, 1, '2000-01-01T00:00:00Z', 'gone:1', '2000-01-01T00:00:00Z', '2000-01-01T00:00:00Z')",
     )
-    .bind(app::db::new_id())
+    .bind(fluxgate_core::db::new_id())
     .bind(serde_json::json!({ "run_id": run_id }).to_string())
     .execute(&db.pool)
     .await

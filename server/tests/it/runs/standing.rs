@@ -10,6 +10,7 @@ crate::pipelines_on_both_databases!(
     an_approver_removed_from_the_group_no_longer_counts,
     a_disabled_or_demoted_approver_no_longer_counts,
     a_corrupt_risks_column_blocks_the_merge,
+    a_corrupt_images_column_blocks_the_merge,
 );
 
 /// A change in dev approved by bob, under a policy that does not merge on approval.
@@ -110,4 +111,16 @@ async fn a_corrupt_risks_column_blocks_the_merge(p: &Pipes) {
     let admin = p.token("admin").await;
     let (status, change) = p.get(&admin, &format!("/api/v1/changes/{id}")).await;
     assert_eq!(status, 200, "{change}");
+}
+
+/// Read as "no images", the change would merge and its deployment would be verified
+/// against nothing.
+async fn a_corrupt_images_column_blocks_the_merge(p: &Pipes) {
+    let id = approved_by_bob(p).await;
+    sqlx::query("UPDATE change_requests SET images = '{\"web\": 1' WHERE id = $1")
+        .bind(&id)
+        .execute(&p.server.database.db.pool)
+        .await
+        .unwrap();
+    merge_is_refused(p, &id, "images of this change do not decode").await;
 }
