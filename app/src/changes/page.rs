@@ -143,6 +143,13 @@ fn ChangeView(
             Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
         })
     };
+    // A button is off while its request runs (a double click sends one), and stays off after
+    // it succeeded where pressing it again would only repeat it.
+    let (decided, set_decided) = signal(None::<&'static str>);
+    let done = move |d: &'static str| {
+        decided.get() == Some(d) && matches!(review.value().get(), Some(Ok(_)))
+    };
+    let merged_now = move || matches!(merge.value().get(), Some(Ok(_)));
     let (id_a, id_r, id_m, id_s) = (id.clone(), id.clone(), id.clone(), id.clone());
     let id_c = id.clone();
     view! {
@@ -174,19 +181,27 @@ fn ChangeView(
                         Ok(()) => view! {
                             <textarea placeholder="Comment (optional)" prop:value=move || text.get()
                                 on:input=move |ev| set_text.set(event_target_value(&ev)) aria-label="comment"></textarea>
-                            <button class="approve" data-testid="approve" on:click=move |_| {
-                                review.dispatch(ReviewChange { id: id_a.clone(), decision: "approve".into(), comment: text.get_untracked() });
-                            }>"Approve"</button>
-                            <button class="reject" data-testid="reject" on:click=move |_| {
-                                review.dispatch(ReviewChange { id: id_r.clone(), decision: "reject".into(), comment: text.get_untracked() });
-                            }>"Reject"</button>
+                            <button class="approve" data-testid="approve"
+                                disabled=move || review.pending().get() || done("approve")
+                                on:click=move |_| {
+                                    set_decided.set(Some("approve"));
+                                    review.dispatch(ReviewChange { id: id_a.clone(), decision: "approve".into(), comment: text.get_untracked() });
+                                }>"Approve"</button>
+                            <button class="reject" data-testid="reject"
+                                disabled=move || review.pending().get() || done("reject")
+                                on:click=move |_| {
+                                    set_decided.set(Some("reject"));
+                                    review.dispatch(ReviewChange { id: id_r.clone(), decision: "reject".into(), comment: text.get_untracked() });
+                                }>"Reject"</button>
                         }.into_any(),
                         Err(why) => view! { <p class="muted" data-testid="cannot-review">{format!("You cannot review this change: {why}.")}</p> }.into_any(),
                     }}
                     <button class="comment" data-testid="comment" on:click=move |_| {
                         comment.dispatch(CommentChange { id: id_c.clone(), body: text.get_untracked() });
                     }>"Comment"</button>
-                    <button class="merge" data-testid="merge" disabled=!can_merge on:click=move |_| {
+                    <button class="merge" data-testid="merge"
+                        disabled=move || !can_merge || merge.pending().get() || merged_now()
+                        on:click=move |_| {
                         merge.dispatch(MergeChange { id: id_m.clone() });
                     }>"Merge"</button>
                 </div>

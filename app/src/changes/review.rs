@@ -430,30 +430,58 @@ pub async fn record(
         Decision::Approve => "approve",
         Decision::Reject => "reject",
     };
-    // Bound to the head the reviewer saw: if the change moved meanwhile, the review is
-    // stored for the old head and does not count (the policy says so on the page).
-    sqlx::query(
-        "INSERT INTO reviews (id, change_id, user_name, user_groups, decision, head_commit, comment, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    let mut tx = db.pool.begin().await?;
+    // Writing the change's row first serializes the reviews of one change (its row lock on
+    // PostgreSQL, the write lock on SQLite): a double click sends two requests at once.
+    sqlx::query("UPDATE change_requests SET updated_at = $1 WHERE id = $2")
+        .bind(now_text())
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    let latest = sqlx::query(
+        "SELECT decision, comment FROM reviews
+         WHERE change_id = $1 AND user_name = $2 AND head_commit = $3 ORDER BY id DESC LIMIT 1",
     )
-    .bind(new_id())
     .bind(id)
     .bind(&user.name)
-    .bind(serde_json::to_string(&user.groups).map_err(AppError::internal)?)
-    .bind(word)
     .bind(&change.head_commit)
-    .bind(comment)
-    .bind(now_text())
-    .execute(&db.pool)
+    .fetch_optional(&mut *tx)
     .await?;
-    audit::append(
-        db,
-        &user.name,
-        &format!("change.{word}"),
-        &format!("change:{id}"),
-        serde_json::json!({ "head": change.head_commit, "comment": comment, "environment": change.environment, "app": change.app }),
-    )
-    .await?;
+    let repeated = match latest {
+        Some(r) => {
+            r.try_get::<String, _>("decision")? == word
+                && r.try_get::<String, _>("comment")? == comment
+        }
+        None => false,
+    };
+    if !repeated {
+        // Bound to the head the reviewer saw: if the change moved meanwhile, the review is
+        // stored for the old head and does not count (the policy says so on the page).
+        sqlx::query(
+            "INSERT INTO reviews (id, change_id, user_name, user_groups, decision, head_commit, comment, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(new_id())
+        .bind(id)
+        .bind(&user.name)
+        .bind(serde_json::to_string(&user.groups).map_err(AppError::internal)?)
+        .bind(word)
+        .bind(&change.head_commit)
+        .bind(comment)
+        .bind(now_text())
+        .execute(&mut *tx)
+        .await?;
+        audit::append_in(
+            &mut tx,
+            db.backend,
+            &user.name,
+            &format!("change.{word}"),
+            &format!("change:{id}"),
+            serde_json::json!({ "head": change.head_commit, "comment": comment, "environment": change.environment, "app": change.app }),
+        )
+        .await?;
+    }
+    tx.commit().await?;
     let (_, verdict) = verdict(db, &change).await?;
     let state = if verdict.can_merge {
         "approved"
@@ -473,6 +501,14 @@ pub async fn record(
             Ok(merged) => format!("{} {merged}", verdict.summary()),
             Err(e) => format!("{} Automatic merge did not happen: {e}", verdict.summary()),
         });
+    }
+    if repeated {
+        // The same decision again (a second click): recorded once, and said so.
+        return Ok(format!(
+            "You had already {}d this version; nothing new was recorded. {}",
+            word,
+            verdict.summary()
+        ));
     }
     Ok(verdict.summary())
 }

@@ -4,12 +4,14 @@
 
 mod account;
 mod authz;
+mod builders;
 mod cli;
 mod demo;
 mod gitserve;
 mod oidc;
 mod pipeline;
 mod processes;
+mod reviews;
 mod runs;
 mod signin;
 mod support;
