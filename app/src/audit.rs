@@ -95,22 +95,16 @@ pub mod ssr {
         target: &str,
         detail: serde_json::Value,
     ) -> Result<i64, AppError> {
-        let mut conn = db.pool.acquire().await?;
-        match db.backend {
-            Backend::Sqlite => conn.execute("BEGIN IMMEDIATE").await?,
-            Backend::Postgres => conn.execute("BEGIN").await?,
+        // A transaction sqlx knows of: if this future is dropped halfway (the client went
+        // away), it is rolled back before the connection is used again. A bare `BEGIN` would
+        // go back to the pool still open, holding the table lock every later append waits on.
+        let mut tx = match db.backend {
+            Backend::Sqlite => db.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => db.pool.begin().await?,
         };
-        let result = chain(&mut conn, db.backend, actor, action, target, &detail).await;
-        match result {
-            Ok(seq) => {
-                conn.execute("COMMIT").await?;
-                Ok(seq)
-            }
-            Err(e) => {
-                let _ = conn.execute("ROLLBACK").await;
-                Err(e.into())
-            }
-        }
+        let seq = chain(&mut tx, db.backend, actor, action, target, &detail).await?;
+        tx.commit().await?;
+        Ok(seq)
     }
 
     /// Appends an entry inside the caller's transaction, so that it is recorded exactly

@@ -195,8 +195,11 @@ pub async fn ingest(
         });
     }
     tx.commit().await.map_err(anyhow::Error::from)?;
-    // A verify may have been queued above.
-    db.workers.wake();
+    if outcome == Outcome::Applied && !changed.is_empty() {
+        // Verifies were queued above: start them now (most events queue nothing, and a
+        // wake makes every idle worker look at the queue).
+        db.workers.wake();
+    }
     for (d, action) in changed {
         let detail = serde_json::json!({
             "cluster": cluster.name,

@@ -3,6 +3,7 @@
 //! One test binary (one link) for all of them.
 
 mod account;
+mod audit;
 mod authz;
 mod builders;
 mod cli;
