@@ -32,7 +32,7 @@ use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, Link, Meta, MetaTags, Stylesheet, Title};
 use leptos_router::{
     components::{ParentRoute, Route, Router, Routes},
-    path,
+    path, SsrMode,
 };
 
 /// The HTML document around the app, rendered on the server.
@@ -82,9 +82,11 @@ pub fn App() -> impl IntoView {
                 <ParentRoute path=path!("") view=layout::Shell>
                     <Route path=path!("") view=environments::EnvironmentsPage/>
                     <Route path=path!("changes") view=changes::page::ChangesPage/>
-                    <Route path=path!("changes/:id") view=changes::page::ChangePage/>
+                    // Async: a missing change or run answers 404, which must be known before
+                    // the answer starts.
+                    <Route path=path!("changes/:id") view=changes::page::ChangePage ssr=SsrMode::Async/>
                     <Route path=path!("runs") view=runs::RunsPage/>
-                    <Route path=path!("runs/:id") view=runs::RunPage/>
+                    <Route path=path!("runs/:id") view=runs::RunPage ssr=SsrMode::Async/>
                     <Route path=path!("apps") view=apps::AppsPage/>
                     <Route path=path!("apps/:name") view=apps::AppPage/>
                     <Route path=path!("apps/:name/commits/:sha") view=apps::CommitPage/>

@@ -21,6 +21,25 @@ pub fn NotFound() -> impl IntoView {
     }
 }
 
+/// A change, run or other record that does not exist (or no longer does): HTTP 404 inside
+/// the layout, with the way back to its list. Its route renders with `SsrMode::Async`, so
+/// the status is set before the answer starts.
+#[component]
+pub fn Missing(what: String, back: &'static str, back_label: &'static str) -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+        response.set_status(http::StatusCode::NOT_FOUND);
+    }
+    view! {
+        <leptos_meta::Title text="Not found"/>
+        <div class="card not-found" role="alert" data-testid="missing">
+            <h1>"Not found"</h1>
+            <p class="muted">{format!("There is no such {what}.")}</p>
+            <a href=back>{back_label}</a>
+        </div>
+    }
+}
+
 /// A page whose feature is not built yet. It says so plainly instead of pretending.
 #[component]
 pub fn NotBuiltYet(title: &'static str, what: &'static str) -> impl IntoView {

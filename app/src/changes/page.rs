@@ -9,6 +9,7 @@ use super::{
     change_object_diff, change_source_diff, list_changes, load_change, ChangeDetail, ChangeRequest,
     CommentChange, DiffHunk, MergeChange, ObjectEntry, ReviewChange,
 };
+use crate::error::AppError;
 use leptos::prelude::*;
 use leptos_router::components::A;
 use leptos_router::hooks::{use_params_map, use_query_map};
@@ -110,6 +111,9 @@ pub fn ChangePage() -> impl IntoView {
         <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match detail.await {
+                    Err(AppError::NotFound(what)) => view! {
+                        <crate::pages::Missing what back="/changes" back_label="All change requests"/>
+                    }.into_any(),
                     Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
                     Ok(d) => view! { <ChangeView d review merge comment/> }.into_any(),
                 }

@@ -134,6 +134,9 @@ pub fn RunPage() -> impl IntoView {
         <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match data.await {
+                    Err(AppError::NotFound(what)) => view! {
+                        <crate::pages::Missing what back="/runs" back_label="All runs"/>
+                    }.into_any(),
                     Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
                     Ok(v) => view! { <RunDetail v set_tick/> }.into_any(),
                 }

@@ -45,6 +45,35 @@ async fn unknown_path_is_404(s: &TestServer) {
     assert!(r.text().await.unwrap().contains("nothing here"));
 }
 
+/// A change or run id that does not exist answers 404 inside the layout, with the way back.
+async fn unknown_change_and_run_ids_are_404_with_the_layout(s: &TestServer) {
+    let c = s.client();
+    s.sign_in(&c, "alice", "demo").await;
+    for (path, what, back) in [
+        (
+            "/changes/no-such-change",
+            "There is no such change request.",
+            "href=\"/changes\"",
+        ),
+        (
+            "/runs/no-such-run",
+            "There is no such run.",
+            "href=\"/runs\"",
+        ),
+    ] {
+        let r = c.get(s.url(path)).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::NOT_FOUND, "{path}");
+        let html = r.text().await.unwrap();
+        assert!(html.contains(what), "{path}: {html}");
+        assert!(html.contains(back), "{path}: {html}");
+        assert!(html.contains("<title>Not found"), "{path}: {html}");
+        assert!(
+            html.contains("Sign out"),
+            "{path}: the layout is there: {html}"
+        );
+    }
+}
+
 async fn pages_need_sign_in(s: &TestServer) {
     let c = s.client();
     let r = c.get(s.url("/")).send().await.unwrap();
@@ -266,6 +295,7 @@ async fn static_files_and_favicon(s: &TestServer) {
 on_both_databases!(
     health_and_readiness,
     unknown_path_is_404,
+    unknown_change_and_run_ids_are_404_with_the_layout,
     pages_need_sign_in,
     wrong_password_is_refused,
     sign_in_shows_environments_in_order,
