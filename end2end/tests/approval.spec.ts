@@ -71,8 +71,13 @@ test('alice pushes, bob approves dev (it merges, the demo reconciler applies it,
   }).toPass({ timeout: 30_000 });
   await page.getByRole('link', { name: `hello-web ${short} to staging` }).click();
   await waitForHydration(page);
-  await page.getByTestId('approve').click();
+  // A double click approves once: the button is off while the request runs and after.
+  await page.getByTestId('approve').dblclick();
   await expect(page.getByTestId('policy-status')).toContainText('Ready to merge', { timeout: 10_000 });
+  await expect(page.getByTestId('approve')).toBeDisabled();
+  await page.getByRole('tab', { name: 'Timeline' }).click();
+  await expect(page.getByTestId('timeline').locator('li').filter({ hasText: /approved [0-9a-f]{7}/ })).toHaveCount(1);
+  await page.getByRole('tab', { name: /Rendered objects/ }).click();
   await page.getByTestId('merge').click();
   await expect(page.getByRole('status').filter({ hasText: 'Merged into env/staging' })).toBeVisible();
 

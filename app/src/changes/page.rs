@@ -96,6 +96,9 @@ pub fn ChangePage() -> impl IntoView {
     let review = ServerAction::<ReviewChange>::new();
     let merge = ServerAction::<MergeChange>::new();
     let comment = ServerAction::<CommentChange>::new();
+    // Which decision this page sent last; kept here because the view below is built anew
+    // when the change reloads after the answer.
+    let decided = RwSignal::new(None::<&'static str>);
     let detail = Resource::new(
         move || {
             (
@@ -115,7 +118,7 @@ pub fn ChangePage() -> impl IntoView {
                         <crate::pages::Missing what back="/changes" back_label="All change requests"/>
                     }.into_any(),
                     Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
-                    Ok(d) => view! { <ChangeView d review merge comment/> }.into_any(),
+                    Ok(d) => view! { <ChangeView d review merge comment decided/> }.into_any(),
                 }
             })}
         </Suspense>
@@ -128,6 +131,7 @@ fn ChangeView(
     review: ServerAction<ReviewChange>,
     merge: ServerAction<MergeChange>,
     comment: ServerAction<CommentChange>,
+    decided: RwSignal<Option<&'static str>>,
 ) -> impl IntoView {
     let c = d.change.clone();
     let (tab, set_tab) = signal("rendered");
@@ -149,7 +153,6 @@ fn ChangeView(
     };
     // A button is off while its request runs (a double click sends one), and stays off after
     // it succeeded where pressing it again would only repeat it.
-    let (decided, set_decided) = signal(None::<&'static str>);
     let done = move |d: &'static str| {
         decided.get() == Some(d) && matches!(review.value().get(), Some(Ok(_)))
     };
@@ -188,13 +191,13 @@ fn ChangeView(
                             <button class="approve" data-testid="approve"
                                 disabled=move || review.pending().get() || done("approve")
                                 on:click=move |_| {
-                                    set_decided.set(Some("approve"));
+                                    decided.set(Some("approve"));
                                     review.dispatch(ReviewChange { id: id_a.clone(), decision: "approve".into(), comment: text.get_untracked() });
                                 }>"Approve"</button>
                             <button class="reject" data-testid="reject"
                                 disabled=move || review.pending().get() || done("reject")
                                 on:click=move |_| {
-                                    set_decided.set(Some("reject"));
+                                    decided.set(Some("reject"));
                                     review.dispatch(ReviewChange { id: id_r.clone(), decision: "reject".into(), comment: text.get_untracked() });
                                 }>"Reject"</button>
                         }.into_any(),
