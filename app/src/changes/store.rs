@@ -18,31 +18,26 @@ fn from_row(r: &sqlx::any::AnyRow) -> Result<ChangeRequest, AppError> {
     // Stored facts that do not decode block the merge (see `faults`): read as empty, a
     // corrupt risks column would mean "no risks" and skip the security review.
     let mut faults = Vec::new();
-    let risks = serde_json::from_str(&json("risks")?).unwrap_or_else(|e| {
-        faults.push(format!(
-            "the stored risk flags of this change do not decode ({e})"
-        ));
-        Vec::new()
-    });
-    let summary = serde_json::from_str::<Summary>(&json("summary")?).unwrap_or_else(|e| {
-        faults.push(format!(
-            "the stored diff summary of this change does not decode ({e})"
-        ));
-        Summary::default()
-    });
-    let authors: Vec<super::Identity> =
-        serde_json::from_str(&json("authors")?).unwrap_or_else(|e| {
-            faults.push(format!(
-                "the stored authors of this change do not decode ({e})"
-            ));
-            Vec::new()
-        });
-    let images = serde_json::from_str(&json("images")?).unwrap_or_else(|e| {
-        faults.push(format!(
-            "the stored images of this change do not decode ({e})"
-        ));
-        Vec::new()
-    });
+    let risks = or_fault(
+        &json("risks")?,
+        "risk flags of this change do not",
+        &mut faults,
+    );
+    let summary: Summary = or_fault(
+        &json("summary")?,
+        "diff summary of this change does not",
+        &mut faults,
+    );
+    let authors: Vec<super::Identity> = or_fault(
+        &json("authors")?,
+        "authors of this change do not",
+        &mut faults,
+    );
+    let images = or_fault(
+        &json("images")?,
+        "images of this change do not",
+        &mut faults,
+    );
     let author_user: Option<String> = r.try_get("author_user")?;
     let mut author_users: Vec<String> = authors
         .iter()
@@ -82,6 +77,19 @@ fn from_row(r: &sqlx::any::AnyRow) -> Result<ChangeRequest, AppError> {
         superseded_by: r.try_get("superseded_by")?,
         created_at: r.try_get("created_at")?,
         updated_at: r.try_get("updated_at")?,
+    })
+}
+
+/// A stored JSON value, or its default with the reason added to `faults` ("the stored
+/// <what> decode (<error>)").
+fn or_fault<T: serde::de::DeserializeOwned + Default>(
+    text: &str,
+    what: &str,
+    faults: &mut Vec<String>,
+) -> T {
+    serde_json::from_str(text).unwrap_or_else(|e| {
+        faults.push(format!("the stored {what} decode ({e})"));
+        T::default()
     })
 }
 

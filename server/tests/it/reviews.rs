@@ -10,16 +10,9 @@ crate::on_both_databases!(
     authors_and_closed_changes_are_not_reviewed,
 );
 
+/// Approve or reject as `token`.
 async fn post(s: &TestServer, token: &str, path: &str) -> (u16, serde_json::Value) {
-    let r = s
-        .client()
-        .post(s.url(path))
-        .bearer_auth(token)
-        .json(&serde_json::json!({}))
-        .send()
-        .await
-        .unwrap();
-    (r.status().as_u16(), r.json().await.unwrap_or_default())
+    s.post(token, path, serde_json::json!({})).await
 }
 
 async fn count(s: &TestServer, sql: &str, id: &str) -> i64 {
@@ -37,7 +30,7 @@ async fn count(s: &TestServer, sql: &str, id: &str) -> i64 {
 async fn an_approval_sent_twice_is_recorded_once(s: &TestServer) {
     let db = &s.database.db;
     let id = ChangeBuilder::new("staging").insert(db).await;
-    let bob = server::tokens::create(db, "bob", "test").await.unwrap();
+    let bob = s.token("bob").await;
     let path = format!("/api/v1/changes/{id}/approve");
     let (a, b) = tokio::join!(post(s, &bob, &path), post(s, &bob, &path));
     let (c_status, c) = post(s, &bob, &path).await;
@@ -81,14 +74,14 @@ async fn a_built_rbac_change_waits_for_the_security_review(s: &TestServer) {
         )
         .insert(db)
         .await;
-    let bob = server::tokens::create(db, "bob", "test").await.unwrap();
+    let bob = s.token("bob").await;
     let (status, body) = post(s, &bob, &format!("/api/v1/changes/{id}/approve")).await;
     assert_eq!(status, 200, "{body}");
     let message = body["policy"].as_str().unwrap_or_default();
     assert!(message.contains("security review needed"), "{body}");
     let change = app::changes::store::get(db, &id).await.unwrap().unwrap();
     assert_eq!(change.state, app::changes::ChangeState::Open);
-    let carol = server::tokens::create(db, "carol", "test").await.unwrap();
+    let carol = s.token("carol").await;
     let (status, body) = post(s, &carol, &format!("/api/v1/changes/{id}/approve")).await;
     assert_eq!(status, 200, "{body}");
     let change = app::changes::store::get(db, &id).await.unwrap().unwrap();
@@ -97,7 +90,7 @@ async fn a_built_rbac_change_waits_for_the_security_review(s: &TestServer) {
 
 async fn authors_and_closed_changes_are_not_reviewed(s: &TestServer) {
     let db = &s.database.db;
-    let bob = server::tokens::create(db, "bob", "test").await.unwrap();
+    let bob = s.token("bob").await;
     let own = ChangeBuilder::new("staging")
         .author("Bob <bob@example.invalid>")
         .insert(db)

@@ -155,6 +155,35 @@ impl TestServer {
             .unwrap()
     }
 
+    /// An API token acting as `user`.
+    pub async fn token(&self, user: &str) -> String {
+        server::tokens::create(&self.database.db, user, "test")
+            .await
+            .unwrap()
+    }
+
+    /// POSTs JSON to an API path as `token`; returns status and JSON (Null when none).
+    pub async fn post(
+        &self,
+        token: &str,
+        path: &str,
+        body: serde_json::Value,
+    ) -> (u16, serde_json::Value) {
+        let response = self
+            .client()
+            .post(self.url(path))
+            .bearer_auth(token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        (
+            status,
+            response.json().await.unwrap_or(serde_json::Value::Null),
+        )
+    }
+
     /// Posts the login form as a browser would.
     pub async fn sign_in(
         &self,

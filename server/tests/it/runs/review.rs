@@ -146,18 +146,7 @@ impl Pipes {
         path: &str,
         body: serde_json::Value,
     ) -> (u16, serde_json::Value) {
-        let response = reqwest::Client::new()
-            .post(self.server.url(path))
-            .bearer_auth(token)
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        let status = response.status().as_u16();
-        (
-            status,
-            response.json().await.unwrap_or(serde_json::Value::Null),
-        )
+        self.server.post(token, path, body).await
     }
 
     /// The open change request for dev of `sha` (or the first one when None).
