@@ -275,11 +275,12 @@ fn from_files(files: Files, origin: &str) -> Result<Chart, HelmError> {
         deps.push(chart);
     }
     let api_version = s(&meta, "apiVersion");
-    let dep_source = if api_version == "v1" {
-        requirements.as_ref().and_then(|r| r.get("dependencies"))
-    } else {
-        meta.get("dependencies")
-    };
+    // requirements.yaml is read over Chart.yaml's fields (Helm unmarshals both into the
+    // same metadata), so its dependencies win when it has any.
+    let dep_source = requirements
+        .as_ref()
+        .and_then(|r| r.get("dependencies"))
+        .or_else(|| meta.get("dependencies"));
     let dependencies = dependencies(dep_source, origin)?;
     let chart = Chart {
         name: s(&meta, "name"),

@@ -20,6 +20,8 @@ pub enum Obj {
         major: String,
         minor: String,
     },
+    /// A time.Time (from `now`), as nanoseconds since the Unix epoch, in UTC.
+    Time(i128),
 }
 
 /// A chart's non-template files, by path relative to the chart.
@@ -41,6 +43,7 @@ impl Obj {
             Obj::Files(_) => "common.Files",
             Obj::ApiVersions(_) => "common.VersionSet",
             Obj::KubeVersion { .. } => "*common.KubeVersion",
+            Obj::Time(_) => "time.Time",
         }
     }
 
@@ -49,7 +52,7 @@ impl Obj {
             Obj::Files(_) => "map",
             Obj::ApiVersions(_) => "slice",
             Obj::KubeVersion { .. } => "ptr",
-            Obj::Struct { .. } => "struct",
+            Obj::Struct { .. } | Obj::Time(_) => "struct",
         }
     }
 
@@ -64,6 +67,10 @@ impl Obj {
                 minor,
             } => format!("{{{version} {version} {major} {minor}}}"),
             Obj::ApiVersions(v) => format!("[{}]", v.join(" ")),
+            Obj::Time(t) => match time::OffsetDateTime::from_unix_timestamp_nanos(*t) {
+                Ok(t) => crate::funcs::go_layout("2006-01-02 15:04:05.000000000 +0000 UTC", t),
+                Err(_) => String::new(),
+            },
             Obj::Files(f) => {
                 let parts: Vec<String> = f
                     .0
@@ -91,6 +98,7 @@ impl Obj {
                 Value::map(m)
             }
             Obj::ApiVersions(v) => Value::list(v.iter().map(Value::str).collect()),
+            Obj::Time(_) => Value::str(self.go_string(false)),
             Obj::Files(f) => Value::map(
                 f.0.iter()
                     .map(|(k, v)| {
@@ -142,6 +150,7 @@ impl Obj {
                 _ => Err(format!("can't evaluate field {name} in type common.VersionSet")),
             },
             Obj::Files(f) => f.method(name, args),
+            Obj::Time(_) => Err(format!("unsupported: the time method {name} (fluxgate's Helm engine)")),
         }
     }
 }

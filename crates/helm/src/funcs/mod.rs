@@ -4,6 +4,7 @@
 //! chart that Helm refuses (a float64 where an int is wanted) is refused here too.
 
 mod collections;
+mod dates;
 mod helm;
 mod numbers;
 mod semver;
@@ -39,6 +40,9 @@ pub fn call(ex: &mut Exec, name: &str, args: Vec<Value>) -> FnResult {
     if let Some(r) = numbers::call(name, &args) {
         return r;
     }
+    if let Some(r) = dates::call(name, &args) {
+        return r;
+    }
     if let Some(r) = semver::call(name, &args) {
         return r;
     }
@@ -60,7 +64,7 @@ const UNSUPPORTED: &[&str] = &[
     "genSignedCertWithKey", "genPrivateKey", "derivePassword", "buildCustomCert", "encryptAES",
     "decryptAES", "bcrypt", "htpasswd", "toToml", "fromToml", "getHostByName", "call", "html",
     "js", "urlquery", "osBase", "env", "expandenv", "dateModify", "mustDateModify", "toDate",
-    "mustToDate", "date", "dateInZone", "htmlDate", "htmlDateInZone", "unixEpoch", "ago",
+    "mustToDate", "htmlDate", "htmlDateInZone", "ago",
     "duration", "durationRound", "semverCompareAny", "uuidv4", "randBytes", "randInt",
     "randNumeric", "randAscii", "randAlpha", "shuffle", "urlParse", "urlJoin", "getValue",
 ];
@@ -276,6 +280,7 @@ fn slice(args: &[Value]) -> FnResult {
 }
 
 pub use self::helm::parse_yaml as parse_yaml_doc;
+pub use self::dates::go_layout;
 pub use self::semver::{check as semver_check, parse_version};
 
 /// Sprig's strval, for the loader.

@@ -280,7 +280,44 @@ fn hex(b: &[u8]) -> String {
 }
 
 fn re(p: &str) -> Result<regex::Regex, FnError> {
-    regex::Regex::new(p).or_else(|e| msg(format!("error parsing regexp: {e}")))
+    regex::Regex::new(&go_regex(p)).or_else(|e| msg(format!("error parsing regexp: {e}")))
+}
+
+/// Go's RE2 syntax where the regex crate's differs: in a class, Go reads a `-` right after
+/// a Perl class (`[\w-.]`) as a literal dash; the regex crate wants it escaped.
+fn go_regex(p: &str) -> String {
+    let mut out = String::with_capacity(p.len());
+    let mut chars = p.chars().peekable();
+    let mut in_class = false;
+    let mut after_perl_class = false;
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => {
+                out.push(c);
+                if let Some(n) = chars.next() {
+                    out.push(n);
+                    after_perl_class = in_class && matches!(n, 'w' | 'W' | 'd' | 'D' | 's' | 'S');
+                }
+                continue;
+            }
+            '[' if !in_class => {
+                in_class = true;
+                out.push(c);
+                // A leading ']' or '^]' is a literal in both.
+                if chars.peek() == Some(&'^') {
+                    out.push(chars.next().unwrap_or('^'));
+                }
+            }
+            ']' if in_class => {
+                in_class = false;
+                out.push(c);
+            }
+            '-' if in_class && after_perl_class => out.push_str("\\-"),
+            c => out.push(c),
+        }
+        after_perl_class = false;
+    }
+    out
 }
 
 /// Go's Expand syntax (`$1`, `${name}`) in the regex crate's: `$1x` means `${1x}` in both,

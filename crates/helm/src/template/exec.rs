@@ -333,15 +333,22 @@ impl<'a> Exec<'a> {
     /// `.a.b.c` from `base`; `args` go to the last step, which must then be a method.
     fn chain(&mut self, mut cur: Value, fields: &[String], args: Option<Vec<Value>>, line: usize, what: &str) -> R<Value> {
         let _ = what;
+        // Go tells two nils apart: one read from a map by this chain is a nil interface,
+        // and a field of it is an error; one that came out of a pipeline, a variable or
+        // dot is an invalid value, and a field of it is silently nil.
+        let mut read_nil = false;
         for (i, f) in fields.iter().enumerate() {
             let last = i + 1 == fields.len();
             let a = if last { args.as_deref() } else { None };
             cur = match &cur {
+                Value::Nil if !read_nil => return Ok(Value::Nil),
                 Value::Map(m) => {
                     if a.is_some() {
                         return self.err(line, format!("{f} is not a method but has arguments"));
                     }
-                    m.get(f).unwrap_or(Value::Nil)
+                    let v = m.get(f).unwrap_or(Value::Nil);
+                    read_nil = v.is_nil();
+                    v
                 }
                 Value::Obj(o) => match o.field(f, a, self.engine) {
                     Ok(v) => v,

@@ -83,7 +83,7 @@ pub fn lex(src: &str) -> Result<Vec<Token>, (usize, String)> {
                 .ok_or((line, "unclosed comment".to_string()))?;
             line += count(&src[pos..end]);
             pos = end + 2;
-            if src[pos..].starts_with(" -}}") || src[pos..].starts_with("\n-}}") {
+            if src.len() > pos + 1 && is_space(b[pos]) && src[pos + 1..].starts_with("-}}") {
                 pos += 4;
                 trim_next = true;
             } else if src[pos..].starts_with("}}") {
@@ -123,10 +123,16 @@ pub fn lex(src: &str) -> Result<Vec<Token>, (usize, String)> {
             };
             match c {
                 ' ' | '\t' | '\r' | '\n' => {
-                    let n = src[pos..].bytes().take_while(|c| is_space(*c)).count();
-                    line += count(&src[pos..pos + n]);
-                    pos += n;
-                    push(&mut toks, Tok::Space);
+                    let mut n = src[pos..].bytes().take_while(|c| is_space(*c)).count();
+                    // Leave the last space for a trim-marked closing delimiter (" -}}").
+                    if src[pos + n..].starts_with("-}}") {
+                        n -= 1;
+                    }
+                    if n > 0 {
+                        line += count(&src[pos..pos + n]);
+                        pos += n;
+                        push(&mut toks, Tok::Space);
+                    }
                 }
                 '|' => {
                     pos += 1;
