@@ -60,8 +60,21 @@ fn coalesce(c: &Chart, dest: &MapRef, merge: bool) -> Result<(), HelmError> {
     Ok(())
 }
 
+/// A chart's own defaults lose their nulls before they are used: a `null` in a chart's
+/// values.yaml removes nothing, not even a subchart's default (only a user's does).
+/// Checked against Helm v4.2.3's engine with probe charts; see tests/it/values.rs.
+fn trim_nils(m: &Map) -> Map {
+    m.iter()
+        .filter(|(_, v)| !v.is_nil())
+        .map(|(k, v)| match v {
+            Value::Map(inner) => (k.clone(), Value::map(trim_nils(&inner.0.borrow()))),
+            other => (k.clone(), other.clone()),
+        })
+        .collect()
+}
+
 fn coalesce_chart_values(c: &Chart, v: &MapRef, merge: bool) {
-    let vc = deep(&c.values);
+    let vc = deep(&trim_nils(&c.values));
     for (key, val) in vc.entries() {
         match v.get(&key) {
             Some(Value::Nil) if !merge => {
