@@ -1,4 +1,4 @@
-//! The command line: `fluxgate serve | demo | runner | migrate | user | token | app | cluster | probe | render | diff`.
+//! The command line: `fluxgate serve | demo | runner | migrate | user | token | app | cluster | probe | render | diff | helm`.
 
 use crate::database::{self, Database};
 use crate::demo;
@@ -75,6 +75,9 @@ pub enum Command {
     Render(RenderArgs),
     /// Compare two renders (files or folders of YAML) object by object.
     Diff(DiffArgs),
+    /// Render Helm charts natively (`fluxgate helm template NAME CHART`).
+    #[command(subcommand)]
+    Helm(crate::cli_helm::HelmCommand),
     /// Register a cluster whose Flux reports to fluxgate (prints its webhook secret once).
     #[command(subcommand)]
     Cluster(crate::cli_flux::ClusterCommand),
@@ -368,7 +371,10 @@ impl Command {
     /// Render and diff are one-shot and synchronous: `main` runs them without
     /// starting (and stopping) an async runtime, which is most of a small run.
     pub fn is_blocking(&self) -> bool {
-        matches!(self, Command::Render(_) | Command::Diff(_))
+        matches!(
+            self,
+            Command::Render(_) | Command::Diff(_) | Command::Helm(_)
+        )
     }
 }
 
@@ -378,6 +384,7 @@ pub fn run_blocking(cli: &Cli) -> Result<()> {
     match &cli.command {
         Command::Render(args) => render(args),
         Command::Diff(args) => diff(args),
+        Command::Helm(cmd) => crate::cli_helm::run(cmd),
         _ => bail!("this command needs the async runtime"),
     }
 }
@@ -388,6 +395,7 @@ pub async fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Render(ref args) => render(args),
         Command::Diff(ref args) => diff(args),
+        Command::Helm(ref cmd) => crate::cli_helm::run(cmd),
         Command::Migrate => {
             let database = open(&cli).await?;
             println!("{} is migrated", database.description);

@@ -13,6 +13,7 @@ pub mod cd;
 pub mod cli;
 mod cli_flux;
 mod cli_gitops;
+mod cli_helm;
 mod cli_keys;
 pub mod database;
 pub mod demo;

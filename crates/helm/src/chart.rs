@@ -57,8 +57,8 @@ type Files = Vec<(String, Vec<u8>)>;
 /// Load the chart in `dir` (a directory or a .tgz file).
 pub fn load(path: &Path) -> Result<Chart, HelmError> {
     let origin = path.display().to_string();
-    let meta = std::fs::symlink_metadata(path)
-        .map_err(|e| HelmError::Input(format!("{origin}: {e}")))?;
+    let meta =
+        std::fs::symlink_metadata(path).map_err(|e| HelmError::Input(format!("{origin}: {e}")))?;
     let files = if meta.is_dir() {
         read_dir(path)?
     } else {
@@ -96,8 +96,16 @@ fn walk(
         .collect();
     entries.sort();
     for p in entries {
-        let name = p.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_string();
-        let r = if rel.is_empty() { name.clone() } else { format!("{rel}/{name}") };
+        let name = p
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default()
+            .to_string();
+        let r = if rel.is_empty() {
+            name.clone()
+        } else {
+            format!("{rel}/{name}")
+        };
         // Follow links only inside the chart.
         let real = p
             .canonicalize()
@@ -130,7 +138,10 @@ fn walk(
         }
         *total += md.len();
         if *total > MAX_CHART {
-            return Err(HelmError::Input(format!("chart is larger than {} MiB", MAX_CHART >> 20)));
+            return Err(HelmError::Input(format!(
+                "chart is larger than {} MiB",
+                MAX_CHART >> 20
+            )));
         }
         let data = std::fs::read(&real).map_err(|e| HelmError::Input(format!("{r}: {e}")))?;
         out.push((r, data));
@@ -149,7 +160,11 @@ fn read_archive(data: &[u8], origin: &str) -> Result<Files, HelmError> {
         if !entry.header().entry_type().is_file() {
             continue;
         }
-        let path = entry.path().map_err(bad)?.to_string_lossy().replace('\\', "/");
+        let path = entry
+            .path()
+            .map_err(bad)?
+            .to_string_lossy()
+            .replace('\\', "/");
         let Some((_, inner)) = path.split_once('/') else {
             continue;
         };
@@ -159,7 +174,10 @@ fn read_archive(data: &[u8], origin: &str) -> Result<Files, HelmError> {
             )));
         }
         if entry.size() > MAX_FILE {
-            return Err(HelmError::Input(format!("{origin}: {inner} is larger than {} MiB", MAX_FILE >> 20)));
+            return Err(HelmError::Input(format!(
+                "{origin}: {inner} is larger than {} MiB",
+                MAX_FILE >> 20
+            )));
         }
         let mut buf = Vec::new();
         entry.read_to_end(&mut buf).map_err(bad)?;
@@ -195,7 +213,9 @@ fn dependencies(v: Option<&Value>, origin: &str) -> Result<Vec<Dependency>, Helm
     let mut out = Vec::new();
     for d in list.iter() {
         let Value::Map(m) = d else {
-            return Err(HelmError::Input(format!("{origin}: a dependency is not a mapping")));
+            return Err(HelmError::Input(format!(
+                "{origin}: a dependency is not a mapping"
+            )));
         };
         let m = m.0.borrow();
         let tags = match m.get("tags") {
@@ -229,7 +249,10 @@ fn from_files(files: Files, origin: &str) -> Result<Chart, HelmError> {
     let mut other = BTreeMap::new();
     let mut sub: BTreeMap<String, Files> = BTreeMap::new();
     for (name, data) in files {
-        let data = data.strip_prefix(b"\xef\xbb\xbf").map(<[u8]>::to_vec).unwrap_or(data);
+        let data = data
+            .strip_prefix(b"\xef\xbb\xbf")
+            .map(<[u8]>::to_vec)
+            .unwrap_or(data);
         match name.as_str() {
             "Chart.yaml" => meta = Some(yaml_map(&data, &format!("{origin}/Chart.yaml"))?),
             "requirements.yaml" => {
@@ -251,9 +274,8 @@ fn from_files(files: Files, origin: &str) -> Result<Chart, HelmError> {
             }
         }
     }
-    let meta = meta.ok_or_else(|| {
-        HelmError::Input(format!("{origin}: Chart.yaml file is missing"))
-    })?;
+    let meta =
+        meta.ok_or_else(|| HelmError::Input(format!("{origin}: Chart.yaml file is missing")))?;
     let mut deps = Vec::new();
     for (cname, files) in sub {
         let sub_origin = format!("{origin}/charts/{cname}");
@@ -269,7 +291,10 @@ fn from_files(files: Files, origin: &str) -> Result<Chart, HelmError> {
                 continue;
             }
             from_files(inner, &sub_origin).map_err(|e| {
-                HelmError::Input(format!("error unpacking subchart {cname} in {}: {e}", s(&meta, "name")))
+                HelmError::Input(format!(
+                    "error unpacking subchart {cname} in {}: {e}",
+                    s(&meta, "name")
+                ))
             })?
         };
         deps.push(chart);

@@ -399,7 +399,11 @@ pub fn sprintf(format: &str, args: &[Value]) -> Result<String, String> {
                         _ if spec.prec.is_none() => format_float_g(*f),
                         _ => return Err("printf: %g with a precision is not supported".into()),
                     };
-                    let s = if spec.plus && *f >= 0.0 { format!("+{s}") } else { s };
+                    let s = if spec.plus && *f >= 0.0 {
+                        format!("+{s}")
+                    } else {
+                        s
+                    };
                     pad(s, &spec, true)
                 }
                 _ => bad(),
@@ -455,10 +459,16 @@ mod tests {
         let s = |v: &str| Value::str(v);
         assert_eq!(sprintf("%s-%s", &[s("a"), s("b")]).unwrap(), "a-b");
         assert_eq!(sprintf("%d", &[Value::Int(5)]).unwrap(), "5");
-        assert_eq!(sprintf("%d", &[Value::Float(5.0)]).unwrap(), "%!d(float64=5)");
+        assert_eq!(
+            sprintf("%d", &[Value::Float(5.0)]).unwrap(),
+            "%!d(float64=5)"
+        );
         assert_eq!(sprintf("%v", &[Value::Float(5.0)]).unwrap(), "5");
         assert_eq!(sprintf("%q", &[s("a\"b")]).unwrap(), "\"a\\\"b\"");
-        assert_eq!(sprintf("%05d|%-3s|", &[Value::Int(42), s("x")]).unwrap(), "00042|x  |");
+        assert_eq!(
+            sprintf("%05d|%-3s|", &[Value::Int(42), s("x")]).unwrap(),
+            "00042|x  |"
+        );
         assert_eq!(sprintf("%.2f", &[Value::Float(1.005)]).unwrap(), "1.00");
     }
 }

@@ -37,7 +37,9 @@ impl Rules {
             return Ok(());
         }
         if rule.contains("**") {
-            return Err(format!(".helmignore: double-star (**) syntax is not supported: {rule}"));
+            return Err(format!(
+                ".helmignore: double-star (**) syntax is not supported: {rule}"
+            ));
         }
         if glob_match(rule, "abc").is_err() {
             return Err(format!(".helmignore: syntax error in pattern {rule:?}"));

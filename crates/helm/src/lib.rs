@@ -14,9 +14,9 @@ pub mod objects;
 pub mod render;
 pub mod schema;
 pub mod setvalues;
-pub mod values;
 pub mod template;
 pub mod value;
+pub mod values;
 
 pub use error::HelmError;
 pub use render::{template, Options};

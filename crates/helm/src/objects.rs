@@ -72,11 +72,7 @@ impl Obj {
                 Err(_) => String::new(),
             },
             Obj::Files(f) => {
-                let parts: Vec<String> = f
-                    .0
-                    .iter()
-                    .map(|(k, v)| format!("{k}:{:?}", v))
-                    .collect();
+                let parts: Vec<String> = f.0.iter().map(|(k, v)| format!("{k}:{:?}", v)).collect();
                 format!("map[{}]", parts.join(" "))
             }
             Obj::Struct { fields, .. } => {
@@ -122,7 +118,12 @@ impl Obj {
     }
 
     /// `.Name` on the object, or a method call `.Get "x"` when `args` is given.
-    pub fn field(&self, name: &str, args: Option<&[Value]>, _e: &crate::render::Engine) -> Result<Value, String> {
+    pub fn field(
+        &self,
+        name: &str,
+        args: Option<&[Value]>,
+        _e: &crate::render::Engine,
+    ) -> Result<Value, String> {
         let no_args = |v: Value| match args {
             Some(_) => Err(format!("{name} is not a method but has arguments")),
             None => Ok(v),
@@ -140,17 +141,23 @@ impl Obj {
                 "Version" | "GitVersion" | "String" => no_args(Value::str(version)),
                 "Major" => no_args(Value::str(major)),
                 "Minor" => no_args(Value::str(minor)),
-                _ => Err(format!("can't evaluate field {name} in type *common.KubeVersion")),
+                _ => Err(format!(
+                    "can't evaluate field {name} in type *common.KubeVersion"
+                )),
             },
             Obj::ApiVersions(v) => match name {
                 "Has" => {
                     let a = one_string(name, args)?;
                     Ok(Value::Bool(v.iter().any(|x| *x == a)))
                 }
-                _ => Err(format!("can't evaluate field {name} in type common.VersionSet")),
+                _ => Err(format!(
+                    "can't evaluate field {name} in type common.VersionSet"
+                )),
             },
             Obj::Files(f) => f.method(name, args),
-            Obj::Time(_) => Err(format!("unsupported: the time method {name} (fluxgate's Helm engine)")),
+            Obj::Time(_) => Err(format!(
+                "unsupported: the time method {name} (fluxgate's Helm engine)"
+            )),
         }
     }
 }
@@ -162,7 +169,10 @@ fn one_string(name: &str, args: Option<&[Value]>) -> Result<String, String> {
             "wrong type for value; expected string; got {}",
             other.type_name()
         )),
-        Some(a) => Err(format!("wrong number of args for {name}: want 1 got {}", a.len())),
+        Some(a) => Err(format!(
+            "wrong number of args for {name}: want 1 got {}",
+            a.len()
+        )),
         None => Err(format!("wrong number of args for {name}: want 1 got 0")),
     }
 }
@@ -236,7 +246,9 @@ impl Files {
                 if m.is_empty() {
                     return Ok(Value::str(""));
                 }
-                let y = kustomize::yaml_emit::emit_document(&crate::value::to_yaml_value(&Value::map(m)));
+                let y = kustomize::yaml_emit::emit_document(&crate::value::to_yaml_value(
+                    &Value::map(m),
+                ));
                 Ok(Value::str(y.trim_end_matches('\n')))
             }
             _ => Err(format!("can't evaluate field {name} in type common.Files")),
@@ -275,7 +287,10 @@ fn glob_regex(pat: &str) -> Result<regex::Regex, String> {
                     .position(|c| *c == ']')
                     .ok_or_else(|| format!("bad glob pattern {pat:?}"))?;
                 let class: String = chars[i + 1..i + end].iter().collect();
-                let class = class.strip_prefix('!').map(|c| format!("^{c}")).unwrap_or(class);
+                let class = class
+                    .strip_prefix('!')
+                    .map(|c| format!("^{c}"))
+                    .unwrap_or(class);
                 re.push('[');
                 re.push_str(&class);
                 re.push(']');

@@ -16,23 +16,61 @@ pub const DEFAULT_KUBE_VERSION: &str = "v1.36.0";
 
 /// Built-in API versions Helm v4.2.3 reports in `.Capabilities.APIVersions`, in its order.
 pub const API_VERSIONS: &[&str] = &[
-    "v1", "admissionregistration.k8s.io/v1", "admissionregistration.k8s.io/v1alpha1",
-    "admissionregistration.k8s.io/v1beta1", "internal.apiserver.k8s.io/v1alpha1", "apps/v1",
-    "apps/v1beta1", "apps/v1beta2", "authentication.k8s.io/v1", "authentication.k8s.io/v1alpha1",
-    "authentication.k8s.io/v1beta1", "authorization.k8s.io/v1", "authorization.k8s.io/v1beta1",
-    "autoscaling/v1", "autoscaling/v2", "batch/v1", "batch/v1beta1", "certificates.k8s.io/v1",
-    "certificates.k8s.io/v1beta1", "certificates.k8s.io/v1alpha1", "coordination.k8s.io/v1alpha2",
-    "coordination.k8s.io/v1beta1", "coordination.k8s.io/v1", "discovery.k8s.io/v1",
-    "discovery.k8s.io/v1beta1", "events.k8s.io/v1", "events.k8s.io/v1beta1",
-    "extensions/v1beta1", "flowcontrol.apiserver.k8s.io/v1", "flowcontrol.apiserver.k8s.io/v1beta1",
-    "flowcontrol.apiserver.k8s.io/v1beta2", "flowcontrol.apiserver.k8s.io/v1beta3",
-    "networking.k8s.io/v1", "networking.k8s.io/v1beta1", "node.k8s.io/v1", "node.k8s.io/v1alpha1",
-    "node.k8s.io/v1beta1", "policy/v1", "policy/v1beta1", "rbac.authorization.k8s.io/v1",
-    "rbac.authorization.k8s.io/v1beta1", "rbac.authorization.k8s.io/v1alpha1", "resource.k8s.io/v1",
-    "resource.k8s.io/v1beta2", "resource.k8s.io/v1beta1", "resource.k8s.io/v1alpha3",
-    "scheduling.k8s.io/v1alpha2", "scheduling.k8s.io/v1beta1", "scheduling.k8s.io/v1",
-    "storage.k8s.io/v1beta1", "storage.k8s.io/v1", "storage.k8s.io/v1alpha1",
-    "storagemigration.k8s.io/v1beta1", "apiextensions.k8s.io/v1beta1", "apiextensions.k8s.io/v1",
+    "v1",
+    "admissionregistration.k8s.io/v1",
+    "admissionregistration.k8s.io/v1alpha1",
+    "admissionregistration.k8s.io/v1beta1",
+    "internal.apiserver.k8s.io/v1alpha1",
+    "apps/v1",
+    "apps/v1beta1",
+    "apps/v1beta2",
+    "authentication.k8s.io/v1",
+    "authentication.k8s.io/v1alpha1",
+    "authentication.k8s.io/v1beta1",
+    "authorization.k8s.io/v1",
+    "authorization.k8s.io/v1beta1",
+    "autoscaling/v1",
+    "autoscaling/v2",
+    "batch/v1",
+    "batch/v1beta1",
+    "certificates.k8s.io/v1",
+    "certificates.k8s.io/v1beta1",
+    "certificates.k8s.io/v1alpha1",
+    "coordination.k8s.io/v1alpha2",
+    "coordination.k8s.io/v1beta1",
+    "coordination.k8s.io/v1",
+    "discovery.k8s.io/v1",
+    "discovery.k8s.io/v1beta1",
+    "events.k8s.io/v1",
+    "events.k8s.io/v1beta1",
+    "extensions/v1beta1",
+    "flowcontrol.apiserver.k8s.io/v1",
+    "flowcontrol.apiserver.k8s.io/v1beta1",
+    "flowcontrol.apiserver.k8s.io/v1beta2",
+    "flowcontrol.apiserver.k8s.io/v1beta3",
+    "networking.k8s.io/v1",
+    "networking.k8s.io/v1beta1",
+    "node.k8s.io/v1",
+    "node.k8s.io/v1alpha1",
+    "node.k8s.io/v1beta1",
+    "policy/v1",
+    "policy/v1beta1",
+    "rbac.authorization.k8s.io/v1",
+    "rbac.authorization.k8s.io/v1beta1",
+    "rbac.authorization.k8s.io/v1alpha1",
+    "resource.k8s.io/v1",
+    "resource.k8s.io/v1beta2",
+    "resource.k8s.io/v1beta1",
+    "resource.k8s.io/v1alpha3",
+    "scheduling.k8s.io/v1alpha2",
+    "scheduling.k8s.io/v1beta1",
+    "scheduling.k8s.io/v1",
+    "storage.k8s.io/v1beta1",
+    "storage.k8s.io/v1",
+    "storage.k8s.io/v1alpha1",
+    "storagemigration.k8s.io/v1beta1",
+    "apiextensions.k8s.io/v1beta1",
+    "apiextensions.k8s.io/v1",
 ];
 
 #[derive(Debug, Clone, Default)]
@@ -54,9 +92,21 @@ pub struct Engine {
 
 /// Render `chart_path` as `helm template` does and return what it prints.
 pub fn template(chart_path: &std::path::Path, opts: &Options) -> Result<String, HelmError> {
-    let chart = crate::chart::load(chart_path)?;
-    render(chart, opts)
+    // Templates may nest `include` a thousand deep, as Helm allows; that needs more stack
+    // than a default thread has, so the render gets a thread of its own with room for it.
+    let path = chart_path.to_path_buf();
+    let opts = opts.clone();
+    std::thread::Builder::new()
+        .name("helm-render".into())
+        .stack_size(RENDER_STACK)
+        .spawn(move || render(crate::chart::load(&path)?, &opts))
+        .map_err(|e| HelmError::Render(format!("cannot start the render: {e}")))?
+        .join()
+        .unwrap_or_else(|_| Err(HelmError::Render("the render failed unexpectedly".into())))
 }
+
+/// Stack for one render: address space reserved, touched only as deep as templates nest.
+const RENDER_STACK: usize = 1 << 30;
 
 fn user_values(opts: &Options) -> Result<Map, HelmError> {
     let mut base = Map::new();
@@ -97,7 +147,9 @@ fn kube_version(opts: &Options) -> Result<Value, HelmError> {
 
 pub fn render(mut chart: Chart, opts: &Options) -> Result<String, HelmError> {
     if chart.is_library() {
-        return Err(HelmError::Input("library charts are not installable".into()));
+        return Err(HelmError::Input(
+            "library charts are not installable".into(),
+        ));
     }
     let missing: Vec<&str> = chart
         .dependencies
@@ -139,10 +191,16 @@ pub fn render(mut chart: Chart, opts: &Options) -> Result<String, HelmError> {
     release.insert("IsInstall".into(), Value::Bool(true));
     let release = Value::map(release);
     let mut tpls: Vec<Renderable> = Vec::new();
-    all_templates(&chart, None, &Value::Map(vals), &release, &caps, &mut tpls, true);
-    let engine = Engine {
-        capabilities: caps,
-    };
+    all_templates(
+        &chart,
+        None,
+        &Value::Map(vals),
+        &release,
+        &caps,
+        &mut tpls,
+        true,
+    );
+    let engine = Engine { capabilities: caps };
     let files = render_templates(&engine, tpls)?;
     let files: Vec<(String, String)> = files
         .into_iter()
@@ -167,7 +225,11 @@ fn capabilities(kube: Value) -> Value {
     )));
     Value::Obj(Rc::new(Obj::Struct {
         type_name: "*common.Capabilities",
-        fields: vec![("KubeVersion", kube), ("APIVersions", api), ("HelmVersion", helm)],
+        fields: vec![
+            ("KubeVersion", kube),
+            ("APIVersions", api),
+            ("HelmVersion", helm),
+        ],
     }))
 }
 
@@ -271,11 +333,15 @@ fn all_templates(
 fn sort_templates(tpls: &mut [Renderable]) {
     tpls.sort_by(|a, b| {
         let (ca, cb) = (a.name.matches('/').count(), b.name.matches('/').count());
-        cb.cmp(&ca).then_with(|| b.name.as_bytes().cmp(a.name.as_bytes()))
+        cb.cmp(&ca)
+            .then_with(|| b.name.as_bytes().cmp(a.name.as_bytes()))
     });
 }
 
-fn render_templates(engine: &Engine, mut tpls: Vec<Renderable>) -> Result<Vec<(String, String)>, HelmError> {
+fn render_templates(
+    engine: &Engine,
+    mut tpls: Vec<Renderable>,
+) -> Result<Vec<(String, String)>, HelmError> {
     sort_templates(&mut tpls);
     let mut defines = Defines::default();
     let mut roots: Vec<Rc<Vec<Node>>> = Vec::new();

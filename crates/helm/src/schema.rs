@@ -13,20 +13,25 @@ fn json(v: &Value) -> serde_json::Value {
     match v {
         Value::Float(f) if f.fract() == 0.0 && f.abs() < 9.0e15 => J::from(*f as i64),
         Value::List(l) => J::Array(l.iter().map(json).collect()),
-        Value::Map(m) => J::Object(m.entries().into_iter().map(|(k, v)| (k, json(&v))).collect()),
+        Value::Map(m) => J::Object(
+            m.entries()
+                .into_iter()
+                .map(|(k, v)| (k, json(&v)))
+                .collect(),
+        ),
         Value::Obj(o) => json(&o.as_json_value()),
-        other => serde_json::from_str(&crate::gofmt::to_json(other, false, None)).unwrap_or(J::Null),
+        other => {
+            serde_json::from_str(&crate::gofmt::to_json(other, false, None)).unwrap_or(J::Null)
+        }
     }
 }
 
 fn errors(c: &Chart, vals: &MapRef, out: &mut String) -> Result<(), HelmError> {
     if let Some(text) = &c.schema {
-        let schema: serde_json::Value = serde_json::from_str(text).map_err(|e| {
-            HelmError::Input(format!("{}/values.schema.json: {e}", c.origin))
-        })?;
-        let validator = jsonschema::validator_for(&schema).map_err(|e| {
-            HelmError::Input(format!("{}/values.schema.json: {e}", c.origin))
-        })?;
+        let schema: serde_json::Value = serde_json::from_str(text)
+            .map_err(|e| HelmError::Input(format!("{}/values.schema.json: {e}", c.origin)))?;
+        let validator = jsonschema::validator_for(&schema)
+            .map_err(|e| HelmError::Input(format!("{}/values.schema.json: {e}", c.origin)))?;
         let instance = json(&Value::Map(vals.clone()));
         let mut lines: Vec<String> = validator
             .iter_errors(&instance)

@@ -92,12 +92,16 @@ fn path(key: &str) -> Result<Vec<Step>, String> {
         steps.push(Step::Key(name));
         rest = &rest[name_end..];
         while let Some(r) = rest.strip_prefix('[') {
-            let end = r.find(']').ok_or_else(|| format!("key {key:?} has an unclosed ["))?;
+            let end = r
+                .find(']')
+                .ok_or_else(|| format!("key {key:?} has an unclosed ["))?;
             let i: usize = r[..end]
                 .parse()
                 .map_err(|_| format!("key {key:?} has a bad list index"))?;
             if i > MAX_INDEX {
-                return Err(format!("index of {i} is greater than maximum supported index of {MAX_INDEX}"));
+                return Err(format!(
+                    "index of {i} is greater than maximum supported index of {MAX_INDEX}"
+                ));
             }
             steps.push(Step::Index(i));
             rest = &r[end + 1..];

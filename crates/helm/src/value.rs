@@ -40,7 +40,11 @@ impl MapRef {
         self.0.borrow().keys().cloned().collect()
     }
     pub fn entries(&self) -> Vec<(String, Value)> {
-        self.0.borrow().iter().map(|(k, v)| (k.clone(), v.clone())).collect()
+        self.0
+            .borrow()
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
     }
     pub fn same(&self, other: &MapRef) -> bool {
         Rc::ptr_eq(&self.0, &other.0)
@@ -263,7 +267,9 @@ pub fn to_json(v: &Value) -> serde_json::Value {
         Value::Nil => J::Null,
         Value::Bool(b) => J::Bool(*b),
         Value::Int(i) | Value::Int64(i) => J::from(*i),
-        Value::Float(f) => serde_json::Number::from_f64(*f).map(J::Number).unwrap_or(J::Null),
+        Value::Float(f) => serde_json::Number::from_f64(*f)
+            .map(J::Number)
+            .unwrap_or(J::Null),
         Value::Str(s) => J::String(s.to_string()),
         Value::List(l) => J::Array(l.iter().map(to_json).collect()),
         Value::Map(m) => J::Object(

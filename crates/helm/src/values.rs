@@ -292,8 +292,12 @@ pub fn process_import_values(c: &mut Chart) -> Result<(), HelmError> {
         for iv in &r.import_values {
             let (child, parent) = match iv {
                 Value::Map(m) => (
-                    m.get("child").map(|v| crate::funcs::strval_pub(&v)).unwrap_or_default(),
-                    m.get("parent").map(|v| crate::funcs::strval_pub(&v)).unwrap_or_default(),
+                    m.get("child")
+                        .map(|v| crate::funcs::strval_pub(&v))
+                        .unwrap_or_default(),
+                    m.get("parent")
+                        .map(|v| crate::funcs::strval_pub(&v))
+                        .unwrap_or_default(),
                 ),
                 Value::Str(s) => (format!("exports.{s}"), ".".to_string()),
                 _ => continue,

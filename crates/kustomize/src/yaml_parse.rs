@@ -211,9 +211,14 @@ impl<'a> Builder<'a> {
                         break;
                     }
                     let key = self.node(ev, m, depth + 1)?;
-                    // Kustomize's JSON round trip fails on non-string keys; so do we.
+                    // Kustomize's JSON round trip fails on non-string keys; so do we. Files
+                    // read through sigs.k8s.io/yaml (YAML 1.1 mode) have scalar keys turned
+                    // into their text first (`y:` is the key "true"), as YAMLToJSON does.
                     let key = match key {
                         Value::Str(s) => s,
+                        Value::Bool(b) if self.yaml11 => b.to_string(),
+                        Value::Int(i) if self.yaml11 => i.to_string(),
+                        Value::Null if self.yaml11 => "null".to_string(),
                         other => {
                             let shown =
                                 other.scalar_text().unwrap_or_else(|| "<collection>".into());

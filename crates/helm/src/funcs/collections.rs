@@ -52,7 +52,13 @@ pub(super) fn call(name: &str, a: &[Value]) -> Option<FnResult> {
             Ok(Value::list(out))
         })(),
         "values" => arity(name, a, 1).and_then(|_| {
-            Ok(Value::list(want_map(a, 0)?.entries().into_iter().map(|(_, v)| v).collect()))
+            Ok(Value::list(
+                want_map(a, 0)?
+                    .entries()
+                    .into_iter()
+                    .map(|(_, v)| v)
+                    .collect(),
+            ))
         }),
         "pick" | "omit" => at_least(name, a, 1).and_then(|_| {
             let m = want_map(a, 0)?;
@@ -69,16 +75,15 @@ pub(super) fn call(name: &str, a: &[Value]) -> Option<FnResult> {
             Ok(Value::map(out))
         }),
         "dig" => dig(a),
-        "merge" | "mustMerge" | "mergeOverwrite" | "mustMergeOverwrite" => {
-            at_least(name, a, 1).and_then(|_| {
+        "merge" | "mustMerge" | "mergeOverwrite" | "mustMergeOverwrite" => at_least(name, a, 1)
+            .and_then(|_| {
                 let dst = want_map(a, 0)?;
                 for i in 1..a.len() {
                     let src = want_map(a, i)?;
                     deep_merge(&dst, &src, name.contains("Overwrite"), 0)?;
                 }
                 Ok(a[0].clone())
-            })
-        }
+            }),
         "deepCopy" | "mustDeepCopy" => arity(name, a, 1).map(|_| a[0].deep_copy()),
         "append" | "push" | "mustAppend" | "mustPush" => arity(name, a, 2).and_then(|_| {
             let mut l = want_list(name, &a[0])?;
@@ -105,7 +110,9 @@ pub(super) fn call(name: &str, a: &[Value]) -> Option<FnResult> {
         "initial" | "mustInitial" => list1(name, a, |l| {
             Value::list(l[..l.len().saturating_sub(1)].to_vec())
         }),
-        "reverse" | "mustReverse" => list1(name, a, |l| Value::list(l.iter().rev().cloned().collect())),
+        "reverse" | "mustReverse" => {
+            list1(name, a, |l| Value::list(l.iter().rev().cloned().collect()))
+        }
         "compact" | "mustCompact" => list1(name, a, |l| {
             Value::list(l.iter().filter(|v| !v.is_empty()).cloned().collect())
         }),
@@ -128,7 +135,9 @@ pub(super) fn call(name: &str, a: &[Value]) -> Option<FnResult> {
         }),
         "has" | "mustHas" => arity(name, a, 2).and_then(|_| match &a[1] {
             Value::Nil => Ok(Value::Bool(false)),
-            hay => Ok(Value::Bool(want_list(name, hay)?.iter().any(|v| deep_equal(v, &a[0])))),
+            hay => Ok(Value::Bool(
+                want_list(name, hay)?.iter().any(|v| deep_equal(v, &a[0])),
+            )),
         }),
         "sortAlpha" => arity(name, a, 1).map(|_| {
             let mut s = strslice(&a[0]);
@@ -139,12 +148,13 @@ pub(super) fn call(name: &str, a: &[Value]) -> Option<FnResult> {
             let sep = want_str(a, 0)?;
             Ok(Value::str(strslice(&a[1]).join(sep)))
         }),
-        "toStrings" => arity(name, a, 1).map(|_| {
-            Value::list(strslice(&a[0]).into_iter().map(Value::str).collect())
-        }),
+        "toStrings" => arity(name, a, 1)
+            .map(|_| Value::list(strslice(&a[0]).into_iter().map(Value::str).collect())),
         "splitList" => arity(name, a, 2).and_then(|_| {
             let (sep, s) = (want_str(a, 0)?, want_str(a, 1)?);
-            Ok(Value::list(go_split(s, sep).into_iter().map(Value::str).collect()))
+            Ok(Value::list(
+                go_split(s, sep).into_iter().map(Value::str).collect(),
+            ))
         }),
         "split" => arity(name, a, 2).and_then(|_| {
             let (sep, s) = (want_str(a, 0)?, want_str(a, 1)?);
@@ -173,9 +183,8 @@ pub(super) fn call(name: &str, a: &[Value]) -> Option<FnResult> {
             let n = want_int(a, 0)?;
             int_range(0, n, if n < 0 { -1 } else { 1 })
         }),
-        "untilStep" => arity(name, a, 3).and_then(|_| {
-            int_range(want_int(a, 0)?, want_int(a, 1)?, want_int(a, 2)?)
-        }),
+        "untilStep" => arity(name, a, 3)
+            .and_then(|_| int_range(want_int(a, 0)?, want_int(a, 1)?, want_int(a, 2)?)),
         _ => return None,
     };
     Some(r)
@@ -253,7 +262,8 @@ pub(crate) fn deep_equal(a: &Value, b: &Value) -> bool {
         (Value::Map(x), Value::Map(y)) => {
             let (x, y) = (x.0.borrow(), y.0.borrow());
             x.len() == y.len()
-                && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| deep_equal(v, w)))
+                && x.iter()
+                    .all(|(k, v)| y.get(k).is_some_and(|w| deep_equal(v, w)))
         }
         _ => a == b,
     }
@@ -269,7 +279,12 @@ fn dig(a: &[Value]) -> FnResult {
     for (i, k) in keys.iter().enumerate() {
         let k = match k {
             Value::Str(s) => s.to_string(),
-            other => return msg(format!("interface conversion: interface {{}} is {}, not string", other.type_name())),
+            other => {
+                return msg(format!(
+                    "interface conversion: interface {{}} is {}, not string",
+                    other.type_name()
+                ))
+            }
         };
         let Some(step) = cur.get(&k) else {
             return Ok(def);

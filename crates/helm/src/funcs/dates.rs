@@ -42,10 +42,28 @@ fn time_of(v: &Value) -> Result<i128, FnError> {
 }
 
 const MONTHS: [&str; 12] = [
-    "January", "February", "March", "April", "May", "June", "July", "August", "September",
-    "October", "November", "December",
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
 ];
-const DAYS: [&str; 7] = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"];
+const DAYS: [&str; 7] = [
+    "Monday",
+    "Tuesday",
+    "Wednesday",
+    "Thursday",
+    "Friday",
+    "Saturday",
+    "Sunday",
+];
 
 fn format(layout: &str, v: &Value) -> FnResult {
     let t = OffsetDateTime::from_unix_timestamp_nanos(time_of(v)?)
@@ -57,14 +75,18 @@ fn format(layout: &str, v: &Value) -> FnResult {
 pub fn go_layout(layout: &str, t: OffsetDateTime) -> String {
     let tokens: &[(&str, &dyn Fn(OffsetDateTime) -> String)] = &[
         ("January", &|t| MONTHS[t.month() as usize - 1].to_string()),
-        ("Monday", &|t| DAYS[t.weekday().number_days_from_monday() as usize].to_string()),
+        ("Monday", &|t| {
+            DAYS[t.weekday().number_days_from_monday() as usize].to_string()
+        }),
         ("2006", &|t| format!("{:04}", t.year())),
         ("Z07:00", &|_| "Z".to_string()),
         ("-07:00", &|_| "+00:00".to_string()),
         ("-0700", &|_| "+0000".to_string()),
         ("Z0700", &|_| "Z".to_string()),
         ("Jan", &|t| MONTHS[t.month() as usize - 1][..3].to_string()),
-        ("Mon", &|t| DAYS[t.weekday().number_days_from_monday() as usize][..3].to_string()),
+        ("Mon", &|t| {
+            DAYS[t.weekday().number_days_from_monday() as usize][..3].to_string()
+        }),
         ("MST", &|_| "UTC".to_string()),
         (".000000000", &|t| format!(".{:09}", t.nanosecond())),
         (".000000", &|t| format!(".{:06}", t.nanosecond() / 1000)),
@@ -77,8 +99,12 @@ pub fn go_layout(layout: &str, t: OffsetDateTime) -> String {
         ("04", &|t| format!("{:02}", t.minute())),
         ("05", &|t| format!("{:02}", t.second())),
         ("06", &|t| format!("{:02}", t.year() % 100)),
-        ("PM", &|t| if t.hour() >= 12 { "PM" } else { "AM" }.to_string()),
-        ("pm", &|t| if t.hour() >= 12 { "pm" } else { "am" }.to_string()),
+        ("PM", &|t| {
+            if t.hour() >= 12 { "PM" } else { "AM" }.to_string()
+        }),
+        ("pm", &|t| {
+            if t.hour() >= 12 { "pm" } else { "am" }.to_string()
+        }),
         ("1", &|t| (t.month() as u8).to_string()),
         ("2", &|t| t.day().to_string()),
         ("3", &|t| ((t.hour() + 11) % 12 + 1).to_string()),

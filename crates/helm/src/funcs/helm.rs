@@ -120,14 +120,21 @@ pub(crate) fn to_yaml(v: &Value) -> String {
 pub fn parse_yaml(s: &str) -> Result<Value, String> {
     let docs = kustomize::yaml_parse::parse_documents_yaml11(s, Path::new("<template>"))
         .map_err(|e| format!("error converting YAML to JSON: {e}"))?;
-    Ok(docs.into_iter().next().map(from_yaml_value).unwrap_or(Value::Nil))
+    Ok(docs
+        .into_iter()
+        .next()
+        .map(from_yaml_value)
+        .unwrap_or(Value::Nil))
 }
 
 /// `tpl`: the string parsed as a template beside every named template of the release
 /// (its own `define`s visible only inside), run with `vals`, named after the calling file.
 fn tpl(ex: &mut Exec, text: &str, vals: &Value) -> FnResult {
     let name = match vals {
-        Value::Map(m) => match m.get("Template").and_then(|t| t.as_map().and_then(|t| t.get("Name"))) {
+        Value::Map(m) => match m
+            .get("Template")
+            .and_then(|t| t.as_map().and_then(|t| t.get("Name")))
+        {
             Some(Value::Str(s)) => s.to_string(),
             _ => {
                 return msg(format!(
@@ -135,10 +142,17 @@ fn tpl(ex: &mut Exec, text: &str, vals: &Value) -> FnResult {
                 ))
             }
         },
-        _ => return msg(format!("cannot retrieve Template.Name from values inside tpl function: {text}")),
+        _ => {
+            return msg(format!(
+                "cannot retrieve Template.Name from values inside tpl function: {text}"
+            ))
+        }
     };
     let tree = crate::template::parse::parse(text).map_err(|e| {
-        FnError::Msg(format!("cannot parse template {text:?}: template: {name}:{}: {}", e.line, e.msg))
+        FnError::Msg(format!(
+            "cannot parse template {text:?}: template: {name}:{}: {}",
+            e.line, e.msg
+        ))
     })?;
     let mut out = String::new();
     let run = |exec: &mut Exec, out: &mut String| {
@@ -155,7 +169,11 @@ fn tpl(ex: &mut Exec, text: &str, vals: &Value) -> FnResult {
             run(ex, &mut out)
         };
         ex.depth -= 1;
-        r.map_err(|e| FnError::Raw(format!("error calling tpl: error during tpl function execution for {text:?}: {e}")))?;
+        r.map_err(|e| {
+            FnError::Raw(format!(
+                "error calling tpl: error during tpl function execution for {text:?}: {e}"
+            ))
+        })?;
     } else {
         let mut defs = Defines {
             map: ex.defines.map.clone(),
@@ -171,7 +189,9 @@ fn tpl(ex: &mut Exec, text: &str, vals: &Value) -> FnResult {
             name: name.clone(),
         };
         run(&mut inner, &mut out).map_err(|e| {
-            FnError::Raw(format!("error calling tpl: error during tpl function execution for {text:?}: {e}"))
+            FnError::Raw(format!(
+                "error calling tpl: error during tpl function execution for {text:?}: {e}"
+            ))
         })?;
         ex.produced = inner.produced;
     }

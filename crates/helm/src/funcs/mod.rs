@@ -60,13 +60,49 @@ pub fn call(ex: &mut Exec, name: &str, args: Vec<Value>) -> FnResult {
 /// Sprig and Helm functions that exist in Helm but not here: refused by name rather than
 /// reported as undefined, so the user knows the chart is valid and the engine is short.
 const UNSUPPORTED: &[&str] = &[
-    "genCA", "genCAWithKey", "genSelfSignedCert", "genSelfSignedCertWithKey", "genSignedCert",
-    "genSignedCertWithKey", "genPrivateKey", "derivePassword", "buildCustomCert", "encryptAES",
-    "decryptAES", "bcrypt", "htpasswd", "toToml", "fromToml", "getHostByName", "call", "html",
-    "js", "urlquery", "osBase", "env", "expandenv", "dateModify", "mustDateModify", "toDate",
-    "mustToDate", "htmlDate", "htmlDateInZone", "ago",
-    "duration", "durationRound", "semverCompareAny", "uuidv4", "randBytes", "randInt",
-    "randNumeric", "randAscii", "randAlpha", "shuffle", "urlParse", "urlJoin", "getValue",
+    "genCA",
+    "genCAWithKey",
+    "genSelfSignedCert",
+    "genSelfSignedCertWithKey",
+    "genSignedCert",
+    "genSignedCertWithKey",
+    "genPrivateKey",
+    "derivePassword",
+    "buildCustomCert",
+    "encryptAES",
+    "decryptAES",
+    "bcrypt",
+    "htpasswd",
+    "toToml",
+    "fromToml",
+    "getHostByName",
+    "call",
+    "html",
+    "js",
+    "urlquery",
+    "osBase",
+    "env",
+    "expandenv",
+    "dateModify",
+    "mustDateModify",
+    "toDate",
+    "mustToDate",
+    "htmlDate",
+    "htmlDateInZone",
+    "ago",
+    "duration",
+    "durationRound",
+    "semverCompareAny",
+    "uuidv4",
+    "randBytes",
+    "randInt",
+    "randNumeric",
+    "randAscii",
+    "randAlpha",
+    "shuffle",
+    "urlParse",
+    "urlJoin",
+    "getValue",
 ];
 
 /// Go's reflection check of one argument against a `string` parameter.
@@ -74,7 +110,10 @@ pub(crate) fn want_str<'a>(args: &'a [Value], i: usize) -> Result<&'a str, FnErr
     match args.get(i) {
         Some(Value::Str(s)) => Ok(s),
         Some(Value::Nil) => msg("invalid value; expected string"),
-        Some(other) => msg(format!("wrong type for value; expected string; got {}", other.type_name())),
+        Some(other) => msg(format!(
+            "wrong type for value; expected string; got {}",
+            other.type_name()
+        )),
         None => msg("missing argument"),
     }
 }
@@ -84,7 +123,10 @@ pub(crate) fn want_int(args: &[Value], i: usize) -> Result<i64, FnError> {
     match args.get(i) {
         Some(Value::Int(n)) => Ok(*n),
         Some(Value::Nil) => msg("invalid value; expected int"),
-        Some(other) => msg(format!("wrong type for value; expected int; got {}", other.type_name())),
+        Some(other) => msg(format!(
+            "wrong type for value; expected int; got {}",
+            other.type_name()
+        )),
         None => msg("missing argument"),
     }
 }
@@ -163,7 +205,11 @@ fn eq(args: &[Value]) -> Result<bool, FnError> {
                 (Value::Str(x), Value::Str(y)) => x == y,
                 (Value::Nil, Value::Nil) => true,
                 (Value::Map(_), _) | (Value::List(_), _) => {
-                    return msg(format!("non-comparable type {}: {}", a.go_string(), a.type_name()))
+                    return msg(format!(
+                        "non-comparable type {}: {}",
+                        a.go_string(),
+                        a.type_name()
+                    ))
                 }
                 _ => a == b,
             }
@@ -194,13 +240,13 @@ fn builtin(name: &str, args: &[Value]) -> Option<FnResult> {
         "eq" => eq(args).map(Value::Bool),
         "ne" => arity(name, args, 2).and_then(|_| eq(args).map(|b| Value::Bool(!b))),
         "lt" => arity(name, args, 2).and_then(|_| less(&args[0], &args[1]).map(Value::Bool)),
-        "le" => arity(name, args, 2).and_then(|_| {
-            Ok(Value::Bool(less(&args[0], &args[1])? || eq(args)?))
-        }),
-        "gt" => arity(name, args, 2).and_then(|_| {
-            Ok(Value::Bool(!less(&args[0], &args[1])? && !eq(args)?))
-        }),
-        "ge" => arity(name, args, 2).and_then(|_| less(&args[0], &args[1]).map(|l| Value::Bool(!l))),
+        "le" => arity(name, args, 2)
+            .and_then(|_| Ok(Value::Bool(less(&args[0], &args[1])? || eq(args)?))),
+        "gt" => arity(name, args, 2)
+            .and_then(|_| Ok(Value::Bool(!less(&args[0], &args[1])? && !eq(args)?))),
+        "ge" => {
+            arity(name, args, 2).and_then(|_| less(&args[0], &args[1]).map(|l| Value::Bool(!l)))
+        }
         "len" => arity(name, args, 1).and_then(|_| match &args[0] {
             Value::Str(s) => Ok(Value::Int(s.len() as i64)),
             Value::List(l) => Ok(Value::Int(l.len() as i64)),
@@ -233,14 +279,20 @@ fn index(args: &[Value]) -> FnResult {
             (Value::Map(m), Value::Str(s)) => m.get(s).unwrap_or(Value::Nil),
             (Value::Map(_), Value::Nil) => Value::Nil,
             (Value::Map(_), other) => {
-                return msg(format!("value has type {}; should be string", other.type_name()))
+                return msg(format!(
+                    "value has type {}; should be string",
+                    other.type_name()
+                ))
             }
             (Value::List(l), Value::Int(i) | Value::Int64(i)) => match l.get(*i as usize) {
                 Some(v) if *i >= 0 => v.clone(),
                 _ => return msg(format!("index out of range: {i}")),
             },
             (Value::List(_), other) => {
-                return msg(format!("cannot index slice/array with type {}", other.type_name()))
+                return msg(format!(
+                    "cannot index slice/array with type {}",
+                    other.type_name()
+                ))
             }
             (Value::Nil, _) => return msg("index of untyped nil"),
             (other, _) => return msg(format!("can't index item of type {}", other.type_name())),
@@ -262,14 +314,20 @@ fn slice(args: &[Value]) -> FnResult {
     }
     match first {
         Value::Str(s) => {
-            let (a, b) = (ix.first().copied().unwrap_or(0), ix.get(1).copied().unwrap_or(s.len()));
+            let (a, b) = (
+                ix.first().copied().unwrap_or(0),
+                ix.get(1).copied().unwrap_or(s.len()),
+            );
             if a > b || b > s.len() || !s.is_char_boundary(a) || !s.is_char_boundary(b) {
                 return msg(format!("index out of range: {b}"));
             }
             Ok(Value::str(&s[a..b]))
         }
         Value::List(l) => {
-            let (a, b) = (ix.first().copied().unwrap_or(0), ix.get(1).copied().unwrap_or(l.len()));
+            let (a, b) = (
+                ix.first().copied().unwrap_or(0),
+                ix.get(1).copied().unwrap_or(l.len()),
+            );
             if a > b || b > l.len() {
                 return msg(format!("index out of range: {b}"));
             }
@@ -279,8 +337,8 @@ fn slice(args: &[Value]) -> FnResult {
     }
 }
 
-pub use self::helm::parse_yaml as parse_yaml_doc;
 pub use self::dates::go_layout;
+pub use self::helm::parse_yaml as parse_yaml_doc;
 pub use self::semver::{check as semver_check, parse_version};
 
 /// Sprig's strval, for the loader.

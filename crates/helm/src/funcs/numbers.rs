@@ -70,29 +70,38 @@ fn i64s(a: &[Value]) -> Vec<i64> {
 pub(super) fn call(name: &str, a: &[Value]) -> Option<FnResult> {
     let r = match name {
         "add1" => arity(name, a, 1).map(|_| Value::Int64(to_i64(&a[0]).wrapping_add(1))),
-        "add" => Ok(Value::Int64(i64s(a).iter().fold(0i64, |x, y| x.wrapping_add(*y)))),
+        "add" => Ok(Value::Int64(
+            i64s(a).iter().fold(0i64, |x, y| x.wrapping_add(*y)),
+        )),
         "sub" => arity(name, a, 2).map(|_| Value::Int64(to_i64(&a[0]).wrapping_sub(to_i64(&a[1])))),
-        "mul" => at_least(name, a, 1).map(|_| Value::Int64(i64s(a).iter().fold(1i64, |x, y| x.wrapping_mul(*y)))),
+        "mul" => at_least(name, a, 1)
+            .map(|_| Value::Int64(i64s(a).iter().fold(1i64, |x, y| x.wrapping_mul(*y)))),
         "div" | "mod" => arity(name, a, 2).and_then(|_| {
             let (x, y) = (to_i64(&a[0]), to_i64(&a[1]));
             if y == 0 {
                 return msg("runtime error: integer divide by zero");
             }
-            Ok(Value::Int64(if name == "div" { x.wrapping_div(y) } else { x.wrapping_rem(y) }))
+            Ok(Value::Int64(if name == "div" {
+                x.wrapping_div(y)
+            } else {
+                x.wrapping_rem(y)
+            }))
         }),
-        "max" | "biggest" => at_least(name, a, 1).map(|_| Value::Int64(i64s(a).into_iter().max().unwrap_or(0))),
+        "max" | "biggest" => {
+            at_least(name, a, 1).map(|_| Value::Int64(i64s(a).into_iter().max().unwrap_or(0)))
+        }
         "min" => at_least(name, a, 1).map(|_| Value::Int64(i64s(a).into_iter().min().unwrap_or(0))),
         "addf" => Ok(Value::Float(a.iter().map(to_f64).sum())),
         "add1f" => arity(name, a, 1).map(|_| Value::Float(to_f64(&a[0]) + 1.0)),
-        "subf" => at_least(name, a, 1).map(|_| {
-            Value::Float(a[1..].iter().fold(to_f64(&a[0]), |x, y| x - to_f64(y)))
-        }),
+        "subf" => at_least(name, a, 1)
+            .map(|_| Value::Float(a[1..].iter().fold(to_f64(&a[0]), |x, y| x - to_f64(y)))),
         "mulf" => at_least(name, a, 1).map(|_| Value::Float(a.iter().map(to_f64).product())),
-        "divf" => at_least(name, a, 1).map(|_| {
-            Value::Float(a[1..].iter().fold(to_f64(&a[0]), |x, y| x / to_f64(y)))
-        }),
-        "maxf" => at_least(name, a, 1).map(|_| Value::Float(a.iter().map(to_f64).fold(f64::MIN, f64::max))),
-        "minf" => at_least(name, a, 1).map(|_| Value::Float(a.iter().map(to_f64).fold(f64::MAX, f64::min))),
+        "divf" => at_least(name, a, 1)
+            .map(|_| Value::Float(a[1..].iter().fold(to_f64(&a[0]), |x, y| x / to_f64(y)))),
+        "maxf" => at_least(name, a, 1)
+            .map(|_| Value::Float(a.iter().map(to_f64).fold(f64::MIN, f64::max))),
+        "minf" => at_least(name, a, 1)
+            .map(|_| Value::Float(a.iter().map(to_f64).fold(f64::MAX, f64::min))),
         "floor" => arity(name, a, 1).map(|_| Value::Float(to_f64(&a[0]).floor())),
         "ceil" => arity(name, a, 1).map(|_| Value::Float(to_f64(&a[0]).ceil())),
         "round" => at_least(name, a, 2).map(|_| {
@@ -107,37 +116,42 @@ pub(super) fn call(name: &str, a: &[Value]) -> Option<FnResult> {
         "int" => arity(name, a, 1).map(|_| Value::Int(to_i64(&a[0]))),
         "int64" => arity(name, a, 1).map(|_| Value::Int64(to_i64(&a[0]))),
         "float64" => arity(name, a, 1).map(|_| Value::Float(to_f64(&a[0]))),
-        "atoi" => arity(name, a, 1).and_then(|_| {
-            Ok(Value::Int(want_str(a, 0)?.parse::<i64>().unwrap_or(0)))
-        }),
-        "toDecimal" => arity(name, a, 1).map(|_| {
-            Value::Int64(i64::from_str_radix(&super::strval(&a[0]), 8).unwrap_or(0))
-        }),
+        "atoi" => arity(name, a, 1)
+            .and_then(|_| Ok(Value::Int(want_str(a, 0)?.parse::<i64>().unwrap_or(0)))),
+        "toDecimal" => arity(name, a, 1)
+            .map(|_| Value::Int64(i64::from_str_radix(&super::strval(&a[0]), 8).unwrap_or(0))),
         "default" => at_least(name, a, 1).map(|_| match a.get(1) {
             Some(v) if !v.is_empty() => v.clone(),
             _ => a[0].clone(),
         }),
         "empty" => arity(name, a, 1).map(|_| Value::Bool(a[0].is_empty())),
-        "coalesce" => Ok(a.iter().find(|v| !v.is_empty()).cloned().unwrap_or(Value::Nil)),
+        "coalesce" => Ok(a
+            .iter()
+            .find(|v| !v.is_empty())
+            .cloned()
+            .unwrap_or(Value::Nil)),
         "all" => Ok(Value::Bool(a.iter().all(|v| !v.is_empty()))),
         "any" => Ok(Value::Bool(a.iter().any(|v| !v.is_empty()))),
         "ternary" => arity(name, a, 3).and_then(|_| match &a[2] {
             Value::Bool(b) => Ok(if *b { a[0].clone() } else { a[1].clone() }),
-            other => msg(format!("wrong type for value; expected bool; got {}", other.type_name())),
+            other => msg(format!(
+                "wrong type for value; expected bool; got {}",
+                other.type_name()
+            )),
         }),
         "typeOf" => arity(name, a, 1).map(|_| Value::str(a[0].type_name())),
-        "typeIs" => arity(name, a, 2).and_then(|_| {
-            Ok(Value::Bool(want_str(a, 0)? == a[1].type_name()))
-        }),
+        "typeIs" => {
+            arity(name, a, 2).and_then(|_| Ok(Value::Bool(want_str(a, 0)? == a[1].type_name())))
+        }
         "typeIsLike" => arity(name, a, 2).and_then(|_| {
             let t = want_str(a, 0)?;
             let n = a[1].type_name();
             Ok(Value::Bool(t == n || format!("*{n}") == t))
         }),
         "kindOf" => arity(name, a, 1).map(|_| Value::str(a[0].kind_name())),
-        "kindIs" => arity(name, a, 2).and_then(|_| {
-            Ok(Value::Bool(want_str(a, 0)? == a[1].kind_name()))
-        }),
+        "kindIs" => {
+            arity(name, a, 2).and_then(|_| Ok(Value::Bool(want_str(a, 0)? == a[1].kind_name())))
+        }
         "deepEqual" => arity(name, a, 2).map(|_| Value::Bool(deep_equal(&a[0], &a[1]))),
         _ => return None,
     };

@@ -93,7 +93,11 @@ fn parse_cmp(s: &str) -> Result<Cmp, String> {
         .find(|c: char| c.is_ascii_alphanumeric() || c == '*')
         .ok_or_else(|| format!("improper constraint: {s}"))?;
     let op = s[..op_len].trim().to_string();
-    let mut ver = s[op_len..].trim().strip_prefix('v').unwrap_or(s[op_len..].trim()).to_string();
+    let mut ver = s[op_len..]
+        .trim()
+        .strip_prefix('v')
+        .unwrap_or(s[op_len..].trim())
+        .to_string();
     let core_end = ver.find(['-', '+']).unwrap_or(ver.len());
     let core: Vec<&str> = ver[..core_end].split('.').collect();
     let mut parts = 0;
@@ -111,7 +115,10 @@ fn parse_cmp(s: &str) -> Result<Cmp, String> {
         }
         ver = format!("{v}{}", &ver[core_end..]);
     }
-    if !matches!(op.as_str(), "" | "=" | "!=" | ">" | "<" | ">=" | "=>" | "<=" | "=<" | "~" | "~>" | "^") {
+    if !matches!(
+        op.as_str(),
+        "" | "=" | "!=" | ">" | "<" | ">=" | "=>" | "<=" | "=<" | "~" | "~>" | "^"
+    ) {
         return Err(format!("improper constraint: {s}"));
     }
     let v = parse_version(&ver).map_err(|_| format!("improper constraint: {s}"))?;
@@ -120,9 +127,24 @@ fn parse_cmp(s: &str) -> Result<Cmp, String> {
 
 fn bump(v: &Version, at: usize) -> Version {
     match at {
-        0 => Version { major: v.major + 1, minor: 0, patch: 0, pre: String::new() },
-        1 => Version { major: v.major, minor: v.minor + 1, patch: 0, pre: String::new() },
-        _ => Version { major: v.major, minor: v.minor, patch: v.patch + 1, pre: String::new() },
+        0 => Version {
+            major: v.major + 1,
+            minor: 0,
+            patch: 0,
+            pre: String::new(),
+        },
+        1 => Version {
+            major: v.major,
+            minor: v.minor + 1,
+            patch: 0,
+            pre: String::new(),
+        },
+        _ => Version {
+            major: v.major,
+            minor: v.minor,
+            patch: v.patch + 1,
+            pre: String::new(),
+        },
     }
 }
 
@@ -152,7 +174,11 @@ impl Cmp {
             "<=" | "=<" if wild => *v < upper(),
             "<=" | "=<" => v <= c,
             "~" | "~>" => {
-                let hi = if self.parts <= 1 { bump(c, 0) } else { bump(c, 1) };
+                let hi = if self.parts <= 1 {
+                    bump(c, 0)
+                } else {
+                    bump(c, 1)
+                };
                 v >= c && *v < hi
             }
             "^" => {

@@ -23,19 +23,24 @@ pub(super) fn call(name: &str, a: &[Value]) -> Option<FnResult> {
             }
             out
         }),
-        "nospace" => one(name, a, |s| s.chars().filter(|c| !c.is_whitespace()).collect()),
-        "trimAll" => two(name, a, |cut, s| s.trim_matches(|c| cut.contains(c)).to_string()),
-        "trimSuffix" => two(name, a, |suf, s| s.strip_suffix(suf).unwrap_or(s).to_string()),
-        "trimPrefix" => two(name, a, |pre, s| s.strip_prefix(pre).unwrap_or(s).to_string()),
-        "contains" => arity(name, a, 2).and_then(|_| {
-            Ok(Value::Bool(want_str(a, 1)?.contains(want_str(a, 0)?)))
+        "nospace" => one(name, a, |s| {
+            s.chars().filter(|c| !c.is_whitespace()).collect()
         }),
-        "hasPrefix" => arity(name, a, 2).and_then(|_| {
-            Ok(Value::Bool(want_str(a, 1)?.starts_with(want_str(a, 0)?)))
+        "trimAll" => two(name, a, |cut, s| {
+            s.trim_matches(|c| cut.contains(c)).to_string()
         }),
-        "hasSuffix" => arity(name, a, 2).and_then(|_| {
-            Ok(Value::Bool(want_str(a, 1)?.ends_with(want_str(a, 0)?)))
+        "trimSuffix" => two(name, a, |suf, s| {
+            s.strip_suffix(suf).unwrap_or(s).to_string()
         }),
+        "trimPrefix" => two(name, a, |pre, s| {
+            s.strip_prefix(pre).unwrap_or(s).to_string()
+        }),
+        "contains" => arity(name, a, 2)
+            .and_then(|_| Ok(Value::Bool(want_str(a, 1)?.contains(want_str(a, 0)?)))),
+        "hasPrefix" => arity(name, a, 2)
+            .and_then(|_| Ok(Value::Bool(want_str(a, 1)?.starts_with(want_str(a, 0)?)))),
+        "hasSuffix" => arity(name, a, 2)
+            .and_then(|_| Ok(Value::Bool(want_str(a, 1)?.ends_with(want_str(a, 0)?)))),
         "replace" => arity(name, a, 3).and_then(|_| {
             let (old, new, s) = (want_str(a, 0)?, want_str(a, 1)?, want_str(a, 2)?);
             Ok(Value::str(go_replace(s, old, new)))
@@ -156,9 +161,8 @@ pub(super) fn call(name: &str, a: &[Value]) -> Option<FnResult> {
             }
             ((y << 16) | x).to_string()
         }),
-        "regexMatch" | "mustRegexMatch" => arity(name, a, 2).and_then(|_| {
-            Ok(Value::Bool(re(want_str(a, 0)?)?.is_match(want_str(a, 1)?)))
-        }),
+        "regexMatch" | "mustRegexMatch" => arity(name, a, 2)
+            .and_then(|_| Ok(Value::Bool(re(want_str(a, 0)?)?.is_match(want_str(a, 1)?)))),
         "regexFind" | "mustRegexFind" => arity(name, a, 2).and_then(|_| {
             let r = re(want_str(a, 0)?)?;
             let s = want_str(a, 1)?;
@@ -169,19 +173,26 @@ pub(super) fn call(name: &str, a: &[Value]) -> Option<FnResult> {
             let (s, n) = (want_str(a, 1)?, want_int(a, 2)?);
             let limit = if n < 0 { usize::MAX } else { n as usize };
             Ok(Value::list(
-                r.find_iter(s).take(limit).map(|m| Value::str(m.as_str())).collect(),
+                r.find_iter(s)
+                    .take(limit)
+                    .map(|m| Value::str(m.as_str()))
+                    .collect(),
             ))
         }),
         "regexReplaceAll" | "mustRegexReplaceAll" => arity(name, a, 3).and_then(|_| {
             let r = re(want_str(a, 0)?)?;
             let (s, repl) = (want_str(a, 1)?, want_str(a, 2)?);
-            Ok(Value::str(r.replace_all(s, go_expand_template(repl).as_str())))
+            Ok(Value::str(
+                r.replace_all(s, go_expand_template(repl).as_str()),
+            ))
         }),
-        "regexReplaceAllLiteral" | "mustRegexReplaceAllLiteral" => arity(name, a, 3).and_then(|_| {
-            let r = re(want_str(a, 0)?)?;
-            let (s, repl) = (want_str(a, 1)?, want_str(a, 2)?);
-            Ok(Value::str(r.replace_all(s, regex::NoExpand(repl))))
-        }),
+        "regexReplaceAllLiteral" | "mustRegexReplaceAllLiteral" => {
+            arity(name, a, 3).and_then(|_| {
+                let r = re(want_str(a, 0)?)?;
+                let (s, repl) = (want_str(a, 1)?, want_str(a, 2)?);
+                Ok(Value::str(r.replace_all(s, regex::NoExpand(repl))))
+            })
+        }
         "regexSplit" | "mustRegexSplit" => arity(name, a, 3).and_then(|_| {
             let r = re(want_str(a, 0)?)?;
             let (s, n) = (want_str(a, 1)?, want_int(a, 2)?);

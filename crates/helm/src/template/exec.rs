@@ -79,14 +79,20 @@ impl<'a> Exec<'a> {
         match self.walk_list(list, dot, &mut scope, out) {
             Ok(()) => Ok(()),
             Err(Stop::Error(e)) => Err(e),
-            Err(_) => Err(format!("template: {}: break or continue outside range", self.name)),
+            Err(_) => Err(format!(
+                "template: {}: break or continue outside range",
+                self.name
+            )),
         }
     }
 
     /// Execute a named template (the `template` action, `include`).
     pub fn call_named(&mut self, name: &str, dot: &Value, out: &mut String) -> Result<(), String> {
         let body = self.defines.map.get(name).cloned().ok_or_else(|| {
-            format!("template: {}: no template {name:?} associated with template", self.name)
+            format!(
+                "template: {}: no template {name:?} associated with template",
+                self.name
+            )
         })?;
         if self.depth >= MAX_DEPTH {
             return Err(format!(
@@ -202,17 +208,33 @@ impl<'a> Exec<'a> {
                 .enumerate()
                 .map(|(i, v)| (Value::Int(i as i64), v.clone()))
                 .collect(),
-            Value::Map(m) => m.entries().into_iter().map(|(k, v)| (Value::str(k), v)).collect(),
-            Value::Int(n) | Value::Int64(n) => (0..*n).map(|i| (Value::Int(i), Value::Int(i))).collect(),
+            Value::Map(m) => m
+                .entries()
+                .into_iter()
+                .map(|(k, v)| (Value::str(k), v))
+                .collect(),
+            Value::Int(n) | Value::Int64(n) => {
+                (0..*n).map(|i| (Value::Int(i), Value::Int(i))).collect()
+            }
             Value::Obj(o) => match o.as_ref() {
                 Obj::ApiVersions(v) => v
                     .iter()
                     .enumerate()
                     .map(|(i, s)| (Value::Int(i as i64), Value::str(s)))
                     .collect(),
-                _ => return self.err(b.line, format!("range can't iterate over {}", coll.go_string())),
+                _ => {
+                    return self.err(
+                        b.line,
+                        format!("range can't iterate over {}", coll.go_string()),
+                    )
+                }
             },
-            other => return self.err(b.line, format!("range can't iterate over {}", other.go_string())),
+            other => {
+                return self.err(
+                    b.line,
+                    format!("range can't iterate over {}", other.go_string()),
+                )
+            }
         };
         if items.is_empty() {
             if let Some(e) = &b.else_list {
@@ -267,7 +289,14 @@ impl<'a> Exec<'a> {
         Ok(v)
     }
 
-    fn command(&mut self, args: &[Arg], dot: &Value, sc: &mut Scope, fin: Option<Value>, line: usize) -> R<Value> {
+    fn command(
+        &mut self,
+        args: &[Arg],
+        dot: &Value,
+        sc: &mut Scope,
+        fin: Option<Value>,
+        line: usize,
+    ) -> R<Value> {
         let Some(first) = args.first() else {
             return self.err(line, "empty command");
         };
@@ -318,7 +347,13 @@ impl<'a> Exec<'a> {
     }
 
     /// Arguments after a field chain: only a method (`.Files.Get "x"`) may take them.
-    fn method_args(&mut self, rest: &[Arg], dot: &Value, sc: &mut Scope, fin: Option<Value>) -> R<Option<Vec<Value>>> {
+    fn method_args(
+        &mut self,
+        rest: &[Arg],
+        dot: &Value,
+        sc: &mut Scope,
+        fin: Option<Value>,
+    ) -> R<Option<Vec<Value>>> {
         if rest.is_empty() && fin.is_none() {
             return Ok(None);
         }
@@ -331,7 +366,14 @@ impl<'a> Exec<'a> {
     }
 
     /// `.a.b.c` from `base`; `args` go to the last step, which must then be a method.
-    fn chain(&mut self, mut cur: Value, fields: &[String], args: Option<Vec<Value>>, line: usize, what: &str) -> R<Value> {
+    fn chain(
+        &mut self,
+        mut cur: Value,
+        fields: &[String],
+        args: Option<Vec<Value>>,
+        line: usize,
+        what: &str,
+    ) -> R<Value> {
         let _ = what;
         // Go tells two nils apart: one read from a map by this chain is a nil interface,
         // and a field of it is an error; one that came out of a pipeline, a variable or
@@ -358,7 +400,10 @@ impl<'a> Exec<'a> {
                     return self.err(line, format!("nil pointer evaluating interface {{}}.{f}"))
                 }
                 other => {
-                    return self.err(line, format!("can't evaluate field {f} in type {}", other.type_name()))
+                    return self.err(
+                        line,
+                        format!("can't evaluate field {f} in type {}", other.type_name()),
+                    )
                 }
             };
         }
@@ -392,12 +437,23 @@ impl<'a> Exec<'a> {
         }
     }
 
-    fn call(&mut self, name: &str, args: &[Arg], dot: &Value, sc: &mut Scope, fin: Option<Value>, line: usize) -> R<Value> {
+    fn call(
+        &mut self,
+        name: &str,
+        args: &[Arg],
+        dot: &Value,
+        sc: &mut Scope,
+        fin: Option<Value>,
+        line: usize,
+    ) -> R<Value> {
         // and/or evaluate their arguments only as far as needed (Go 1.18 on).
         if name == "and" || name == "or" {
             let n = args.len() + usize::from(fin.is_some());
             if n == 0 {
-                return self.err(line, format!("wrong number of args for {name}: want at least 1 got 0"));
+                return self.err(
+                    line,
+                    format!("wrong number of args for {name}: want at least 1 got 0"),
+                );
             }
             let mut last = Value::Nil;
             for a in args {
@@ -421,7 +477,9 @@ impl<'a> Exec<'a> {
             Err(crate::funcs::FnError::Unknown) => {
                 self.err(line, format!("function {name:?} not defined"))
             }
-            Err(crate::funcs::FnError::Msg(m)) => self.err(line, format!("error calling {name}: {m}")),
+            Err(crate::funcs::FnError::Msg(m)) => {
+                self.err(line, format!("error calling {name}: {m}"))
+            }
             Err(crate::funcs::FnError::Raw(m)) => Err(Stop::Error(m)),
         }
     }
@@ -429,7 +487,9 @@ impl<'a> Exec<'a> {
 
 pub fn number_value(n: &Number) -> Value {
     let lower = n.text.to_ascii_lowercase();
-    let floaty = !lower.starts_with("0x") && !lower.starts_with("-0x") && !n.text.starts_with('\'')
+    let floaty = !lower.starts_with("0x")
+        && !lower.starts_with("-0x")
+        && !n.text.starts_with('\'')
         && n.text.contains(['.', 'e', 'E', 'p', 'P']);
     match (floaty, n.int, n.float) {
         (false, Some(i), _) => Value::Int(i),

@@ -98,10 +98,11 @@ pub fn lex(src: &str) -> Result<Vec<Token>, (usize, String)> {
             line,
         });
         // Inside the action.
+        let open_line = line;
         let mut depth = 0usize;
         loop {
             if pos >= b.len() {
-                return Err((line, "unclosed action".into()));
+                return Err((open_line, "unclosed action".into()));
             }
             if src[pos..].starts_with("}}") {
                 pos += 2;
@@ -247,7 +248,9 @@ fn number_len(s: &str) -> usize {
         i += 1;
     }
     let mut digits = "0123456789_";
-    if b.len() > i + 1 && b[i] == b'0' && matches!(b[i + 1], b'x' | b'X' | b'o' | b'O' | b'b' | b'B')
+    if b.len() > i + 1
+        && b[i] == b'0'
+        && matches!(b[i + 1], b'x' | b'X' | b'o' | b'O' | b'b' | b'B')
     {
         digits = match b[i + 1] {
             b'x' | b'X' => "0123456789abcdefABCDEF_",

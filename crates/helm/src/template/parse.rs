@@ -13,9 +13,13 @@ pub struct ParseError {
 
 type R<T> = Result<T, ParseError>;
 
+/// Deepest nesting of blocks and parentheses a template may have.
+const MAX_NESTING: usize = 1000;
+
 struct Parser {
     toks: Vec<Token>,
     pos: usize,
+    depth: usize,
     defines: Vec<(String, Rc<Vec<Node>>)>,
 }
 
@@ -31,6 +35,7 @@ pub fn parse(src: &str) -> R<Tree> {
     let mut p = Parser {
         toks,
         pos: 0,
+        depth: 0,
         defines: Vec::new(),
     };
     let (root, end) = p.list(true)?;
@@ -84,7 +89,10 @@ impl Parser {
     }
     fn keyword_after_open(&self) -> Option<&str> {
         let mut i = self.pos;
-        while let Some(Token { tok: Tok::Space, .. }) = self.toks.get(i) {
+        while let Some(Token {
+            tok: Tok::Space, ..
+        }) = self.toks.get(i)
+        {
             i += 1;
         }
         match self.toks.get(i) {
@@ -97,6 +105,16 @@ impl Parser {
 
     /// A list of nodes up to `{{end}}`, `{{else}}` or the end of input.
     fn list(&mut self, top: bool) -> R<(Vec<Node>, End)> {
+        self.depth += 1;
+        let r = self.list_inner(top);
+        self.depth -= 1;
+        r
+    }
+
+    fn list_inner(&mut self, top: bool) -> R<(Vec<Node>, End)> {
+        if self.depth > MAX_NESTING {
+            return Err(self.err("blocks nested too deep"));
+        }
         let mut nodes = Vec::new();
         loop {
             let Some(tok) = self.next() else {
@@ -362,8 +380,13 @@ impl Parser {
                 _ => Arg::Ident(id),
             }),
             Some(Tok::LParen) => {
-                let p = self.pipeline(true, "parenthesized pipeline")?;
-                Ok(Arg::Pipe(Box::new(p)))
+                self.depth += 1;
+                if self.depth > MAX_NESTING {
+                    return Err(self.err("parentheses nested too deep"));
+                }
+                let p = self.pipeline(true, "parenthesized pipeline");
+                self.depth -= 1;
+                Ok(Arg::Pipe(Box::new(p?)))
             }
             _ => Err(self.err("unexpected token in operand")),
         }
@@ -403,7 +426,11 @@ fn number(text: &str) -> Result<Number, String> {
     if int.is_none() && !text.contains(['.', 'e', 'E', 'p', 'P']) {
         return Err(format!("integer overflow: {text:?}"));
     }
-    let int = int.or_else(|| float.filter(|f| f.fract() == 0.0 && f.abs() < 9.2e18).map(|f| f as i64));
+    let int = int.or_else(|| {
+        float
+            .filter(|f| f.fract() == 0.0 && f.abs() < 9.2e18)
+            .map(|f| f as i64)
+    });
     Ok(Number {
         int,
         float,

@@ -12,7 +12,9 @@ const BEST_REFUSED: usize = 3;
 pub fn corpus_dir() -> PathBuf {
     std::env::var("FLUXGATE_CORPUS_HELM")
         .map(PathBuf::from)
-        .unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus-helm"))
+        .unwrap_or_else(|_| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus-helm")
+        })
 }
 
 pub struct Case {
@@ -27,7 +29,10 @@ pub struct Case {
 
 pub fn cases(corpus: &Path) -> Vec<Case> {
     let index = std::fs::read_to_string(corpus.join("cases.tsv")).unwrap_or_else(|e| {
-        panic!("CORPUS MISSING: cannot read {}: {e}. Set FLUXGATE_CORPUS_HELM.", corpus.join("cases.tsv").display())
+        panic!(
+            "CORPUS MISSING: cannot read {}: {e}. Set FLUXGATE_CORPUS_HELM.",
+            corpus.join("cases.tsv").display()
+        )
     });
     index
         .lines()
@@ -39,7 +44,11 @@ pub fn cases(corpus: &Path) -> Vec<Case> {
                 chart: corpus.join(c[1]),
                 release: c[2].into(),
                 namespace: c[3].into(),
-                values: c[4].split(',').filter(|s| !s.is_empty()).map(|v| corpus.join(v)).collect(),
+                values: c[4]
+                    .split(',')
+                    .filter(|s| !s.is_empty())
+                    .map(|v| corpus.join(v))
+                    .collect(),
                 ok: c[5] == "yes",
                 deterministic: c[9] != "no",
             }
@@ -70,13 +79,17 @@ fn same_but_random(got: &str, want: &str) -> bool {
     }
     let differing = g.iter().zip(w.iter()).filter(|(a, b)| a != b).count();
     // Random names, passwords and their checksums: a handful of lines, never structure.
-    differing <= 12 && g.iter().zip(w.iter()).all(|(a, b)| a == b || a.split(':').next() == b.split(':').next())
+    differing <= 12
+        && g.iter()
+            .zip(w.iter())
+            .all(|(a, b)| a == b || a.split(':').next() == b.split(':').next())
 }
 
 #[test]
 fn corpus_conformance() {
     let corpus = corpus_dir();
-    let (mut total, mut same, mut no_total, mut refused, mut random_total, mut random_ok) = (0, 0, 0, 0, 0, 0);
+    let (mut total, mut same, mut no_total, mut refused, mut random_total, mut random_ok) =
+        (0, 0, 0, 0, 0, 0);
     let mut report = Vec::new();
     for case in cases(&corpus) {
         let result = run(&case);
@@ -100,7 +113,11 @@ fn corpus_conformance() {
                     same += 1;
                     report.push(format!("{}: identical", case.name));
                 } else {
-                    let line = got.lines().zip(want.lines()).position(|(a, b)| a != b).unwrap_or(0);
+                    let line = got
+                        .lines()
+                        .zip(want.lines())
+                        .position(|(a, b)| a != b)
+                        .unwrap_or(0);
                     report.push(format!(
                         "{}: MISMATCH at line {}\n  got:  {:?}\n  want: {:?}",
                         case.name,
@@ -141,6 +158,12 @@ fn corpus_conformance() {
     println!(
         "helm corpus: {same}/{total} deterministic cases identical, {random_ok}/{random_total} random cases identical but for random values, {refused}/{no_total} errors refused"
     );
-    assert!(same >= BEST_IDENTICAL, "identical cases dropped below {BEST_IDENTICAL}");
-    assert!(refused >= BEST_REFUSED, "refused cases dropped below {BEST_REFUSED}");
+    assert!(
+        same >= BEST_IDENTICAL,
+        "identical cases dropped below {BEST_IDENTICAL}"
+    );
+    assert!(
+        refused >= BEST_REFUSED,
+        "refused cases dropped below {BEST_REFUSED}"
+    );
 }
