@@ -18,6 +18,8 @@ step "unit and integration tests (SQLite and PostgreSQL)"
 cargo test --workspace 2>&1 | tee -a "$log"
 step "renderer conformance on the real-world corpus (score)"
 cargo test -q -p kustomize --test it corpus -- --nocapture 2>&1 | grep -E 'identical$|refused$|MISMATCH|ERROR|NOT REFUSED|CORPUS MISSING' || true
+step "Helm engine conformance on the real-chart corpus (score against Helm v4.2.3)"
+cargo test -q -p helm --test it corpus -- --nocapture 2>&1 | grep -E '^helm corpus|MISMATCH|ERROR|NOT REFUSED|CORPUS MISSING' || true
 step "release build (server + WASM)"
 cargo leptos build --release
 step "browser tests (Chromium)"

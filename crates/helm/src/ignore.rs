@@ -99,13 +99,17 @@ impl Rules {
 }
 
 /// Go's filepath.Match: `*` and `?` do not cross `/`, `[a-z]`/`[^a-z]` classes, `\` escapes.
-pub fn glob_match(pattern: &str, name: &str) -> Result<bool, ()> {
+pub fn glob_match(pattern: &str, name: &str) -> Result<bool, BadPattern> {
     let p: Vec<char> = pattern.chars().collect();
     let n: Vec<char> = name.chars().collect();
-    Ok(matches_at(&p, &n)?)
+    matches_at(&p, &n)
 }
 
-fn matches_at(p: &[char], n: &[char]) -> Result<bool, ()> {
+/// A pattern filepath.Match refuses (an unclosed or empty `[...]`, a trailing `\`).
+#[derive(Debug)]
+pub struct BadPattern;
+
+fn matches_at(p: &[char], n: &[char]) -> Result<bool, BadPattern> {
     if p.is_empty() {
         return Ok(n.is_empty());
     }
@@ -124,14 +128,14 @@ fn matches_at(p: &[char], n: &[char]) -> Result<bool, ()> {
         }
         '?' => Ok(!n.is_empty() && n[0] != '/' && matches_at(&p[1..], &n[1..])?),
         '[' => {
-            let end = p.iter().skip(1).position(|c| *c == ']').ok_or(())? + 1;
+            let end = p.iter().skip(1).position(|c| *c == ']').ok_or(BadPattern)? + 1;
             let class = &p[1..end];
             let (neg, class) = match class.first() {
                 Some('^') => (true, &class[1..]),
                 _ => (false, class),
             };
             if class.is_empty() {
-                return Err(());
+                return Err(BadPattern);
             }
             let Some(&c) = n.first() else {
                 return Ok(false);
@@ -155,7 +159,7 @@ fn matches_at(p: &[char], n: &[char]) -> Result<bool, ()> {
             Ok(hit != neg && c != '/' && matches_at(&p[end + 1..], &n[1..])?)
         }
         '\\' => {
-            let c = *p.get(1).ok_or(())?;
+            let c = *p.get(1).ok_or(BadPattern)?;
             Ok(!n.is_empty() && n[0] == c && matches_at(&p[2..], &n[1..])?)
         }
         c => Ok(!n.is_empty() && n[0] == c && matches_at(&p[1..], &n[1..])?),

@@ -148,7 +148,7 @@ impl Obj {
             Obj::ApiVersions(v) => match name {
                 "Has" => {
                     let a = one_string(name, args)?;
-                    Ok(Value::Bool(v.iter().any(|x| *x == a)))
+                    Ok(Value::Bool(v.contains(&a)))
                 }
                 _ => Err(format!(
                     "can't evaluate field {name} in type common.VersionSet"

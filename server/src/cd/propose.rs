@@ -6,7 +6,7 @@
 use super::Env;
 use crate::apps;
 use crate::pipeline::definition::TemplateKind;
-use crate::pipeline::templates::{render_templates, ImageRef, Overlay};
+use crate::pipeline::templates::{render_chart, render_templates, ImageRef, Overlay, Release};
 use crate::repos::lock::with_repo_lock;
 use crate::repos::tree::{self, Edit};
 use crate::runner::logs::LogWriter;
@@ -349,8 +349,15 @@ pub(super) fn prepare(
     })?;
     let values_text = String::from_utf8(values_text)
         .map_err(|_| content(format!("{values_path} is not UTF-8")))?;
-    let values = render::parse_values(&values_text)
-        .map_err(|e| content(format!("{values_path} on {}: {e}", env.branch)))?;
+    // For a Helm chart the file is the release's values file; otherwise it holds the
+    // `${VAR}` values of Flux's post-build substitution.
+    let values = match kind {
+        TemplateKind::Helm => None,
+        _ => Some(
+            render::parse_values(&values_text)
+                .map_err(|e| content(format!("{values_path} on {}: {e}", env.branch)))?,
+        ),
+    };
 
     // The published templates, written out for the renderer.
     let _ = std::fs::remove_dir_all(scratch);
@@ -365,8 +372,18 @@ pub(super) fn prepare(
         namespace: Some(env.namespace.clone()),
         images: images.to_vec(),
     };
-    let objects = render_templates(&dir, kind, scratch, &overlay, Some(&values), true)
-        .map_err(|e| content(format!("rendering for {} failed: {e:#}", env.name)))?;
+    let objects = match &values {
+        Some(values) => render_templates(&dir, kind, scratch, &overlay, Some(values), true),
+        None => {
+            let release = Release {
+                name: app,
+                namespace: &env.namespace,
+                values: Some((values_path.as_str(), values_text.as_str())),
+            };
+            render_chart(&dir, scratch, &overlay, &release)
+        }
+    }
+    .map_err(|e| content(format!("rendering for {} failed: {e:#}", env.name)))?;
     let values: Vec<_> = objects.iter().map(|o| o.value.clone()).collect();
     let cleartext = crate::pipeline::cleartext::cleartext_secrets(&values);
     if !cleartext.is_empty() {

@@ -4,8 +4,9 @@
 //!
 //! The templates folder is its own root: nothing outside it may be read, because only the
 //! folder is published. `kind: plain` (a folder of manifests) is rendered through a
-//! generated kustomization listing its files; `kind: helm` needs the `helm` binary, which
-//! fluxgate does not use yet, and says so.
+//! generated kustomization listing its files; `kind: helm` is rendered by fluxgate's own
+//! Helm engine (`render_chart`), and the environment's namespace and image tags are then
+//! set on its output by the same Kustomize step as for the other kinds.
 
 use crate::pipeline::definition::TemplateKind;
 use anyhow::{bail, Context, Result};
@@ -69,7 +70,7 @@ pub fn render_templates(
     strict: bool,
 ) -> Result<Vec<Object>> {
     if kind == TemplateKind::Helm {
-        bail!("helm templates are not supported yet (fluxgate does not run the helm binary)");
+        bail!("a Helm chart is rendered with its values file and release (render_chart)");
     }
     let root = scratch.join("render");
     let _ = std::fs::remove_dir_all(&root);
@@ -78,7 +79,65 @@ pub fn render_templates(
     if kind == TemplateKind::Plain {
         write_plain_kustomization(&templates)?;
     }
-    let mut top = String::from("apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n- templates\n");
+    let objects = with_overlay(&root, &templates, "templates", overlay)?;
+    match values {
+        Some(values) => Ok(render::substitute(&objects, values, strict)?),
+        None => Ok(objects),
+    }
+}
+
+/// The release a chart is rendered as: its name, namespace and values file (name, text).
+pub struct Release<'a> {
+    pub name: &'a str,
+    pub namespace: &'a str,
+    pub values: Option<(&'a str, &'a str)>,
+}
+
+/// Renders the Helm chart in `dir` as `helm template` would (fluxgate's engine, no helm
+/// binary), then applies `overlay` to its output. Only the chart folder is read.
+pub fn render_chart(
+    dir: &Path,
+    scratch: &Path,
+    overlay: &Overlay,
+    release: &Release,
+) -> Result<Vec<Object>> {
+    let opts = helm::Options {
+        release: release.name.to_string(),
+        namespace: release.namespace.to_string(),
+        values: release
+            .values
+            .map(|(n, t)| vec![(n.to_string(), t.to_string())])
+            .unwrap_or_default(),
+        ..Default::default()
+    };
+    let out = helm::template(dir, &opts).map_err(|e| {
+        anyhow::anyhow!(
+            "{}",
+            e.to_string().replace(&format!("{}/", dir.display()), "")
+        )
+    })?;
+    let root = scratch.join("render");
+    let _ = std::fs::remove_dir_all(&root);
+    std::fs::create_dir_all(root.join("chart"))?;
+    std::fs::write(root.join("chart/rendered.yaml"), out)?;
+    std::fs::write(
+        root.join("chart/kustomization.yaml"),
+        "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n- rendered.yaml\n",
+    )?;
+    with_overlay(&root, &root.join("chart"), "chart", overlay)
+}
+
+/// Builds `root`, a kustomization over the folder `name` with the environment's namespace
+/// and images, and removes the scratch folder afterwards.
+fn with_overlay(
+    root: &Path,
+    templates: &Path,
+    name: &str,
+    overlay: &Overlay,
+) -> Result<Vec<Object>> {
+    let mut top = format!(
+        "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n- {name}\n"
+    );
     if let Some(ns) = &overlay.namespace {
         top.push_str(&format!("namespace: {}\n", quote(ns)));
     }
@@ -93,7 +152,7 @@ pub fn render_templates(
         }
     }
     std::fs::write(root.join("kustomization.yaml"), top)?;
-    let objects = render::render_dir(&root, &root).map_err(|e| {
+    let objects = render::render_dir(root, root).map_err(|e| {
         // Paths in errors are shown relative to the templates folder, not our scratch.
         anyhow::anyhow!(
             "{}",
@@ -102,11 +161,8 @@ pub fn render_templates(
                 .replace(&root.display().to_string(), "<templates>")
         )
     })?;
-    let _ = std::fs::remove_dir_all(&root);
-    match values {
-        Some(values) => Ok(render::substitute(&objects, values, strict)?),
-        None => Ok(objects),
-    }
+    let _ = std::fs::remove_dir_all(root);
+    Ok(objects)
 }
 
 /// JSON strings are valid YAML scalars, and quoting keeps `1.0` a string.

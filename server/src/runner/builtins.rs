@@ -3,7 +3,7 @@
 
 use super::logs::LogWriter;
 use super::Runner;
-use crate::pipeline::definition::{Builtin, PipelineDef};
+use crate::pipeline::definition::{Builtin, PipelineDef, TemplateKind};
 use crate::pipeline::lint_dockerfile::lint_dockerfile;
 use crate::pipeline::lint_objects::lint_objects;
 use crate::pipeline::templates::{self, ImageRef, Overlay};
@@ -57,6 +57,9 @@ fn inside(work: &Path, rel: &str) -> Result<PathBuf, String> {
 async fn render_lint(ctx: &Ctx<'_>) -> Result<(), String> {
     let t = &ctx.def.templates;
     let dir = inside(ctx.work, &t.path)?;
+    if t.kind == TemplateKind::Helm {
+        return render_lint_chart(ctx, dir).await;
+    }
     let values = match &t.test_values {
         Some(rel) => {
             let path = inside(ctx.work, rel)?;
@@ -79,6 +82,49 @@ async fn render_lint(ctx: &Ctx<'_>) -> Result<(), String> {
     })
     .await?
     .map_err(|e| format!("the templates do not render: {e:#}"))?;
+    lint_rendered(ctx, &rendered).await
+}
+
+/// render-lint of a Helm chart: rendered by fluxgate's engine with the test values as
+/// `helm template release-name CHART -n default -f TEST-VALUES` would, which also checks
+/// what `helm lint` checks first (Chart.yaml's fields, values.schema.json, templates that
+/// fail), then the same object lint as for Kustomize.
+async fn render_lint_chart(ctx: &Ctx<'_>, dir: PathBuf) -> Result<(), String> {
+    let t = &ctx.def.templates;
+    let values = match &t.test_values {
+        Some(rel) => {
+            let path = inside(ctx.work, rel)?;
+            let text = std::fs::read_to_string(&path).map_err(|e| format!("{rel}: {e}"))?;
+            Some((rel.clone(), text))
+        }
+        None => None,
+    };
+    let scratch = ctx.work.join(".fluxgate-scratch");
+    ctx.logs
+        .system(
+            ctx.step,
+            format!(
+                "rendering the Helm chart {} as release \"release-name\" in namespace \"default\"{}",
+                t.path,
+                values.as_ref().map(|(n, _)| format!(" with {n}")).unwrap_or_default()
+            ),
+        )
+        .await;
+    let rendered = templates::render_blocking(move || {
+        let release = templates::Release {
+            name: "release-name",
+            namespace: "default",
+            values: values.as_ref().map(|(n, t)| (n.as_str(), t.as_str())),
+        };
+        templates::render_chart(&dir, &scratch, &Overlay::default(), &release)
+    })
+    .await?
+    .map_err(|e| format!("the chart does not render: {e:#}"))?;
+    lint_rendered(ctx, &rendered).await
+}
+
+async fn lint_rendered(ctx: &Ctx<'_>, rendered: &[kustomize::Object]) -> Result<(), String> {
+    let t = &ctx.def.templates;
     let values: Vec<_> = rendered.iter().map(|o| o.value.clone()).collect();
     let findings = lint_objects(&values);
     // A warning here, a refusal in CD: a PR may still be on its way to encrypting them.

@@ -6,6 +6,32 @@ use crate::template::exec::{Defines, Exec};
 use crate::value::{from_json, from_yaml_value, to_yaml_value, Map, Value};
 use std::path::Path;
 
+/// The names `call` answers (it needs the executor, so it cannot be probed like the others).
+pub(super) const NAMES: &[&str] = &[
+    "include",
+    "tpl",
+    "required",
+    "fail",
+    "lookup",
+    "toYaml",
+    "mustToYaml",
+    "fromYaml",
+    "fromYamlArray",
+    "toJson",
+    "mustToJson",
+    "toRawJson",
+    "mustToRawJson",
+    "toPrettyJson",
+    "mustToPrettyJson",
+    "fromJson",
+    "mustFromJson",
+    "fromJsonArray",
+    "randAlphaNum",
+    "randAlpha",
+    "randNumeric",
+    "randAscii",
+];
+
 pub(super) fn call(ex: &mut Exec, name: &str, a: &[Value]) -> Option<FnResult> {
     let r = match name {
         "include" => arity(name, a, 2).and_then(|_| {
@@ -88,7 +114,6 @@ pub(super) fn call(ex: &mut Exec, name: &str, a: &[Value]) -> Option<FnResult> {
             };
             Ok(Value::str(random_string(n, set)))
         }),
-        "print_yaml_debug" => msg("not a function"),
         _ => return None,
     };
     Some(r)

@@ -27,6 +27,20 @@ pub(crate) fn msg<T>(m: impl Into<String>) -> Result<T, FnError> {
     Err(FnError::Msg(m.into()))
 }
 
+/// Is `name` a function a template may call? Go's parser refuses an unknown one at parse
+/// time, even where it would never run, so the render must know the set up front.
+pub fn exists(name: &str) -> bool {
+    matches!(name, "and" | "or")
+        || builtin(name, &[]).is_some()
+        || strings::call(name, &[]).is_some()
+        || collections::call(name, &[]).is_some()
+        || numbers::call(name, &[]).is_some()
+        || dates::call(name, &[]).is_some()
+        || semver::call(name, &[]).is_some()
+        || helm::NAMES.contains(&name)
+        || UNSUPPORTED.contains(&name)
+}
+
 pub fn call(ex: &mut Exec, name: &str, args: Vec<Value>) -> FnResult {
     if let Some(r) = builtin(name, &args) {
         return r;
@@ -106,7 +120,7 @@ const UNSUPPORTED: &[&str] = &[
 ];
 
 /// Go's reflection check of one argument against a `string` parameter.
-pub(crate) fn want_str<'a>(args: &'a [Value], i: usize) -> Result<&'a str, FnError> {
+pub(crate) fn want_str(args: &[Value], i: usize) -> Result<&str, FnError> {
     match args.get(i) {
         Some(Value::Str(s)) => Ok(s),
         Some(Value::Nil) => msg("invalid value; expected string"),

@@ -126,7 +126,7 @@ pub(super) fn call(name: &str, a: &[Value]) -> Option<FnResult> {
         "camelcase" => one(name, a, |s| {
             s.split(['_', ' ', '-'])
                 .filter(|p| !p.is_empty())
-                .map(|p| title(p))
+                .map(title)
                 .collect()
         }),
         "initials" => one(name, a, |s| {
@@ -203,7 +203,7 @@ pub(super) fn call(name: &str, a: &[Value]) -> Option<FnResult> {
             };
             Ok(Value::list(parts))
         }),
-        "regexQuoteMeta" => one(name, a, |s| regex::escape(s)),
+        "regexQuoteMeta" => one(name, a, regex::escape),
         _ => return None,
     };
     Some(r)

@@ -77,3 +77,53 @@ pub struct Tree {
     pub root: Vec<Node>,
     pub defines: Vec<(String, Rc<Vec<Node>>)>,
 }
+
+impl Tree {
+    /// The first function name `known` rejects, with its line (Go's parse-time check).
+    pub fn unknown_function(&self, known: &dyn Fn(&str) -> bool) -> Option<(usize, String)> {
+        let lists = std::iter::once(&self.root).chain(self.defines.iter().map(|(_, b)| b.as_ref()));
+        for l in lists {
+            if let Some(r) = list_unknown(l, known) {
+                return Some(r);
+            }
+        }
+        None
+    }
+}
+
+fn list_unknown(list: &[Node], known: &dyn Fn(&str) -> bool) -> Option<(usize, String)> {
+    for n in list {
+        let r = match n {
+            Node::Text(_) | Node::Break(_) | Node::Continue(_) => None,
+            Node::Action(p) => pipe_unknown(p, known),
+            Node::If(b) | Node::Range(b) | Node::With(b) => pipe_unknown(&b.pipe, known)
+                .or_else(|| list_unknown(&b.list, known))
+                .or_else(|| b.else_list.as_ref().and_then(|e| list_unknown(e, known))),
+            Node::Template { pipe, .. } => pipe.as_ref().and_then(|p| pipe_unknown(p, known)),
+        };
+        if r.is_some() {
+            return r;
+        }
+    }
+    None
+}
+
+fn pipe_unknown(p: &Pipe, known: &dyn Fn(&str) -> bool) -> Option<(usize, String)> {
+    for c in &p.cmds {
+        for a in &c.args {
+            if let Some(r) = arg_unknown(a, p.line, known) {
+                return Some(r);
+            }
+        }
+    }
+    None
+}
+
+fn arg_unknown(a: &Arg, line: usize, known: &dyn Fn(&str) -> bool) -> Option<(usize, String)> {
+    match a {
+        Arg::Ident(name) if !known(name) => Some((line, name.clone())),
+        Arg::Pipe(p) => pipe_unknown(p, known),
+        Arg::Chain(inner, _) => arg_unknown(inner, line, known),
+        _ => None,
+    }
+}

@@ -24,7 +24,7 @@ struct Parser {
 }
 
 /// How a list ended: `{{end}}` or `{{else ...}}` (the else's tokens are left for the caller).
-enum End {
+enum Stop {
     End,
     Else,
     Eof,
@@ -40,14 +40,21 @@ pub fn parse(src: &str) -> R<Tree> {
     };
     let (root, end) = p.list(true)?;
     match end {
-        End::Eof => {}
-        End::End => return Err(p.err("unexpected {{end}}")),
-        End::Else => return Err(p.err("unexpected {{else}}")),
+        Stop::Eof => {}
+        Stop::End => return Err(p.err("unexpected {{end}}")),
+        Stop::Else => return Err(p.err("unexpected {{else}}")),
     }
-    Ok(Tree {
+    let tree = Tree {
         root,
         defines: p.defines,
-    })
+    };
+    if let Some((line, name)) = tree.unknown_function(&crate::funcs::exists) {
+        return Err(ParseError {
+            line,
+            msg: format!("function {name:?} not defined"),
+        });
+    }
+    Ok(tree)
 }
 
 impl Parser {
@@ -104,21 +111,21 @@ impl Parser {
     }
 
     /// A list of nodes up to `{{end}}`, `{{else}}` or the end of input.
-    fn list(&mut self, top: bool) -> R<(Vec<Node>, End)> {
+    fn list(&mut self, top: bool) -> R<(Vec<Node>, Stop)> {
         self.depth += 1;
         let r = self.list_inner(top);
         self.depth -= 1;
         r
     }
 
-    fn list_inner(&mut self, top: bool) -> R<(Vec<Node>, End)> {
+    fn list_inner(&mut self, top: bool) -> R<(Vec<Node>, Stop)> {
         if self.depth > MAX_NESTING {
             return Err(self.err("blocks nested too deep"));
         }
         let mut nodes = Vec::new();
         loop {
             let Some(tok) = self.next() else {
-                return Ok((nodes, End::Eof));
+                return Ok((nodes, Stop::Eof));
             };
             match tok {
                 Tok::Text(t) => nodes.push(Node::Text(Rc::from(t))),
@@ -128,11 +135,11 @@ impl Parser {
                         Some("end") => {
                             self.next_ns();
                             self.expect_close("end")?;
-                            return Ok((nodes, End::End));
+                            return Ok((nodes, Stop::End));
                         }
                         Some("else") => {
                             self.next_ns();
-                            return Ok((nodes, End::Else));
+                            return Ok((nodes, Stop::Else));
                         }
                         Some("define") => {
                             if !top {
@@ -161,7 +168,7 @@ impl Parser {
         self.expect_close("define clause")?;
         let (body, end) = self.list(false)?;
         match end {
-            End::End => {}
+            Stop::End => {}
             _ => return Err(self.err(&format!("unexpected EOF in define {name:?}"))),
         }
         self.defines.push((name, Rc::new(body)));
@@ -189,7 +196,7 @@ impl Parser {
                 };
                 if kw.as_deref() == Some("block") {
                     let (body, end) = self.list(false)?;
-                    if !matches!(end, End::End) {
+                    if !matches!(end, Stop::End) {
                         return Err(self.err("unexpected EOF in block clause"));
                     }
                     self.defines.push((name.clone(), Rc::new(body)));
@@ -211,17 +218,17 @@ impl Parser {
 
     /// if/range/with after its keyword, up to and including its `{{end}}`.
     fn branch(&mut self, kind: &str, line: usize) -> R<Node> {
-        let pipe = self.pipeline(kind != "if" || true, kind)?;
+        let pipe = self.pipeline(true, kind)?;
         let (list, end) = self.list(false)?;
         let else_list = match end {
-            End::End => None,
-            End::Eof => return Err(self.err(&format!("unexpected EOF in {kind}"))),
-            End::Else => {
+            Stop::End => None,
+            Stop::Eof => return Err(self.err(&format!("unexpected EOF in {kind}"))),
+            Stop::Else => {
                 // `{{else if ...}}` / `{{else with ...}}` chain into a nested branch that
                 // shares this one's {{end}}.
                 let kw = self.keyword_after_open().map(str::to_string);
                 match kw.as_deref() {
-                    Some(k @ ("if" | "with")) if k == kind || k == "if" => {
+                    Some(k @ ("if" | "with")) if k == kind => {
                         self.next_ns();
                         let nested = self.branch(k, self.line())?;
                         Some(vec![nested])
@@ -229,7 +236,7 @@ impl Parser {
                     _ => {
                         self.expect_close("else")?;
                         let (els, end) = self.list(false)?;
-                        if !matches!(end, End::End) {
+                        if !matches!(end, Stop::End) {
                             return Err(self.err(&format!("expected end; found else in {kind}")));
                         }
                         Some(els)

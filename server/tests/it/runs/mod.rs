@@ -11,6 +11,7 @@ mod failures;
 mod flow;
 mod flux;
 mod gitops_remote;
+mod helm;
 mod merge_race;
 mod queue;
 mod recovery;
