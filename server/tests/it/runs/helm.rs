@@ -4,9 +4,7 @@
 //! name and the environment's namespace, then sets the CI run's image tag; a chart that
 //! does not render fails CI naming the file and line.
 
-use super::{push, read_app_file, wait_for, Pipes};
-use git2::Repository;
-use std::time::Duration;
+use super::{push, read_app_file, read_file_at, Pipes};
 
 crate::pipelines_on_both_databases!(a_helm_chart_goes_through_ci_and_cd);
 
@@ -48,30 +46,15 @@ spec:
 ";
 const NOTES: &str = "{{ required \"LOG_LEVEL is required\" .Values.LOG_LEVEL }} logging\n";
 
-fn gitops_file(p: &Pipes, branch: &str, path: &str) -> String {
-    let gitops = Repository::open_bare(p.gitops_repo()).unwrap();
-    let head = gitops
-        .find_reference(&format!("refs/heads/{branch}"))
-        .unwrap()
-        .peel_to_commit()
-        .unwrap();
-    let entry = head
-        .tree()
-        .unwrap()
-        .get_path(std::path::Path::new(path))
-        .unwrap();
-    let text = String::from_utf8(gitops.find_blob(entry.id()).unwrap().content().to_vec());
-    text.unwrap()
+/// The whole log of a run, as the API gives it.
+async fn run_log(p: &Pipes, token: &str, run: &serde_json::Value) -> String {
+    let path = format!("/api/v1/runs/{}/logs", run["id"].as_str().unwrap());
+    p.get(token, &path).await.1.to_string()
 }
 
 async fn a_helm_chart_goes_through_ci_and_cd(p: &Pipes) {
     let token = p.token("alice").await;
-    wait_for(
-        "the first change request",
-        Duration::from_secs(60),
-        || async { p.changes(&token, "dev").await.into_iter().next() },
-    )
-    .await;
+    p.first_change(&token).await;
     let def = read_app_file(&p.app_repo(), "fluxgate.yaml").replace(
         "  path: deploy\n  kind: kustomize\n  test-values: test-values.yaml\n",
         "  path: chart\n  kind: helm\n  test-values: chart-test-values.yaml\n",
@@ -95,38 +78,18 @@ async fn a_helm_chart_goes_through_ci_and_cd(p: &Pipes) {
     );
     p.hook(&token).await;
     let ci = p.finished_run(&token, "ci", &sha).await;
-    let logs = p.log_lines(&token, ci["id"].as_str().unwrap()).await;
-    assert_eq!(ci["state"], "succeeded", "{ci} {logs:?}");
-    let (_, log) = p
-        .get(
-            &token,
-            &format!("/api/v1/runs/{}/logs", ci["id"].as_str().unwrap()),
-        )
-        .await;
-    let log = log.to_string();
+    let log = run_log(p, &token, &ci).await;
+    assert_eq!(ci["state"], "succeeded", "{ci} {log}");
     assert!(
         log.contains("rendering the Helm chart chart as release \\\"release-name\\\" in namespace \\\"default\\\" with chart-test-values.yaml"),
         "{log}"
     );
     assert!(log.contains("rendered 1 objects from chart"), "{log}");
 
-    let change = wait_for(
-        "the Helm chart's change for dev",
-        Duration::from_secs(60),
-        || async {
-            p.changes(&token, "dev")
-                .await
-                .into_iter()
-                .find(|c| c["app_commit"] == sha)
-        },
-    )
-    .await;
+    let change = p.change_for(&token, "dev", &sha).await;
     let branch = change["proposal_branch"].as_str().unwrap();
-    let deployment = gitops_file(
-        p,
-        branch,
-        "apps/hello-web/rendered/deployment_hello-dev_hello-web.yaml",
-    );
+    let file = |path: &str| read_file_at(&p.gitops_repo(), branch, path);
+    let deployment = file("apps/hello-web/rendered/deployment_hello-dev_hello-web.yaml");
     let short = &sha[..7];
     assert!(deployment.contains("namespace: hello-dev"), "{deployment}");
     assert!(
@@ -149,11 +112,7 @@ async fn a_helm_chart_goes_through_ci_and_cd(p: &Pipes) {
         "CI's image tag is set on the chart's output: {deployment}"
     );
     assert_eq!(
-        gitops_file(
-            p,
-            branch,
-            "apps/hello-web/templates/templates/deployment.yaml"
-        ),
+        file("apps/hello-web/templates/templates/deployment.yaml"),
         DEPLOYMENT,
         "the chart is kept beside the rendered manifests"
     );
@@ -164,26 +123,14 @@ async fn a_helm_chart_goes_through_ci_and_cd(p: &Pipes) {
         "replicas: {{ .Values.REPLICAS }}",
         "replicas: {{ if false }}{{ .Values.REPLICAS | nosuchfunc }}{{ end }}",
     );
-    let bad = push(
-        &p.app_repo(),
-        "main",
-        "main",
-        &[("chart/templates/deployment.yaml", Some(broken.as_str()))],
-        "broken chart",
-    );
+    let edits = [("chart/templates/deployment.yaml", Some(broken.as_str()))];
+    let bad = push(&p.app_repo(), "main", "main", &edits, "broken chart");
     p.hook(&token).await;
     let ci = p.finished_run(&token, "ci", &bad).await;
+    let log = run_log(p, &token, &ci).await;
     assert_eq!(ci["state"], "failed", "{ci}");
-    let (_, log) = p
-        .get(
-            &token,
-            &format!("/api/v1/runs/{}/logs", ci["id"].as_str().unwrap()),
-        )
-        .await;
     assert!(
-        log.to_string()
-            .contains("hello-web/templates/deployment.yaml:8")
-            && log.to_string().contains("nosuchfunc"),
+        log.contains("hello-web/templates/deployment.yaml:8") && log.contains("nosuchfunc"),
         "names the file and line: {log}"
     );
 }

@@ -136,6 +136,31 @@ impl Pipes {
     }
 
     /// Runs (API form), newest first.
+    /// Waits for the first change request of the demo (its first CD run's, for dev).
+    pub async fn first_change(&self, token: &str) -> serde_json::Value {
+        wait_for(
+            "the first change request",
+            Duration::from_secs(60),
+            || async { self.changes(token, "dev").await.into_iter().next() },
+        )
+        .await
+    }
+
+    /// Waits for the change request that carries app commit `sha` into `env`.
+    pub async fn change_for(&self, token: &str, env: &str, sha: &str) -> serde_json::Value {
+        wait_for(
+            &format!("the change of {sha} for {env}"),
+            Duration::from_secs(60),
+            || async {
+                self.changes(token, env)
+                    .await
+                    .into_iter()
+                    .find(|c| c["app_commit"] == sha)
+            },
+        )
+        .await
+    }
+
     pub async fn runs(&self, token: &str) -> Vec<serde_json::Value> {
         let (status, body) = self.get(token, "/api/v1/runs?app=hello-web").await;
         assert_eq!(status, 200, "{body}");
@@ -235,9 +260,14 @@ pub fn push(
 
 /// A file of the demo app at the head of `main`.
 pub fn read_app_file(repo: &std::path::Path, path: &str) -> String {
+    read_file_at(repo, "main", path)
+}
+
+/// A file at the head of `branch` of a bare repository.
+pub fn read_file_at(repo: &std::path::Path, branch: &str, path: &str) -> String {
     let repo = Repository::open_bare(repo).unwrap();
     let head = repo
-        .find_reference("refs/heads/main")
+        .find_reference(&format!("refs/heads/{branch}"))
         .unwrap()
         .peel_to_commit()
         .unwrap();
