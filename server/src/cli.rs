@@ -567,6 +567,9 @@ pub async fn run(cli: Cli) -> Result<()> {
             let repos = demo::seed(&database.db, &data_dir)
                 .await
                 .context("preparing the demo data")?;
+            demo::seed_chart_app(&database.db, &data_dir)
+                .await
+                .context("preparing the demo's Helm chart app")?;
             demo::install_push_hook(&database.db, &repos, &args.addr.to_string())
                 .await
                 .context("installing the demo's push hook")?;

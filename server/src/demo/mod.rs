@@ -1,16 +1,20 @@
 //! `fluxgate demo`: the whole product on the embedded default, with sample data made on the
-//! spot: four users, three environments with their policies, a real application repository
-//! (a small web app with Kustomize templates and a `fluxgate.yaml`) and a real GitOps
-//! repository with one `env/<name>` branch per environment.
+//! spot: four users, three environments with their policies, real application repositories
+//! (a small web app with Kustomize templates and a `fluxgate.yaml`, and the same with a Helm
+//! chart in `chart_app.rs`) and a real GitOps repository with one `env/<name>` branch per
+//! environment.
 //!
 //! Seeding is idempotent: each piece is created only if it is missing, so restarting the
 //! demo on the same data directory keeps what happened before.
+
+mod chart_app;
 
 use crate::repos::{self, File};
 use anyhow::{Context, Result};
 use app::auth::ssr::{create_user, CreateUserError};
 use app::auth::Role;
 use app::environments::{ssr as envs, Environment, ExtraReview, Policy};
+pub use chart_app::seed_chart_app;
 use fluxgate_core::db::{new_id, now_text, Db};
 use std::path::{Path, PathBuf};
 
@@ -36,6 +40,10 @@ pub const DEMO_USERS: &[(&str, Role, &[&str], &str)] = &[
 ];
 
 pub const DEMO_APP: &str = "hello-web";
+
+/// The demo's second application, deployed with a Helm chart (`fluxgate demo` only: the
+/// test harness seeds the first alone).
+pub const DEMO_CHART_APP: &str = "hello-chart";
 
 /// The demo fetches its application repository this often (seconds), so a push is seen
 /// within that time even when the push hook is not used.
@@ -149,24 +157,32 @@ pub async fn seed(db: &Db, data_dir: &Path) -> Result<DemoRepos> {
     })
     .await??;
 
+    register_app(db, DEMO_APP, &repos.app, "deploy", "kustomize").await?;
+    set_setting(db, "gitops.repo_path", &repos.gitops.to_string_lossy()).await?;
+    Ok(repos)
+}
+
+/// Registers a demo application unless it is there already (a restart keeps it).
+async fn register_app(db: &Db, name: &str, repo: &Path, templates: &str, kind: &str) -> Result<()> {
     let app: Option<(String,)> = sqlx::query_as("SELECT id FROM apps WHERE name = $1")
-        .bind(DEMO_APP)
+        .bind(name)
         .fetch_optional(&db.pool)
         .await?;
     if app.is_none() {
         sqlx::query(
             "INSERT INTO apps (id, name, repo_url, default_branch, template_path, template_kind, created_at) \
-             VALUES ($1, $2, $3, 'main', 'deploy', 'kustomize', $4)",
+             VALUES ($1, $2, $3, 'main', $4, $5, $6)",
         )
         .bind(new_id())
-        .bind(DEMO_APP)
-        .bind(repos.app.to_string_lossy().to_string())
+        .bind(name)
+        .bind(repo.to_string_lossy().to_string())
+        .bind(templates)
+        .bind(kind)
         .bind(now_text())
         .execute(&db.pool)
         .await?;
     }
-    set_setting(db, "gitops.repo_path", &repos.gitops.to_string_lossy()).await?;
-    Ok(repos)
+    Ok(())
 }
 
 async fn set_setting(db: &Db, key: &str, value: &str) -> Result<()> {
@@ -178,7 +194,7 @@ async fn set_setting(db: &Db, key: &str, value: &str) -> Result<()> {
     Ok(())
 }
 
-fn demo_signature() -> Result<git2::Signature<'static>> {
+pub(crate) fn demo_signature() -> Result<git2::Signature<'static>> {
     Ok(git2::Signature::now(
         "fluxgate demo",
         "demo@fluxgate.invalid",
@@ -240,10 +256,18 @@ fn create_gitops_repo(path: &Path) -> Result<()> {
         ),
         ("prod", include_bytes!("files/gitops/values-prod.yaml")),
     ];
-    for (env, values) in values {
+    let chart_values: [&[u8]; 3] = [
+        include_bytes!("files/gitops/chart-values-dev.yaml"),
+        include_bytes!("files/gitops/chart-values-staging.yaml"),
+        include_bytes!("files/gitops/chart-values-prod.yaml"),
+    ];
+    for ((env, values), chart_values) in values.into_iter().zip(chart_values) {
+        // hello-chart's values are there from the start: only `fluxgate demo` registers
+        // the app, and a folder without kustomization.yaml is not deployed.
         let files = [
             File::new("README.md", readme.content),
             File::new("apps/hello-web/values.yaml", values),
+            File::new("apps/hello-chart/values.yaml", chart_values),
         ];
         let message = format!("{env}: values for hello-web (templates and rendered manifests arrive with the first CD run)");
         repos::commit_files(&repo, &format!("env/{env}"), &files, &message, &who)?;
@@ -288,9 +312,11 @@ pub fn banner(addr: &str, repos: &DemoRepos) -> String {
             groups.join(",")
         ));
     }
+    let chart_app = repos.app.with_file_name(format!("{DEMO_CHART_APP}.git"));
     s.push_str(&format!(
-        "\nApplication repository: {}\nGitOps repository:      {}\n",
+        "\nApplication repository: {} (Kustomize)\n                        {} (Helm chart)\nGitOps repository:      {}\n",
         repos.app.display(),
+        chart_app.display(),
         repos.gitops.display()
     ));
     s
@@ -376,11 +402,12 @@ pub async fn start_reconciler(
         },
     )
     .await?;
-    let app: Option<(String,)> = sqlx::query_as("SELECT id FROM apps WHERE name = $1")
-        .bind(DEMO_APP)
-        .fetch_optional(&db.pool)
-        .await?;
-    if let Some((app_id,)) = app {
+    for app_name in [DEMO_APP, DEMO_CHART_APP] {
+        let app: Option<(String,)> = sqlx::query_as("SELECT id FROM apps WHERE name = $1")
+            .bind(app_name)
+            .fetch_optional(&db.pool)
+            .await?;
+        let Some((app_id,)) = app else { continue };
         // The endpoint's port is new at each start: the old probes point nowhere.
         sqlx::query("DELETE FROM probes WHERE app_id = $1")
             .bind(&app_id)
@@ -388,7 +415,7 @@ pub async fn start_reconciler(
             .await?;
         for (env_id, name, _, _) in &envs {
             let probe = verify::Probe {
-                url: format!("http://{endpoint}/{name}/{DEMO_APP}"),
+                url: format!("http://{endpoint}/{name}/{app_name}"),
                 expect_status: 200,
                 body_contains: "${IMAGE_TAG}".into(),
                 timeout_ms: 2000,

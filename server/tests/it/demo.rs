@@ -56,3 +56,75 @@ async fn demo_seeds_real_repositories_once() {
     );
     s.stop().await;
 }
+
+#[tokio::test]
+async fn the_demos_helm_app_renders_with_each_environments_values() {
+    let s = TestServer::start(Backend::Sqlite).await;
+    let repos = server::demo::seed(&s.database.db, s.dir.path())
+        .await
+        .unwrap();
+    let path = server::demo::seed_chart_app(&s.database.db, s.dir.path())
+        .await
+        .unwrap();
+    // Idempotent: a restart of the demo finds it and adds nothing.
+    server::demo::seed_chart_app(&s.database.db, s.dir.path())
+        .await
+        .unwrap();
+    let apps: Vec<(String, String)> =
+        sqlx::query_as("SELECT name, template_kind FROM apps ORDER BY name")
+            .fetch_all(&s.database.db.pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        apps,
+        vec![
+            ("hello-chart".to_string(), "helm".to_string()),
+            ("hello-web".to_string(), "kustomize".to_string())
+        ]
+    );
+
+    // The chart as committed, rendered as CD renders it for each environment.
+    let app = Repository::open_bare(&path).unwrap();
+    assert!(file_at(&app, "main", "fluxgate.yaml").contains("kind: helm"));
+    let chart = tempfile::tempdir().unwrap();
+    for f in [
+        "Chart.yaml",
+        "values.yaml",
+        "templates/_helpers.tpl",
+        "templates/configmap.yaml",
+        "templates/deployment.yaml",
+        "templates/service.yaml",
+        "templates/NOTES.txt",
+    ] {
+        let to = chart.path().join(f);
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        std::fs::write(to, file_at(&app, "main", &format!("chart/{f}"))).unwrap();
+    }
+    let gitops = Repository::open_bare(&repos.gitops).unwrap();
+    for (env, replicas) in [("dev", 1), ("staging", 2), ("prod", 3)] {
+        let values = file_at(
+            &gitops,
+            &format!("env/{env}"),
+            "apps/hello-chart/values.yaml",
+        );
+        let out = helm::template(
+            chart.path(),
+            &helm::Options {
+                release: "hello-chart".into(),
+                namespace: format!("hello-{env}"),
+                values: vec![("values.yaml".into(), values)],
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        assert!(
+            out.contains(&format!("replicas: {replicas}")),
+            "{env}: {out}"
+        );
+        assert!(
+            out.contains(&format!("hello-chart.{env}.demo.invalid")),
+            "{out}"
+        );
+    }
+    s.stop().await;
+}
