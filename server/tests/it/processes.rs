@@ -230,18 +230,28 @@ async fn web_and_runner_run_as_separate_processes_on_one_postgres() {
         fluxgate(&["runner"], &data, Some(&url)),
         dir.path(),
     );
-    let change = wait_for(
-        "a change request made by the runners",
-        Duration::from_secs(60),
-        || async { changes(port, &token).await.into_iter().next() },
+    // The demo has two apps (Kustomize and Helm): one change request each.
+    let apps = |list: Vec<serde_json::Value>| {
+        let mut names: Vec<String> = list
+            .iter()
+            .map(|c| c["app"].as_str().unwrap_or_default().to_string())
+            .collect();
+        names.sort();
+        names
+    };
+    wait_for(
+        "a change request per app, made by the runners",
+        Duration::from_secs(90),
+        || async { (apps(changes(port, &token).await).len() >= 2).then_some(()) },
     )
     .await;
-    assert_eq!(change["state"], "open");
     tokio::time::sleep(Duration::from_secs(2)).await;
+    let all = changes(port, &token).await;
+    assert!(all.iter().all(|c| c["state"] == "open"), "{all:?}");
     assert_eq!(
-        changes(port, &token).await.len(),
-        1,
-        "one change request, not one per runner"
+        apps(all),
+        ["hello-chart", "hello-web"],
+        "one change request per app, not one per runner"
     );
     drop((runner1, runner2, web));
     drop_pg_database(&url).await;

@@ -179,6 +179,20 @@ pub(super) fn call(name: &str, a: &[Value]) -> Option<FnResult> {
                 .collect();
             Ok(Value::map(m))
         }),
+        "mustSlice" => super::call_slice(a),
+        "chunk" | "mustChunk" => arity(name, a, 2).and_then(|_| {
+            let size = want_int(a, 0)?;
+            if size <= 0 {
+                return msg("chunk size must be positive");
+            }
+            let l = want_list(name, &a[1])?;
+            Ok(Value::list(
+                l.chunks(size as usize)
+                    .map(|c| Value::list(c.to_vec()))
+                    .collect(),
+            ))
+        }),
+        "seq" => seq(a),
         "until" => arity(name, a, 1).and_then(|_| {
             let n = want_int(a, 0)?;
             int_range(0, n, if n < 0 { -1 } else { 1 })
@@ -349,4 +363,32 @@ fn deep_merge(dst: &MapRef, src: &MapRef, overwrite: bool, depth: usize) -> Resu
         }
     }
     Ok(())
+}
+
+/// Sprig's seq: `seq 3` is "1 2 3", `seq 2 5`, `seq 5 -1 2` (the GNU seq forms), as text.
+fn seq(a: &[Value]) -> FnResult {
+    let mut n = Vec::new();
+    for i in 0..a.len() {
+        n.push(want_int(a, i)?);
+    }
+    let (start, step, end) = match n.as_slice() {
+        [] => return Ok(Value::str("")),
+        [e] => (1, if *e >= 1 { 1 } else { -1 }, *e),
+        [s, e] => (*s, if e >= s { 1 } else { -1 }, *e),
+        [s, st, e] => (*s, *st, *e),
+        _ => return msg("seq takes at most three arguments"),
+    };
+    if step == 0 || (step > 0 && start > end) || (step < 0 && start < end) {
+        return Ok(Value::str(""));
+    }
+    if ((end - start) / step).unsigned_abs() > 10_000_000 {
+        return msg("seq: too many elements");
+    }
+    let mut out = Vec::new();
+    let mut i = start;
+    while (step > 0 && i <= end) || (step < 0 && i >= end) {
+        out.push(i.to_string());
+        i += step;
+    }
+    Ok(Value::str(out.join(" ")))
 }

@@ -15,7 +15,7 @@ pub(super) fn call(name: &str, a: &[Value]) -> Option<FnResult> {
         }),
         "unixEpoch" => arity(name, a, 1).and_then(|_| Ok(Value::str((time_of(&a[0])? / 1_000_000_000).to_string()))),
         "date" => arity(name, a, 2).and_then(|_| format(want_str(a, 0)?, &a[1])),
-        "dateInZone" => arity(name, a, 3).and_then(|_| {
+        "dateInZone" | "date_in_zone" => arity(name, a, 3).and_then(|_| {
             let zone = want_str(a, 2)?;
             if !matches!(zone, "UTC" | "" | "Etc/UTC") {
                 return Err(FnError::Raw(format!(

@@ -94,11 +94,10 @@ const UNSUPPORTED: &[&str] = &[
     "html",
     "js",
     "urlquery",
-    "osBase",
-    "env",
-    "expandenv",
     "dateModify",
     "mustDateModify",
+    "date_modify",
+    "must_date_modify",
     "toDate",
     "mustToDate",
     "htmlDate",
@@ -107,16 +106,20 @@ const UNSUPPORTED: &[&str] = &[
     "duration",
     "durationRound",
     "semverCompareAny",
+    "semver",
     "uuidv4",
     "randBytes",
     "randInt",
-    "randNumeric",
-    "randAscii",
-    "randAlpha",
     "shuffle",
     "urlParse",
     "urlJoin",
-    "getValue",
+    "toYamlPretty",
+    "b32enc",
+    "b32dec",
+    "abbrevboth",
+    "wrap",
+    "wrapWith",
+    "swapcase",
 ];
 
 /// Go's reflection check of one argument against a `string` parameter.
@@ -313,6 +316,10 @@ fn index(args: &[Value]) -> FnResult {
         };
     }
     Ok(cur)
+}
+
+pub(crate) fn call_slice(args: &[Value]) -> FnResult {
+    slice(args)
 }
 
 fn slice(args: &[Value]) -> FnResult {

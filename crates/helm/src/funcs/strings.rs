@@ -204,6 +204,25 @@ pub(super) fn call(name: &str, a: &[Value]) -> Option<FnResult> {
             Ok(Value::list(parts))
         }),
         "regexQuoteMeta" => one(name, a, regex::escape),
+        "sha512sum" => one(name, a, |s| {
+            use sha2::Digest;
+            hex(&sha2::Sha512::digest(s.as_bytes()))
+        }),
+        "trimall" => two(name, a, |cut, s| {
+            s.trim_matches(|c| cut.contains(c)).to_string()
+        }),
+        "hello" => Ok(Value::str("Hello!")),
+        // Go's path package (slash-separated; `os*` are the same on Linux).
+        "base" | "osBase" => one(name, a, |p| path_base(p).to_string()),
+        "dir" | "osDir" => one(name, a, path_dir),
+        "ext" | "osExt" => one(name, a, |p| {
+            let b = p.rsplit('/').next().unwrap_or(p);
+            b.rfind('.').map(|i| b[i..].to_string()).unwrap_or_default()
+        }),
+        "clean" | "osClean" => one(name, a, path_clean),
+        "isAbs" | "osIsAbs" => {
+            arity(name, a, 1).and_then(|_| Ok(Value::Bool(want_str(a, 0)?.starts_with('/'))))
+        }
         _ => return None,
     };
     Some(r)
@@ -335,4 +354,52 @@ fn go_regex(p: &str) -> String {
 /// so only `$$` needs no change; they agree.
 fn go_expand_template(repl: &str) -> String {
     repl.to_string()
+}
+
+/// path.Base.
+fn path_base(p: &str) -> &str {
+    if p.is_empty() {
+        return ".";
+    }
+    let t = p.trim_end_matches('/');
+    if t.is_empty() {
+        return "/";
+    }
+    t.rsplit('/').next().unwrap_or(t)
+}
+
+/// path.Clean: `.` and `..` resolved lexically, repeated slashes collapsed.
+fn path_clean(p: &str) -> String {
+    if p.is_empty() {
+        return ".".into();
+    }
+    let rooted = p.starts_with('/');
+    let mut parts: Vec<&str> = Vec::new();
+    for seg in p.split('/') {
+        match seg {
+            "" | "." => {}
+            ".." => {
+                if parts.last().is_some_and(|l| *l != "..") {
+                    parts.pop();
+                } else if !rooted {
+                    parts.push("..");
+                }
+            }
+            s => parts.push(s),
+        }
+    }
+    let body = parts.join("/");
+    match (rooted, body.is_empty()) {
+        (true, _) => format!("/{body}"),
+        (false, true) => ".".into(),
+        (false, false) => body,
+    }
+}
+
+/// path.Dir: everything before the last slash, cleaned.
+fn path_dir(p: &str) -> String {
+    match p.rfind('/') {
+        Some(i) => path_clean(&p[..i + 1]),
+        None => ".".into(),
+    }
 }
