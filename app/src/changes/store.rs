@@ -231,6 +231,9 @@ pub struct NewChange<'a> {
     pub summary: &'a serde_json::Value,
     pub risks: &'a serde_json::Value,
     pub diff: &'a str,
+    /// A rollback replaces whatever is open, however new; any other change never replaces
+    /// one whose CI run is newer (see [`open`]).
+    pub rollback: bool,
 }
 
 /// The fluxgate user whose e-mail is the one in a git author line ("Name <email>").
@@ -248,8 +251,24 @@ pub async fn user_for_author(db: &Db, author: &str) -> Result<Option<String>, Ap
     Ok(row.map(|r| r.try_get("name")).transpose()?)
 }
 
+/// The open changes of an app and environment a new change replaces: all of them for a
+/// rollback, otherwise those whose CI run is not newer than the new change's. CD runs of two
+/// commits can end out of order (their CI runs ran side by side), and the older commit's
+/// change must not replace the newer one's.
+const SUPERSEDE: &str =
+    "UPDATE change_requests SET state = 'superseded', superseded_by = $1, updated_at = $2
+     WHERE app_id = $3 AND environment_id = $4 AND state IN ('open', 'approved')
+       AND merging_since IS NULL";
+const NOT_NEWER: &str = " AND ci_run_id IN (SELECT r.id FROM runs r, runs mine WHERE mine.id = $5
+       AND (r.created_at < mine.created_at OR (r.created_at = mine.created_at AND r.id <= mine.id)))";
+const NEWER_OPEN: &str = "SELECT c.id FROM change_requests c JOIN runs r ON r.id = c.ci_run_id, runs mine
+     WHERE mine.id = $1 AND c.app_id = $2 AND c.environment_id = $3 AND c.state IN ('open', 'approved')
+       AND (r.created_at > mine.created_at OR (r.created_at = mine.created_at AND r.id > mine.id))
+     ORDER BY r.created_at DESC, r.id DESC";
+
 /// Opens a change request and supersedes the open ones of the same app and environment,
 /// in one transaction: there is never more than one open request per app and environment.
+/// A change for an older commit than an open one is stored already superseded by it.
 pub async fn open(db: &Db, c: NewChange<'_>) -> Result<(), AppError> {
     let now = now_text();
     let author_user = user_for_author(db, c.author).await?;
@@ -263,22 +282,43 @@ pub async fn open(db: &Db, c: NewChange<'_>) -> Result<(), AppError> {
     super::signing::bind_signers(&mut identities);
     let authors = serde_json::to_string(&identities).map_err(AppError::internal)?;
     let mut tx = db.pool.begin().await?;
-    sqlx::query(
-        "UPDATE change_requests SET state = 'superseded', superseded_by = $1, updated_at = $2
-         WHERE app_id = $3 AND environment_id = $4 AND state IN ('open', 'approved')
-           AND merging_since IS NULL",
-    )
-    .bind(c.id)
-    .bind(&now)
-    .bind(c.app_id)
-    .bind(c.environment_id)
-    .execute(&mut *tx)
-    .await?;
+    // The write first, so that SQLite holds the write lock for the read that follows.
+    let supersede = if c.rollback {
+        SUPERSEDE.to_string()
+    } else {
+        format!("{SUPERSEDE}{NOT_NEWER}")
+    };
+    let mut update = sqlx::query(&supersede)
+        .bind(c.id)
+        .bind(&now)
+        .bind(c.app_id)
+        .bind(c.environment_id);
+    if !c.rollback {
+        update = update.bind(c.ci_run_id);
+    }
+    update.execute(&mut *tx).await?;
+    let newer: Option<String> = if c.rollback {
+        None
+    } else {
+        sqlx::query(NEWER_OPEN)
+            .bind(c.ci_run_id)
+            .bind(c.app_id)
+            .bind(c.environment_id)
+            .fetch_optional(&mut *tx)
+            .await?
+            .map(|r| r.try_get("id"))
+            .transpose()?
+    };
+    let state = if newer.is_some() {
+        "superseded"
+    } else {
+        "open"
+    };
     sqlx::query(
         "INSERT INTO change_requests (id, app_id, environment_id, cd_run_id, ci_run_id, app_commit,
              author, author_user, title, images, proposal_branch, head_commit, base_commit, state,
-             summary, risks, diff, created_at, updated_at, authors)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 'open', $14, $15, $16, $17, $18, $19)",
+             summary, risks, diff, created_at, updated_at, authors, superseded_by)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $20, $14, $15, $16, $17, $18, $19, $21)",
     )
     .bind(c.id)
     .bind(c.app_id)
@@ -299,6 +339,8 @@ pub async fn open(db: &Db, c: NewChange<'_>) -> Result<(), AppError> {
     .bind(&now)
     .bind(&now)
     .bind(authors)
+    .bind(state)
+    .bind(newer)
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;

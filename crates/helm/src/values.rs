@@ -60,21 +60,26 @@ fn coalesce(c: &Chart, dest: &MapRef, merge: bool) -> Result<(), HelmError> {
     Ok(())
 }
 
-/// A chart's own defaults lose their nulls before they are used: a `null` in a chart's
-/// values.yaml removes nothing, not even a subchart's default (only a user's does).
-/// Checked against Helm v4.2.3's engine with probe charts; see tests/it/values.rs.
-fn trim_nils(m: &Map) -> Map {
-    m.iter()
-        .filter(|(_, v)| !v.is_nil())
-        .map(|(k, v)| match v {
-            Value::Map(inner) => (k.clone(), Value::map(trim_nils(&inner.0.borrow()))),
-            other => (k.clone(), other.clone()),
-        })
-        .collect()
+/// A chart default copied in where the values lack the key arrives without its nulls (a
+/// `null` in a chart's values.yaml removes nothing it is copied over), while a default
+/// merged into a table the user gave keeps them, so a parent chart's `sub.x: null` deletes
+/// the subchart's `x` only then. Helm v4.2.3 behaves so (checked with probe charts against
+/// its engine: the corpus's issue-9027 case, podinfo's `limits:`, tests/fixtures/nulls).
+fn without_nils(v: Value) -> Value {
+    match v {
+        Value::Map(m) => Value::map(
+            m.entries()
+                .into_iter()
+                .filter(|(_, v)| !v.is_nil())
+                .map(|(k, v)| (k, without_nils(v)))
+                .collect(),
+        ),
+        other => other,
+    }
 }
 
 fn coalesce_chart_values(c: &Chart, v: &MapRef, merge: bool) {
-    let vc = deep(&trim_nils(&c.values));
+    let vc = deep(&c.values);
     for (key, val) in vc.entries() {
         match v.get(&key) {
             Some(Value::Nil) if !merge => {
@@ -87,7 +92,9 @@ fn coalesce_chart_values(c: &Chart, v: &MapRef, merge: bool) {
                 }
             }
             Some(_) => {}
-            None => v.insert(key, val),
+            None if merge => v.insert(key, val),
+            None if val.is_nil() => {}
+            None => v.insert(key, without_nils(val)),
         }
     }
 }
@@ -125,21 +132,17 @@ fn coalesce_globals(dest: &MapRef, src: &MapRef) {
 }
 
 /// coalesceTablesFullKey: `src` merged under `dst` (dst wins); a nil in dst deletes the key
-/// unless merging.
+/// unless merging, and a nil in src is not copied unless merging.
 pub fn coalesce_tables(dst: &MapRef, src: &MapRef, merge: bool) {
     if dst.same(src) {
         return;
     }
-    for (key, val) in dst.entries() {
-        if val.is_nil() {
-            src.insert(key, Value::Nil);
-        }
-    }
     for (key, val) in src.entries() {
         match dst.get(&key) {
-            Some(Value::Nil) if !merge => {
+            Some(Value::Nil) if !merge && src.contains(&key) => {
                 dst.remove(&key);
             }
+            None if val.is_nil() && !merge => {}
             None => dst.insert(key, val),
             Some(dv) => {
                 if let (Value::Map(sv), Value::Map(dvm)) = (&val, &dv) {

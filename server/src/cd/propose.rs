@@ -237,6 +237,7 @@ pub async fn propose(
             summary: &p.summary,
             risks: &p.risks,
             diff: &p.diff_json,
+            rollback: false,
         },
     )
     .await?;

@@ -140,6 +140,7 @@ pub async fn rollback(r: &Runner, payload: &serde_json::Value) -> Result<(), Job
             summary: &summary,
             risks: &risks,
             diff: &diff_json,
+            rollback: true,
         },
     )
     .await

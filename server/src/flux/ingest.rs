@@ -195,11 +195,7 @@ pub async fn ingest(
         });
     }
     tx.commit().await.map_err(anyhow::Error::from)?;
-    if outcome == Outcome::Applied && !changed.is_empty() {
-        // Verifies were queued above: start them now (most events queue nothing, and a
-        // wake makes every idle worker look at the queue).
-        db.workers.wake();
-    }
+    let queued_verifies = outcome == Outcome::Applied && !changed.is_empty();
     for (d, action) in changed {
         let detail = serde_json::json!({
             "cluster": cluster.name,
@@ -216,6 +212,12 @@ pub async fn ingest(
         )
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
+    }
+    if queued_verifies {
+        // Verifies were queued above: start them now (most events queue nothing, and a
+        // wake makes every idle worker look at the queue). Only after the "applied" audit
+        // entries, so that a quick verification cannot be logged before them.
+        db.workers.wake();
     }
     app::dashboard::ssr::invalidate();
     Ok(Ingested {

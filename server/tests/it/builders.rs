@@ -15,6 +15,8 @@ pub struct ChangeBuilder {
     author: String,
     risks: Vec<Value>,
     state: ChangeState,
+    ci: Option<String>,
+    rollback: bool,
 }
 
 impl ChangeBuilder {
@@ -25,7 +27,21 @@ impl ChangeBuilder {
             author: "alice <alice@example.invalid>".into(),
             risks: Vec::new(),
             state: ChangeState::Open,
+            ci: None,
+            rollback: false,
         }
+    }
+
+    /// Built on an existing CI run (see [`ci_run`]) instead of a new one.
+    pub fn ci_run(mut self, id: &str) -> ChangeBuilder {
+        self.ci = Some(id.to_string());
+        self
+    }
+
+    /// Opened as a rollback is (replacing whatever is open).
+    pub fn rollback(mut self) -> ChangeBuilder {
+        self.rollback = true;
+        self
     }
 
     /// The app commit's author, as git records it ("Name <email>").
@@ -75,10 +91,13 @@ impl ChangeBuilder {
             message: "built by a test",
             parent_run_id: parent,
         };
-        let ci = runs::create(db, run(Kind::Ci, None))
-            .await
-            .unwrap()
-            .unwrap();
+        let ci = match self.ci.clone() {
+            Some(ci) => ci,
+            None => runs::create(db, run(Kind::Ci, None))
+                .await
+                .unwrap()
+                .unwrap(),
+        };
         let cd = runs::create(db, run(Kind::Cd, Some(&ci)))
             .await
             .unwrap()
@@ -103,6 +122,7 @@ impl ChangeBuilder {
                 summary: &json!({ "added": 0, "removed": 0, "changed": 1, "unchanged": 0 }),
                 risks: &Value::Array(self.risks),
                 diff: r#"{"objects": []}"#,
+                rollback: self.rollback,
             },
         )
         .await
@@ -117,4 +137,25 @@ impl ChangeBuilder {
         }
         id
     }
+}
+
+/// A CI run of `hello-web` for a made-up commit, created now (later runs are newer).
+pub async fn ci_run(db: &Db) -> String {
+    let app_id: String = sqlx::query("SELECT id FROM apps WHERE name = 'hello-web'")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap()
+        .try_get("id")
+        .unwrap();
+    let commit = format!("{}00000000", new_id().replace('-', ""));
+    let run = NewRun {
+        app_id: &app_id,
+        kind: Kind::Ci,
+        commit_sha: &commit,
+        branch: "main",
+        author: "alice <alice@example.invalid>",
+        message: "built by a test",
+        parent_run_id: None,
+    };
+    runs::create(db, run).await.unwrap().unwrap()
 }

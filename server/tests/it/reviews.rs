@@ -1,6 +1,6 @@
 //! Reviews of changes made by the builder (no pipeline runs), on both databases.
 
-use crate::builders::ChangeBuilder;
+use crate::builders::{ci_run, ChangeBuilder};
 use crate::support::TestServer;
 use sqlx::Row;
 
@@ -8,6 +8,7 @@ crate::on_both_databases!(
     an_approval_sent_twice_is_recorded_once,
     a_built_rbac_change_waits_for_the_security_review,
     authors_and_closed_changes_are_not_reviewed,
+    an_older_commits_late_change_does_not_replace_a_newer_one,
 );
 
 /// Approve or reject as `token`.
@@ -107,4 +108,39 @@ async fn authors_and_closed_changes_are_not_reviewed(s: &TestServer) {
     let reviews = "SELECT COUNT(*) AS n FROM reviews WHERE change_id = $1";
     assert_eq!(count(s, reviews, &own).await, 0);
     assert_eq!(count(s, reviews, &merged).await, 0);
+}
+
+/// Two commits' CI runs ran side by side and the older one's CD finished last: its change
+/// must not replace the newer commit's (which would propose going back). It is stored
+/// superseded by the newer one; a rollback still replaces whatever is open.
+async fn an_older_commits_late_change_does_not_replace_a_newer_one(s: &TestServer) {
+    let db = &s.database.db;
+    let older = ci_run(db).await;
+    let newer = ci_run(db).await;
+    let new_change = ChangeBuilder::new("dev").ci_run(&newer).insert(db).await;
+    let old_change = ChangeBuilder::new("dev").ci_run(&older).insert(db).await;
+    let state = |id: String| async move {
+        let r = sqlx::query("SELECT state, superseded_by FROM change_requests WHERE id = $1")
+            .bind(id)
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+        let by: Option<String> = r.try_get("superseded_by").unwrap();
+        (r.try_get::<String, _>("state").unwrap(), by)
+    };
+    assert_eq!(state(new_change.clone()).await, ("open".into(), None));
+    assert_eq!(
+        state(old_change).await,
+        ("superseded".into(), Some(new_change.clone()))
+    );
+    let rollback = ChangeBuilder::new("dev")
+        .ci_run(&older)
+        .rollback()
+        .insert(db)
+        .await;
+    assert_eq!(state(rollback.clone()).await, ("open".into(), None));
+    assert_eq!(
+        state(new_change).await,
+        ("superseded".into(), Some(rollback))
+    );
 }
