@@ -260,28 +260,6 @@ pub fn to_yaml_value(v: &Value) -> kustomize::value::Value {
     }
 }
 
-/// To JSON as encoding/json marshals the value (`toJson`, `toRawJson`).
-pub fn to_json(v: &Value) -> serde_json::Value {
-    use serde_json::Value as J;
-    match v {
-        Value::Nil => J::Null,
-        Value::Bool(b) => J::Bool(*b),
-        Value::Int(i) | Value::Int64(i) => J::from(*i),
-        Value::Float(f) => serde_json::Number::from_f64(*f)
-            .map(J::Number)
-            .unwrap_or(J::Null),
-        Value::Str(s) => J::String(s.to_string()),
-        Value::List(l) => J::Array(l.iter().map(to_json).collect()),
-        Value::Map(m) => J::Object(
-            m.0.borrow()
-                .iter()
-                .map(|(k, v)| (k.clone(), to_json(v)))
-                .collect(),
-        ),
-        Value::Obj(o) => to_json(&o.as_json_value()),
-    }
-}
-
 /// From JSON into `interface{}`: numbers are float64.
 pub fn from_json(j: serde_json::Value) -> Value {
     use serde_json::Value as J;

@@ -1,7 +1,7 @@
 //! Helm's own functions (pkg/engine/funcs.go and engine.go): include, tpl, required,
 //! fail, lookup, and the YAML/JSON converters, plus Sprig's random strings.
 
-use super::{arity, msg, strval, want_int, want_str, FnError, FnResult};
+use super::{arity, msg, want_int, want_str, FnError, FnResult};
 use crate::template::exec::{Defines, Exec};
 use crate::value::{from_json, from_yaml_value, to_yaml_value, Map, Value};
 use std::path::Path;
@@ -234,6 +234,5 @@ fn random_string(n: usize, set: &[u8]) -> String {
         let r = h.finish();
         out.push(set[(r % set.len() as u64) as usize] as char);
     }
-    let _ = strval;
     out
 }

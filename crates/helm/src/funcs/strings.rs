@@ -182,9 +182,7 @@ pub(super) fn call(name: &str, a: &[Value]) -> Option<FnResult> {
         "regexReplaceAll" | "mustRegexReplaceAll" => arity(name, a, 3).and_then(|_| {
             let r = re(want_str(a, 0)?)?;
             let (s, repl) = (want_str(a, 1)?, want_str(a, 2)?);
-            Ok(Value::str(
-                r.replace_all(s, go_expand_template(repl).as_str()),
-            ))
+            Ok(Value::str(r.replace_all(s, repl)))
         }),
         "regexReplaceAllLiteral" | "mustRegexReplaceAllLiteral" => {
             arity(name, a, 3).and_then(|_| {
@@ -348,12 +346,6 @@ fn go_regex(p: &str) -> String {
         after_perl_class = false;
     }
     out
-}
-
-/// Go's Expand syntax (`$1`, `${name}`) in the regex crate's: `$1x` means `${1x}` in both,
-/// so only `$$` needs no change; they agree.
-fn go_expand_template(repl: &str) -> String {
-    repl.to_string()
 }
 
 /// path.Base.
