@@ -161,6 +161,8 @@ pub mod ssr {
         .bind(&h)
         .execute(&mut *conn)
         .await?;
+        // Every audited action is something a page shows: its target tells the pages.
+        fluxgate_core::live::publish(conn, target).await?;
         Ok(seq)
     }
 

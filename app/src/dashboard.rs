@@ -80,10 +80,14 @@ pub fn DashboardMatrix() -> impl IntoView {
     let query = use_query_map();
     let filter = move || query.with(|q| q.get("app").unwrap_or_default());
     let page = move || query.with(|q| q.get("page").and_then(|p| p.parse().ok()).unwrap_or(0u32));
-    let data = Resource::new(move || (filter(), page()), |(f, p)| load_dashboard(f, p));
+    let heard = crate::live::version(|topic| !topic.starts_with("user:"));
+    let data = Resource::new(
+        move || (filter(), page(), heard.get()),
+        |(f, p, _)| load_dashboard(f, p),
+    );
     view! {
         <section class="dashboard">
-            <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+            <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     match data.await {
                         Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
@@ -133,7 +137,7 @@ pub fn DashboardMatrix() -> impl IntoView {
                         }
                     }
                 })}
-            </Suspense>
+            </Transition>
         </section>
     }
 }

@@ -156,8 +156,13 @@ pub mod ssr {
 /// The Environments page: each environment in promotion order.
 #[component]
 pub fn EnvironmentsPage() -> impl IntoView {
-    let envs = Resource::new(|| (), |_| list_environments());
-    let statuses = Resource::new(|| (), |_| crate::flux_status::list_flux_status());
+    let heard =
+        crate::live::version(|topic| !topic.starts_with("user:") && !topic.starts_with("run:"));
+    let envs = Resource::new(move || heard.get(), |_| list_environments());
+    let statuses = Resource::new(
+        move || heard.get(),
+        |_| crate::flux_status::list_flux_status(),
+    );
     view! {
         <leptos_meta::Title text="Environments"/>
         <div class="page-head">
@@ -166,7 +171,7 @@ pub fn EnvironmentsPage() -> impl IntoView {
         </div>
         <crate::dashboard::DashboardMatrix/>
         <h2>"Environments"</h2>
-        <Suspense fallback=|| view! { <p class="muted">"Loading environments…"</p> }>
+        <Transition fallback=|| view! { <p class="muted">"Loading environments…"</p> }>
             {move || Suspend::new(async move {
                 let statuses = statuses.await.unwrap_or_default();
                 match envs.await {
@@ -193,7 +198,7 @@ pub fn EnvironmentsPage() -> impl IntoView {
                     Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
                 }
             })}
-        </Suspense>
+        </Transition>
     }
 }
 

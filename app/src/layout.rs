@@ -1,9 +1,20 @@
-//! The frame around every signed-in page: brand, navigation, the user menu.
+//! The frame around every signed-in page: brand, navigation, the user menu, a banner while
+//! the line is stopped, and the tab's live stream (`crate::live`) the pages below follow.
 
 use leptos::prelude::*;
 use leptos_router::components::{Outlet, A};
 
 use crate::auth::{current_user, Role};
+use crate::error::AppError;
+
+/// Why the line is stopped (merges are off everywhere), or nothing; every signed-in page
+/// shows it in its frame.
+#[server(endpoint = "line_stopped")]
+pub async fn line_stopped() -> Result<Option<String>, AppError> {
+    use crate::auth::ssr::{db, require_role};
+    require_role(Role::Viewer).await?;
+    crate::changes::review::stop_the_line(&db()?).await
+}
 
 /// Navigation entries: (path, label, minimum role).
 const NAV: &[(&str, &str, Role)] = &[
@@ -19,6 +30,9 @@ const NAV: &[(&str, &str, Role)] = &[
 #[component]
 pub fn Shell() -> impl IntoView {
     let user = Resource::new(|| (), |_| current_user());
+    crate::live::provide();
+    let settings = crate::live::version(|topic| topic == "settings");
+    let stopped = Resource::new(move || settings.get(), |_| line_stopped());
     view! {
         <div class="shell">
             <header class="topbar">
@@ -52,6 +66,15 @@ pub fn Shell() -> impl IntoView {
                     })}
                 </Transition>
             </header>
+            <Transition fallback=|| ()>
+                {move || Suspend::new(async move {
+                    stopped.await.ok().flatten().map(|why| view! {
+                        <div class="line-stopped" role="alert" data-testid="line-stopped">
+                            <strong>"The line is stopped: no change can be merged. "</strong>{why}
+                        </div>
+                    })
+                })}
+            </Transition>
             <main class="content">
                 <Outlet/>
             </main>

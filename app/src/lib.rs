@@ -20,6 +20,7 @@ pub mod git;
 pub mod identity;
 pub mod keys;
 pub mod layout;
+pub mod live;
 pub mod pages;
 pub mod policy;
 pub mod runs;
@@ -84,7 +85,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("changes") view=changes::page::ChangesPage/>
                     // Async: a missing change or run answers 404, which must be known before
                     // the answer starts.
-                    <Route path=path!("changes/:id") view=changes::page::ChangePage ssr=SsrMode::Async/>
+                    <Route path=path!("changes/:id") view=changes::detail_page::ChangePage ssr=SsrMode::Async/>
                     <Route path=path!("runs") view=runs::RunsPage/>
                     <Route path=path!("runs/:id") view=runs::RunPage ssr=SsrMode::Async/>
                     <Route path=path!("apps") view=apps::AppsPage/>

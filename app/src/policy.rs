@@ -331,6 +331,24 @@ pub fn may_review(
     }
 }
 
+/// Whether `change` (judged as `verdict`) still waits for something only `user` could give:
+/// an approval while approvals are short, or a review of one of their groups that nobody
+/// gave yet. Someone who already approved or rejected this head, in any capacity, is not
+/// waited for (a security reviewer's approval counts towards the security review, not the
+/// approvals, and must still take the change off their list).
+pub fn waits_for(policy: &Policy, verdict: &Verdict, user: &str, groups: &[String]) -> bool {
+    let spoke = verdict.approvals.iter().any(|a| a == user)
+        || verdict.rejected_by.iter().any(|r| r == user)
+        || (verdict.reviews_needed.iter()).any(|n| n.satisfied_by.as_deref() == Some(user));
+    if verdict.can_merge || spoke {
+        return false;
+    }
+    let approvals_short = !verdict.auto && (verdict.approvals.len() as u32) < verdict.required;
+    (approvals_short && is_approver(policy, user, groups))
+        || (verdict.reviews_needed.iter())
+            .any(|n| n.satisfied_by.is_none() && groups.contains(&n.group))
+}
+
 /// Judges `reviews` (chronological, as stored) of `change` against `policy` and `gates`.
 pub fn evaluate(policy: &Policy, change: &Change, reviews: &[Review], gates: &Gates) -> Verdict {
     let mut needed = triggered(policy, change.risks);

@@ -360,6 +360,32 @@ fn a_risk_flag_in_when_triggers_the_extra_review() {
 }
 
 #[test]
+fn waiting_for_me_ends_with_my_review_in_whatever_capacity() {
+    let p = with_security(policy(1, &["alice"]));
+    let risks = rbac();
+    let c = change(None, &risks);
+    let sec = ["security".to_string()];
+    let waits = |reviews: &[Review], user: &str, groups: &[String]| {
+        waits_for(&p, &eval(&p, &c, reviews), user, groups)
+    };
+    // Nobody reviewed: both the approver and the security reviewer are waited for.
+    assert!(waits(&[], "alice", &[]));
+    assert!(waits(&[], "sam", &sec));
+    // sam's security review is given: the change no longer waits for sam, only for alice.
+    let sam = [approve("sam", &["security"])];
+    assert!(!waits(&sam, "sam", &sec));
+    assert!(waits(&sam, "alice", &[]));
+    // Another security reviewer is not needed once sam answered for the group.
+    assert!(!waits(&sam, "sue", &sec));
+    // alice approved: the count is met; nothing waits for her, the review still for sam.
+    let alice = [approve("alice", &[])];
+    assert!(!waits(&alice, "alice", &[]));
+    assert!(waits(&alice, "sam", &sec));
+    // A rejection is an answer too.
+    assert!(!waits(&[reject("sam", &["security"])], "sam", &sec));
+}
+
+#[test]
 fn risk_flags_outside_when_trigger_nothing() {
     let p = with_security(policy(1, &["alice"]));
     let risks = vec![risk("image", "apps/Deployment shop/web")];

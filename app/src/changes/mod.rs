@@ -3,6 +3,7 @@
 //! pages call, and (server only) their storage (`store`), reviews (`review`) and the merge.
 
 pub mod delivery;
+pub mod detail_page;
 #[cfg(feature = "ssr")]
 pub mod merge;
 pub mod page;
@@ -137,6 +138,9 @@ pub struct ObjectEntry {
 /// How many unviewed objects at the top of a change page are open when it loads.
 pub const OPEN_AT_FIRST: usize = 3;
 
+/// The longest comment, in characters (the page counts down to it; the server refuses more).
+pub const MAX_COMMENT: usize = 10_000;
+
 /// Everything the change page needs except the diff text.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChangeDetail {
@@ -208,10 +212,10 @@ pub async fn list_changes(
 }
 
 #[server(endpoint = "load_change")]
-pub async fn load_change(id: String) -> Result<ChangeDetail, AppError> {
+pub async fn load_change(id: String, with_objects: bool) -> Result<ChangeDetail, AppError> {
     use crate::auth::{ssr::require_role, Role};
     let user = require_role(Role::Viewer).await?;
-    review::detail(&crate::auth::ssr::db()?, &id, &user)
+    review::detail(&crate::auth::ssr::db()?, &id, &user, with_objects)
         .await
         .map_err(AppError::with_status)
 }

@@ -6,13 +6,11 @@
 //! stays quick to open and to scroll.
 
 use super::{
-    change_object_diff, change_source_diff, list_changes, load_change, ChangeDetail, ChangeRequest,
-    CommentChange, DiffHunk, MergeChange, ObjectEntry, ReviewChange,
+    change_object_diff, change_source_diff, list_changes, ChangeRequest, DiffHunk, ObjectEntry,
 };
-use crate::error::AppError;
 use leptos::prelude::*;
 use leptos_router::components::A;
-use leptos_router::hooks::{use_params_map, use_query_map};
+use leptos_router::hooks::use_query_map;
 
 /// Lines of one object shown before "show more".
 const LINES_AT_ONCE: usize = 400;
@@ -25,8 +23,10 @@ pub(super) fn state_badge(state: &str) -> impl IntoView {
 pub fn ChangesPage() -> impl IntoView {
     let query = use_query_map();
     let param = move |k: &str| query.with(|q| q.get(k).unwrap_or_default());
+    let heard = crate::live::kind("change");
     let changes = Resource::new(
         move || {
+            heard.track();
             (
                 param("env"),
                 param("state"),
@@ -57,7 +57,7 @@ pub fn ChangesPage() -> impl IntoView {
             <label><input type="checkbox" name="mine" value="1" checked=move || param("mine") == "1"/>" Waiting for me"</label>
             <button type="submit">"Filter"</button>
         </form>
-        <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+        <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match changes.await {
                     Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
@@ -71,7 +71,7 @@ pub fn ChangesPage() -> impl IntoView {
                     }.into_any(),
                 }
             })}
-        </Suspense>
+        </Transition>
     }
 }
 
@@ -90,156 +90,7 @@ fn change_row(c: ChangeRequest) -> impl IntoView {
 }
 
 #[component]
-pub fn ChangePage() -> impl IntoView {
-    let params = use_params_map();
-    let id = move || params.with(|p| p.get("id").unwrap_or_default());
-    let review = ServerAction::<ReviewChange>::new();
-    let merge = ServerAction::<MergeChange>::new();
-    let comment = ServerAction::<CommentChange>::new();
-    // Which decision this page sent last; kept here because the view below is built anew
-    // when the change reloads after the answer.
-    let decided = RwSignal::new(None::<&'static str>);
-    let detail = Resource::new(
-        move || {
-            (
-                id(),
-                review.version().get(),
-                merge.version().get(),
-                comment.version().get(),
-            )
-        },
-        |(id, _, _, _)| load_change(id),
-    );
-    view! {
-        <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
-            {move || Suspend::new(async move {
-                match detail.await {
-                    Err(AppError::NotFound(what)) => view! {
-                        <crate::pages::Missing what back="/changes" back_label="All change requests"/>
-                    }.into_any(),
-                    Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
-                    Ok(d) => view! { <ChangeView d review merge comment decided/> }.into_any(),
-                }
-            })}
-        </Suspense>
-    }
-}
-
-#[component]
-fn ChangeView(
-    d: ChangeDetail,
-    review: ServerAction<ReviewChange>,
-    merge: ServerAction<MergeChange>,
-    comment: ServerAction<CommentChange>,
-    decided: RwSignal<Option<&'static str>>,
-) -> impl IntoView {
-    let c = d.change.clone();
-    let (tab, set_tab) = signal("rendered");
-    let (text, set_text) = signal(String::new());
-    let id = c.id.clone();
-    let can_merge = d.verdict.can_merge && c.is_open();
-    let may_review = d.may_review.clone();
-    let review_result = move || {
-        review.value().get().map(|r| match r {
-            Ok(summary) => view! { <p class="ok" role="status">{summary}</p> }.into_any(),
-            Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
-        })
-    };
-    let merge_result = move || {
-        merge.value().get().map(|r| match r {
-            Ok(text) => view! { <p class="ok" role="status">{text}</p> }.into_any(),
-            Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
-        })
-    };
-    // A button is off while its request runs (a double click sends one), and stays off after
-    // it succeeded where pressing it again would only repeat it.
-    let done = move |d: &'static str| {
-        decided.get() == Some(d) && matches!(review.value().get(), Some(Ok(_)))
-    };
-    let merged_now = move || matches!(merge.value().get(), Some(Ok(_)));
-    let (id_a, id_r, id_m, id_s) = (id.clone(), id.clone(), id.clone(), id.clone());
-    let id_c = id.clone();
-    view! {
-        <leptos_meta::Title text=c.title.clone()/>
-        <div class="page-head">
-            <h1 data-testid="change-title">{c.title.clone()}" "{state_badge(c.state.as_str())}</h1>
-            <p class="muted">
-                {format!("{} → {} · commit {} by {} · ", c.app, c.environment, c.short_commit(), c.author)}
-                <code>{c.proposal_branch.clone()}</code>
-                {format!(" · head {}", &c.head_commit[..7.min(c.head_commit.len())])}
-            </p>
-            <p class="muted">{format!("Images: {}", if c.images.is_empty() { "none".to_string() } else { c.images.join(", ") })}</p>
-            <p class="muted" data-testid="authors">{authors_text(&c)}</p>
-        </div>
-        <section class="card policy-status" data-testid="policy-status">
-            <h2>"Policy"</h2>
-            <p class="policy-line"><strong>{d.verdict.summary()}</strong></p>
-            <p class="muted">{d.policy_summary.clone()}</p>
-            {(!d.verdict.ignored.is_empty()).then(|| view! {
-                <ul class="ignored">{d.verdict.ignored.iter().map(|i| view! { <li>{format!("{}: {}", i.user, i.reason)}</li> }).collect_view()}</ul>
-            })}
-            {(!c.risks.is_empty()).then(|| view! {
-                <h3>"Risk flags"</h3>
-                <ul class="risks" data-testid="risks">{c.risks.iter().map(|r| view! { <li><span class="badge risk">{r.kind.clone()}</span>{format!(" {}", r.reason)}</li> }).collect_view()}</ul>
-            })}
-            {c.is_open().then(|| view! {
-                <div class="actions">
-                    {match may_review.clone() {
-                        Ok(()) => view! {
-                            <textarea placeholder="Comment (optional)" prop:value=move || text.get()
-                                on:input=move |ev| set_text.set(event_target_value(&ev)) aria-label="comment"></textarea>
-                            <button class="approve" data-testid="approve"
-                                disabled=move || review.pending().get() || done("approve")
-                                on:click=move |_| {
-                                    decided.set(Some("approve"));
-                                    review.dispatch(ReviewChange { id: id_a.clone(), decision: "approve".into(), comment: text.get_untracked() });
-                                }>"Approve"</button>
-                            <button class="reject" data-testid="reject"
-                                disabled=move || review.pending().get() || done("reject")
-                                on:click=move |_| {
-                                    decided.set(Some("reject"));
-                                    review.dispatch(ReviewChange { id: id_r.clone(), decision: "reject".into(), comment: text.get_untracked() });
-                                }>"Reject"</button>
-                        }.into_any(),
-                        Err(why) => view! { <p class="muted" data-testid="cannot-review">{format!("You cannot review this change: {why}.")}</p> }.into_any(),
-                    }}
-                    <button class="comment" data-testid="comment" on:click=move |_| {
-                        comment.dispatch(CommentChange { id: id_c.clone(), body: text.get_untracked() });
-                    }>"Comment"</button>
-                    <button class="merge" data-testid="merge"
-                        disabled=move || !can_merge || merge.pending().get() || merged_now()
-                        on:click=move |_| {
-                        merge.dispatch(MergeChange { id: id_m.clone() });
-                    }>"Merge"</button>
-                </div>
-            })}
-            {review_result}
-            {merge_result}
-        </section>
-        {d.delivery.clone().map(|dl| view! { <super::delivery::DeliveryCard dl/> })}
-        <nav class="tabs" role="tablist">
-            <button role="tab" aria-selected=move || (tab.get() == "rendered").to_string() on:click=move |_| set_tab.set("rendered")>
-                {format!("Rendered objects (+{} ~{} -{})", c.summary.added, c.summary.changed, c.summary.removed)}
-            </button>
-            <button role="tab" aria-selected=move || (tab.get() == "source").to_string() on:click=move |_| set_tab.set("source")>"Templates and values"</button>
-            <button role="tab" aria-selected=move || (tab.get() == "timeline").to_string() on:click=move |_| set_tab.set("timeline")>"Timeline"</button>
-        </nav>
-        <Show when=move || tab.get() == "rendered">
-            <RenderedDiff id=id.clone() objects=d.objects.clone()/>
-        </Show>
-        <Show when=move || tab.get() == "source">
-            <SourceDiff id=id_s.clone()/>
-        </Show>
-        <Show when=move || tab.get() == "timeline">
-            <ol class="timeline" data-testid="timeline">
-                {d.timeline.iter().map(|t| view! { <li><time>{t.at.clone()}</time>" "<strong>{t.actor.clone()}</strong>{format!(" {}", t.what)}</li> }).collect_view()}
-            </ol>
-        </Show>
-    }
-}
-
-#[component]
-fn RenderedDiff(id: String, objects: Vec<ObjectEntry>) -> impl IntoView {
+pub(super) fn RenderedDiff(id: String, objects: Vec<ObjectEntry>) -> impl IntoView {
     let (split, set_split) = signal(false);
     if objects.is_empty() {
         return view! { <p class="empty">"No object changes: the render is the same as on the environment branch."</p> }.into_any();
@@ -322,7 +173,9 @@ fn ObjectDiff(id: String, pos: usize, o: ObjectEntry, split: ReadSignal<bool>) -
     view! {
         <section class="object card" class:viewed=move || viewed.get() tabindex="0" data-object=pos.to_string()>
             <header>
-                <button class="link-button" aria-expanded=move || open.get().to_string() on:click=move |_| set_open.update(|v| *v = !*v)>
+                <button class="link-button" aria-expanded=move || open.get().to_string()
+                    aria-label=format!("Show or hide the diff of {}", o.display)
+                    on:click=move |_| set_open.update(|v| *v = !*v)>
                     {move || if open.get() { "▾" } else { "▸" }}
                 </button>
                 <span class=format!("badge status-{}", o.status)>{o.status.clone()}</span>
@@ -411,7 +264,7 @@ fn Hunks(
 }
 
 #[component]
-fn SourceDiff(id: String) -> impl IntoView {
+pub(super) fn SourceDiff(id: String) -> impl IntoView {
     let text = Resource::new(move || id.clone(), change_source_diff);
     view! {
         <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
@@ -440,7 +293,7 @@ fn SourceDiff(id: String) -> impl IntoView {
 /// whose registered SSH key signed a commit are named as verified, and every commit whose
 /// signature does not count is named with the reason by the verdict, where the policy
 /// requires signed commits.
-fn authors_text(c: &super::ChangeRequest) -> String {
+pub(super) fn authors_text(c: &super::ChangeRequest) -> String {
     let mut unknown: Vec<&str> = c
         .authors
         .iter()

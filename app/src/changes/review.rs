@@ -192,8 +192,8 @@ fn may_review(policy: &Policy, change: &ChangeRequest, user: &SignedInUser) -> R
     policy::may_review(policy, &facts, &user.name, &user.groups)
 }
 
-/// Whether an open change waits for this user: they may review it, have not approved its
-/// current head, and it cannot merge yet.
+/// Whether an open change waits for this user: they may review it and it still needs
+/// something from them (see [`policy::waits_for`]).
 pub async fn waits_for(
     db: &Db,
     change: &ChangeRequest,
@@ -201,8 +201,7 @@ pub async fn waits_for(
 ) -> Result<bool, AppError> {
     let (policy, verdict) = verdict(db, change).await?;
     Ok(may_review(&policy, change, user).is_ok()
-        && !verdict.can_merge
-        && !verdict.approvals.contains(&user.name))
+        && crate::policy::waits_for(&policy, &verdict, &user.name, &user.groups))
 }
 
 async fn load(db: &Db, id: &str) -> Result<ChangeRequest, AppError> {
@@ -211,7 +210,14 @@ async fn load(db: &Db, id: &str) -> Result<ChangeRequest, AppError> {
         .ok_or_else(|| AppError::NotFound("change request".into()))
 }
 
-pub async fn detail(db: &Db, id: &str, user: &SignedInUser) -> Result<ChangeDetail, AppError> {
+/// Everything the change page shows; the objects of its diff only `with_objects` (a live
+/// page refetches the rest often and the objects only when the change's head moves).
+pub async fn detail(
+    db: &Db,
+    id: &str,
+    user: &SignedInUser,
+    with_objects: bool,
+) -> Result<ChangeDetail, AppError> {
     let change = load(db, id).await?;
     // Everything else the page shows depends only on the change: read at once, so a page
     // costs two round trips of the database rather than one per part.
@@ -223,7 +229,13 @@ pub async fn detail(db: &Db, id: &str, user: &SignedInUser) -> Result<ChangeDeta
         stop_the_line(db),
         audit::for_target(db, &target),
         viewed_at_head(db, &change, &user.name),
-        store::diff_json(db, id),
+        async {
+            if with_objects {
+                store::diff_json(db, id).await
+            } else {
+                Ok(None)
+            }
+        },
         super::delivery::load(db, id, with_evidence),
         super::upstream::faults(db, &change),
     )?;
@@ -418,7 +430,7 @@ pub async fn record(
             )))
         }
     };
-    if comment.len() > 10_000 {
+    if comment.chars().count() > super::MAX_COMMENT {
         return Err(AppError::Invalid(
             "the comment is longer than 10,000 characters".into(),
         ));
@@ -515,7 +527,7 @@ pub async fn record(
 
 pub async fn comment(db: &Db, id: &str, user: &SignedInUser, body: &str) -> Result<(), AppError> {
     let body = body.trim();
-    if body.is_empty() || body.len() > 10_000 {
+    if body.is_empty() || body.chars().count() > super::MAX_COMMENT {
         return Err(AppError::Invalid(
             "a comment has 1 to 10,000 characters".into(),
         ));

@@ -54,6 +54,22 @@ impl ChangeState {
         ChangeState::ALL.into_iter().find(|s| s.as_str() == text)
     }
 
+    /// What the policy box says instead of the verdict once the change is closed (the
+    /// verdict's "ready to merge" would be read as an invitation).
+    pub fn closed_summary(self) -> Option<&'static str> {
+        Some(match self {
+            ChangeState::Open | ChangeState::Approved => return None,
+            ChangeState::Merged => "Merged: nothing is left to approve; Flux applies it next.",
+            ChangeState::Applied => {
+                "Merged and applied: nothing is left to approve; the probes run next."
+            }
+            ChangeState::Verified => "Merged, applied and verified: nothing is left to do.",
+            ChangeState::Failed => "Merged, but Flux or the probes failed: see the delivery below.",
+            ChangeState::Rejected => "Rejected: it cannot be merged.",
+            ChangeState::Superseded => "Superseded by a newer change: it cannot be merged.",
+        })
+    }
+
     /// Still under review: it can be approved, rejected, merged or superseded.
     pub fn is_open(self) -> bool {
         matches!(self, ChangeState::Open | ChangeState::Approved)

@@ -288,6 +288,7 @@ pub async fn open(db: &Db, c: NewChange<'_>) -> Result<(), AppError> {
     } else {
         format!("{SUPERSEDE}{NOT_NEWER}")
     };
+    let supersede = format!("{supersede} RETURNING id");
     let mut update = sqlx::query(&supersede)
         .bind(c.id)
         .bind(&now)
@@ -296,7 +297,11 @@ pub async fn open(db: &Db, c: NewChange<'_>) -> Result<(), AppError> {
     if !c.rollback {
         update = update.bind(c.ci_run_id);
     }
-    update.execute(&mut *tx).await?;
+    let replaced = update.fetch_all(&mut *tx).await?;
+    for r in &replaced {
+        let old: String = r.try_get("id")?;
+        fluxgate_core::live::publish(&mut tx, &format!("change:{old}")).await?;
+    }
     let newer: Option<String> = if c.rollback {
         None
     } else {
@@ -343,6 +348,7 @@ pub async fn open(db: &Db, c: NewChange<'_>) -> Result<(), AppError> {
     .bind(newer)
     .execute(&mut *tx)
     .await?;
+    fluxgate_core::live::publish(&mut tx, &format!("change:{}", c.id)).await?;
     tx.commit().await?;
     crate::dashboard::ssr::invalidate();
     Ok(())

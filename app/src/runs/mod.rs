@@ -84,9 +84,10 @@ fn finished(state: &str) -> bool {
 pub fn RunsPage() -> impl IntoView {
     let query = use_query_map();
     let param = move |k: &str| query.with(|q| q.get(k).unwrap_or_default());
+    let heard = crate::live::kind("run");
     let runs = Resource::new(
-        move || (param("app"), param("kind")),
-        |(a, k)| list_runs(a, k),
+        move || (param("app"), param("kind"), heard.get()),
+        |(a, k, _)| list_runs(a, k),
     );
     view! {
         <leptos_meta::Title text="Runs"/>
@@ -98,7 +99,7 @@ pub fn RunsPage() -> impl IntoView {
             </select></label>
             <button type="submit">"Filter"</button>
         </form>
-        <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+        <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match runs.await {
                     Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
@@ -120,7 +121,7 @@ pub fn RunsPage() -> impl IntoView {
                     }.into_any(),
                 }
             })}
-        </Suspense>
+        </Transition>
     }
 }
 
@@ -129,9 +130,17 @@ pub fn RunPage() -> impl IntoView {
     let params = use_params_map();
     let id = move || params.with(|p| p.get("id").unwrap_or_default());
     let (tick, set_tick) = signal(0u32);
-    let data = Resource::new(move || (id(), tick.get()), |(id, _)| load_run(id));
+    let heard = crate::live::version(move |topic| {
+        topic
+            .strip_prefix("run:")
+            .is_some_and(|r| params.with_untracked(|p| p.get("id").is_some_and(|id| id == r)))
+    });
+    let data = Resource::new(
+        move || (id(), tick.get(), heard.get()),
+        |(id, ..)| load_run(id),
+    );
     view! {
-        <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+        <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match data.await {
                     Err(AppError::NotFound(what)) => view! {
@@ -141,7 +150,7 @@ pub fn RunPage() -> impl IntoView {
                     Ok(v) => view! { <RunDetail v set_tick/> }.into_any(),
                 }
             })}
-        </Suspense>
+        </Transition>
     }
 }
 

@@ -2,6 +2,7 @@
 
 use anyhow::{Context, Result};
 use fluxgate_core::db::{new_id, now_text, Db};
+use fluxgate_core::live::announce;
 use serde::Serialize;
 use sqlx::Row;
 
@@ -145,7 +146,11 @@ pub async fn create(db: &Db, new: NewRun<'_>) -> Result<Option<String>> {
     .execute(&db.pool)
     .await
     .context("creating a run")?;
-    Ok((done.rows_affected() == 1).then_some(id))
+    if done.rows_affected() != 1 {
+        return Ok(None);
+    }
+    announce(db, &format!("run:{id}")).await;
+    Ok(Some(id))
 }
 
 pub async fn get(db: &Db, id: &str) -> Result<Option<Run>> {
@@ -209,7 +214,11 @@ pub async fn start(db: &Db, id: &str) -> Result<bool> {
     .bind(id)
     .execute(&db.pool)
     .await?;
-    Ok(done.rows_affected() == 1)
+    let started = done.rows_affected() == 1;
+    if started {
+        announce(db, &format!("run:{id}")).await;
+    }
+    Ok(started)
 }
 
 /// Sets a run's state; `finished` states also get their finish time.
@@ -227,6 +236,7 @@ pub async fn set_state(db: &Db, id: &str, state: &str, error: Option<&str>) -> R
     .bind(id)
     .execute(&db.pool)
     .await?;
+    announce(db, &format!("run:{id}")).await;
     Ok(())
 }
 
@@ -248,6 +258,7 @@ pub async fn interrupt(db: &Db, id: &str, reason: &str) -> Result<()> {
     .bind(id)
     .execute(&db.pool)
     .await?;
+    announce(db, &format!("run:{id}")).await;
     Ok(())
 }
 

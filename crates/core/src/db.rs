@@ -21,6 +21,8 @@ pub struct Db {
     /// Wakes this process's idle job workers (see [`crate::jobs`]); every clone of a `Db`
     /// shares it, so whoever enqueues a job (a merge, a hook, a Flux event) starts it at once.
     pub workers: crate::jobs::Wake,
+    /// This process's live-page listeners (see [`crate::live`]), shared by every clone.
+    pub live: crate::live::Hub,
 }
 
 impl Db {
@@ -29,6 +31,7 @@ impl Db {
             pool,
             backend,
             workers: crate::jobs::Wake::default(),
+            live: crate::live::Hub::default(),
         }
     }
 }

@@ -93,6 +93,7 @@ pub async fn rebase(r: &Runner, payload: &serde_json::Value) -> Result<(), JobEr
                 .execute(&r.db.pool)
                 .await
                 .map_err(JobError::retry)?;
+            fluxgate_core::live::announce(&r.db, &format!("change:{id}")).await;
             return Ok(());
         }
         Err(super::propose::ProposeError::Content(m)) => return Err(JobError::fatal(m)),

@@ -27,6 +27,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/runs/{id}", get(get_run))
         .route("/api/v1/runs/{id}/logs", get(super::run_logs::page))
         .route("/api/v1/runs/{id}/events", get(super::run_logs::live))
+        .route("/api/v1/live", get(super::live::stream))
         .route("/api/v1/changes", get(list_changes))
         .route("/api/v1/changes/{id}", get(get_change))
         .route("/api/v1/changes/{id}/diff", get(get_change_diff))

@@ -8,6 +8,7 @@ mod flux;
 mod gate;
 mod git;
 mod health;
+mod live;
 mod login;
 mod oidc;
 mod run_logs;

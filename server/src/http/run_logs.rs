@@ -57,24 +57,25 @@ pub async fn page(
     Ok(Json(json!({ "lines": lines, "more": more })))
 }
 
-/// Live streams open per user in this process.
-fn open_streams() -> &'static Mutex<HashMap<String, usize>> {
-    static OPEN: OnceLock<Mutex<HashMap<String, usize>>> = OnceLock::new();
+/// Streams open per user in this process, by kind of stream.
+fn open_streams() -> &'static Mutex<HashMap<(&'static str, String), usize>> {
+    static OPEN: OnceLock<Mutex<HashMap<(&'static str, String), usize>>> = OnceLock::new();
     OPEN.get_or_init(Default::default)
 }
 
-/// Holds one of a user's stream slots; dropped with the stream.
-struct Slot(String);
+/// Holds one of a user's stream slots of one kind; dropped with the stream.
+pub(super) struct Slot((&'static str, String));
 
 impl Slot {
-    fn take(user: &str) -> Option<Slot> {
+    pub(super) fn take(kind: &'static str, user: &str, limit: usize) -> Option<Slot> {
+        let key = (kind, user.to_owned());
         let mut open = open_streams().lock().unwrap_or_else(|e| e.into_inner());
-        let n = open.entry(user.to_owned()).or_default();
-        if *n >= STREAMS_PER_USER {
+        let n = open.entry(key.clone()).or_default();
+        if *n >= limit {
             return None;
         }
         *n += 1;
-        Some(Slot(user.to_owned()))
+        Some(Slot(key))
     }
 }
 
@@ -105,7 +106,7 @@ pub async fn live(
     runs::get(&db, &id)
         .await?
         .ok_or_else(|| ApiError::not_found("run"))?;
-    let slot = Slot::take(&user.id).ok_or_else(|| {
+    let slot = Slot::take("logs", &user.id, STREAMS_PER_USER).ok_or_else(|| {
         ApiError(
             StatusCode::TOO_MANY_REQUESTS,
             format!("too many live logs open: at most {STREAMS_PER_USER} at once per user"),

@@ -81,12 +81,13 @@ fn the_matrix_names_every_server_function_and_route() {
 /// (server function, form arguments, least role: 0 anyone, 1 viewer, 2 developer, 3 approver, 4 admin)
 const SERVER_FNS: &[(&str, &str, u8)] = &[
     ("current_user", "", 0),
+    ("line_stopped", "", 1),
     ("login_options", "", 0),
     ("list_environments", "", 1),
     ("load_dashboard", "filter=&page=0", 1),
     ("list_flux_status", "", 1),
     ("list_changes", "env=&state=&app=&mine=false&page=0", 1),
-    ("load_change", "id=nope", 1),
+    ("load_change", "id=nope&with_objects=true", 1),
     ("change_object_diff", "id=nope&index=0&whole=false", 1),
     ("change_source_diff", "id=nope", 1),
     ("mark_viewed", "id=nope&index=0&viewed=true", 1),
@@ -126,6 +127,7 @@ const ROUTES: &[(&str, &str, u8)] = &[
     ("GET", "/api/v1/runs/nope", 1),
     ("GET", "/api/v1/runs/nope/logs", 1),
     ("GET", "/api/v1/runs/nope/events", 1),
+    ("GET", "/api/v1/live", 1),
     ("GET", "/api/v1/changes", 1),
     ("GET", "/api/v1/changes/nope", 1),
     ("GET", "/api/v1/changes/nope/diff", 1),

@@ -9,6 +9,7 @@ mod builders;
 mod cli;
 mod demo;
 mod gitserve;
+mod live;
 mod oidc;
 mod pipeline;
 mod processes;

@@ -102,7 +102,7 @@ async fn viewed_marks_are_kept_per_reviewer(p: &Pipes) {
         async move {
             let r = c
                 .post(url)
-                .form(&[("id", id.as_str())])
+                .form(&[("id", id.as_str()), ("with_objects", "true")])
                 .send()
                 .await
                 .unwrap();
