@@ -139,7 +139,8 @@ fn StatusView(d: ChangeDetail, actions: Actions) -> impl IntoView {
     } = actions;
     let c = d.change.clone();
     let id = c.id.clone();
-    let can_merge = d.verdict.can_merge && c.is_open();
+    let open = c.is_open();
+    let can_merge = d.verdict.can_merge && open;
     let may_review = d.may_review.clone();
     let answer = |r: Option<Result<String, AppError>>| {
         r.map(|r| match r {
@@ -199,8 +200,9 @@ fn StatusView(d: ChangeDetail, actions: Actions) -> impl IntoView {
                 <h3>"Risk flags"</h3>
                 <ul class="risks" data-testid="risks">{c.risks.iter().map(|r| view! { <li><span class="badge risk">{r.kind.clone()}</span>{format!(" {}", r.reason)}</li> }).collect_view()}</ul>
             })}
-            {c.is_open().then(|| view! {
-                <div class="actions">
+            // Comments stay possible once the change is closed (notes after a deployment); the
+            // decisions and the merge do not.
+            <div class="actions">
                     <div class="comment-box">
                         <textarea placeholder="Comment (optional)" aria-label="comment" prop:value=move || draft.get()
                             aria-invalid=move || too_long().to_string()
@@ -210,7 +212,7 @@ fn StatusView(d: ChangeDetail, actions: Actions) -> impl IntoView {
                             {move || format!("{} / {MAX_COMMENT}", draft.with(|t| t.chars().count()))}
                         </span>
                     </div>
-                    {match may_review.clone() {
+                    {open.then(|| match may_review.clone() {
                         Ok(()) => view! {
                             <button class="approve" data-testid="approve"
                                 disabled=move || review.pending().get() || done("approve") || too_long()
@@ -226,19 +228,18 @@ fn StatusView(d: ChangeDetail, actions: Actions) -> impl IntoView {
                                 }>"Reject"</button>
                         }.into_any(),
                         Err(why) => view! { <p class="muted" data-testid="cannot-review">{format!("You cannot review this change: {why}.")}</p> }.into_any(),
-                    }}
+                    })}
                     <button class="comment" data-testid="comment"
                         disabled=move || comment.pending().get() || too_long() || draft.with(String::is_empty)
                         on:click=move |_| {
                             comment.dispatch(CommentChange { id: id_c.clone(), body: draft.get_untracked() });
                         }>"Comment"</button>
-                    <button class="merge" data-testid="merge"
+                    {open.then(|| view! { <button class="merge" data-testid="merge"
                         disabled=move || !can_merge || merge.pending().get() || merged_now()
                         on:click=move |_| {
                         merge.dispatch(MergeChange { id: id_m.clone() });
-                    }>"Merge"</button>
-                </div>
-            })}
+                    }>"Merge"</button> })}
+            </div>
             {comment_result}
             {review_result}
             {merge_result}
