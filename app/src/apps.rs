@@ -204,9 +204,11 @@ pub fn CommitPage() -> impl IntoView {
         })
     };
     let trace = Resource::new(key, |(app, sha)| commit_trace(app, sha));
+    let title = move || format!("{} at {}", key().0, &key().1[..7.min(key().1.len())]);
     view! {
+        <leptos_meta::Title text=title/>
         <div class="page-head">
-            <h1>{move || format!("{} at {}", key().0, &key().1[..7.min(key().1.len())])}</h1>
+            <h1>{title}</h1>
             <p class="muted">"Everything that happened to this commit, oldest first."</p>
         </div>
         <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>

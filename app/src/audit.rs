@@ -26,18 +26,28 @@ pub async fn audit_page(page: u32) -> Result<Vec<AuditEvent>, AppError> {
         .map_err(AppError::with_status)
 }
 
+/// Entries per page of [`audit_page`].
+pub const PAGE: usize = 100;
+
 #[component]
 pub fn AuditPage() -> impl IntoView {
-    let events = Resource::new(|| (), |_| audit_page(0));
+    let query = leptos_router::hooks::use_query_map();
+    let page = move || query.with(|q| q.get("page").and_then(|p| p.parse().ok()).unwrap_or(0u32));
+    // Every topic comes from an audited action or a state change worth a look: any reloads.
+    let heard = crate::live::version(|_| true);
+    let events = Resource::new(move || (page(), heard.get()), |(p, _)| audit_page(p));
     view! {
+        <leptos_meta::Title text="Audit log"/>
         <h1>"Audit log"</h1>
         <p class="muted">"Every decision, newest first. Each entry hashes the one before it; "
             <code>"fluxgate audit verify"</code>" checks the chain."</p>
-        <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+        <Transition fallback=|| view! { <p>"Loading…"</p> }>
             {move || events.get().map(|r| match r {
                 Err(e) => view! { <p class="error">{e.to_string()}</p> }.into_any(),
                 Ok(list) if list.is_empty() => view! { <p>"Nothing recorded yet."</p> }.into_any(),
-                Ok(list) => view! {
+                Ok(list) => {
+                    let more = list.len() == PAGE;
+                    view! {
                     <table class="table" data-testid="audit">
                         <thead><tr><th>"#"</th><th>"When (UTC)"</th><th>"Who"</th><th>"Action"</th><th>"Target"</th><th>"Detail"</th></tr></thead>
                         <tbody>
@@ -47,15 +57,32 @@ pub fn AuditPage() -> impl IntoView {
                                     <td>{e.at}</td>
                                     <td>{e.actor}</td>
                                     <td>{e.action}</td>
-                                    <td><code>{e.target}</code></td>
+                                    <td>{match target_link(&e.target) {
+                                        Some(href) => view! { <a href=href><code>{e.target.clone()}</code></a> }.into_any(),
+                                        None => view! { <code>{e.target.clone()}</code> }.into_any(),
+                                    }}</td>
                                     <td class="detail">{e.detail}</td>
                                 </tr>
                             }).collect_view()}
                         </tbody>
                     </table>
-                }.into_any(),
+                    <nav class="pager" aria-label="audit pages">
+                        {(page() > 0).then(|| view! { <a href=format!("/audit?page={}", page() - 1)>"← Newer"</a> })}
+                        {more.then(|| view! { <a href=format!("/audit?page={}", page() + 1)>"Older →"</a> })}
+                    </nav>
+                }.into_any()
+                }
             })}
-        </Suspense>
+        </Transition>
+    }
+}
+
+/// Where an entry's target is shown, if it has a page.
+fn target_link(target: &str) -> Option<String> {
+    match target.split_once(':')? {
+        ("change", id) => Some(format!("/changes/{id}")),
+        ("environment", _) => Some("/".into()),
+        _ => None,
     }
 }
 

@@ -42,6 +42,13 @@ test('a second tab follows the change as bob approves it: merged, applied, verif
   await expect(carol.getByLabel('comment')).toHaveValue(draft);
   expect(await carol.locator('[data-object]').count()).toBe(objectsBefore);
   expect(errors).toEqual([]);
+
+  // The audit log names the change, as a link back to it.
+  await bob.goto('/audit');
+  await expect(bob).toHaveTitle(/^Audit log/);
+  const id = url.split('/').pop();
+  await bob.getByRole('link', { name: `change:${id}` }).first().click();
+  await expect(bob).toHaveURL(url);
 });
 
 test('a comment over the limit is counted, not sent, and not lost', async ({ browser }) => {
