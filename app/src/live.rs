@@ -4,7 +4,7 @@
 //! its resources' inputs, so they refetch; where a refetch rebuilds a view, the page keeps
 //! what its user typed or opened outside that view.
 //!
-//! Topics are `change:<id>`, `run:<id>`, `environment:<name>`, `user:<name>`, `settings`
+//! Topics are `change:<id>`, `run:<id>`, `environment:<name>` and `settings`
 //! (stop-the-line); `*` means "you may have missed some: refetch everything".
 
 use leptos::prelude::*;

@@ -3,8 +3,9 @@
 //! Whatever a page shows and another person can change (a review, a merge, Flux's report,
 //! a run's state, a new change request, a stop of the line) is written with a *topic*
 //! beside it in `live_events`, in the same transaction where the writer has one:
-//! `change:<id>`, `run:<id>`, `environment:<name>`, `user:<name>`. The audit log publishes
-//! its target with every entry, which covers every human action and Flux's reports.
+//! `change:<id>`, `run:<id>`, `environment:<name>`, `settings`. The audit log publishes
+//! its target with every entry, which covers every human action and Flux's reports; the
+//! targets no page shows (a user's sign-ins, a cluster's settings) are not published.
 //!
 //! The table, not memory, is the bus because the writer may be another process (a separate
 //! `fluxgate runner`, the CLI). Each web process has one [`Hub`]: while a page is listening
@@ -31,9 +32,26 @@ const KEEP_MS: i64 = 60_000;
 /// Topics published together, as one process saw them in one look.
 pub type Batch = Arc<[String]>;
 
+/// The kinds of topic a page shows, and so the only ones published. Every viewer hears
+/// every topic, so nothing else may pass: the audit log's `user:<name>` entries say who
+/// signed in or failed to, and when, which only the audit log's readers may learn.
+const PAGE_KINDS: &[&str] = &["change", "run", "environment"];
+
+/// Whether `topic` is one a page shows (`settings` is stop-the-line).
+pub fn is_page_topic(topic: &str) -> bool {
+    topic == "settings"
+        || topic
+            .split_once(':')
+            .is_some_and(|(kind, _)| PAGE_KINDS.contains(&kind))
+}
+
 /// Records that `topic` changed, on `conn` (inside the writer's transaction when it has
-/// one, so that the event is seen exactly when the change is).
+/// one, so that the event is seen exactly when the change is). Topics no page shows are
+/// not recorded (see [`is_page_topic`]).
 pub async fn publish(conn: &mut sqlx::AnyConnection, topic: &str) -> Result<(), sqlx::Error> {
+    if !is_page_topic(topic) {
+        return Ok(());
+    }
     sqlx::query("INSERT INTO live_events (id, at_ms, topic) VALUES ($1, $2, $3)")
         .bind(new_id())
         .bind(now_ms())
@@ -107,7 +125,8 @@ async fn read_loop(db: Db, hub: Hub, tx: broadcast::Sender<Batch>, started: i64)
             Ok(rows) => {
                 let mut topics: Vec<String> = Vec::new();
                 for (id, at, topic) in rows {
-                    if seen.insert(id, at).is_none() && !topics.contains(&topic) {
+                    let fresh = seen.insert(id, at).is_none();
+                    if fresh && is_page_topic(&topic) && !topics.contains(&topic) {
                         topics.push(topic);
                     }
                 }

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 crate::on_both_databases!(
     a_second_tab_hears_an_approval_at_once,
     a_run_finished_by_another_process_is_heard,
+    sign_ins_are_not_heard_by_viewers,
 );
 
 /// One open stream, read event by event.
@@ -65,12 +66,21 @@ impl Stream {
     /// Waits (at most 10 s) for a `topics` event naming `topic`; returns how long it took.
     async fn hears(&mut self, topic: &str) -> Duration {
         let start = Instant::now();
+        self.all_until(topic).await;
+        start.elapsed()
+    }
+
+    /// Every topic heard until one names `topic` (at most 10 s).
+    async fn all_until(&mut self, topic: &str) -> Vec<String> {
+        let mut heard = Vec::new();
         tokio::time::timeout(Duration::from_secs(10), async {
             loop {
                 let (name, data) = self.next().await;
                 if name == "topics" {
                     let topics: Vec<String> = serde_json::from_str(&data).unwrap();
-                    if topics.iter().any(|t| t == topic) {
+                    let done = topics.iter().any(|t| t == topic);
+                    heard.extend(topics);
+                    if done {
                         return;
                     }
                 }
@@ -78,7 +88,7 @@ impl Stream {
         })
         .await
         .unwrap_or_else(|_| panic!("{topic} was not heard within 10 s"));
-        start.elapsed()
+        heard
     }
 }
 
@@ -112,4 +122,32 @@ async fn a_run_finished_by_another_process_is_heard(s: &TestServer) {
         .await
         .unwrap();
     alice.hears(&format!("run:{run}")).await;
+}
+
+/// A viewer's stream does not tell who signs in (or fails to): only the audit log's
+/// readers learn that. bob signs in and fails once; vera, a viewer, hears neither, and
+/// the approval that follows shows her stream was listening.
+async fn sign_ins_are_not_heard_by_viewers(s: &TestServer) {
+    let db = &s.database.db;
+    app::auth::ssr::create_user(db, "vera", "pw-vera-1", app::auth::Role::Viewer, &[])
+        .await
+        .unwrap();
+    let id = ChangeBuilder::new("staging").insert(db).await;
+    let mut vera = Stream::open(s, &s.token("vera").await).await;
+    s.sign_in(&s.client(), "bob", "wrong password").await;
+    s.sign_in(&s.client(), "bob", "demo").await;
+    let bob = s.token("bob").await;
+    let (status, body) = s
+        .post(
+            &bob,
+            &format!("/api/v1/changes/{id}/approve"),
+            serde_json::json!({}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let heard = vera.all_until(&format!("change:{id}")).await;
+    assert!(
+        heard.iter().all(|t| !t.starts_with("user:")),
+        "a viewer heard {heard:?}"
+    );
 }
