@@ -80,7 +80,8 @@ pub fn DashboardMatrix() -> impl IntoView {
     let query = use_query_map();
     let filter = move || query.with(|q| q.get("app").unwrap_or_default());
     let page = move || query.with(|q| q.get("page").and_then(|p| p.parse().ok()).unwrap_or(0u32));
-    let heard = crate::live::version(|topic| !topic.starts_with("user:"));
+    // Every published topic (changes, runs, environments, stop-the-line) can move the matrix.
+    let heard = crate::live::version(|_| true);
     let data = Resource::new(
         move || (filter(), page(), heard.get()),
         |(f, p, _)| load_dashboard(f, p),

@@ -156,8 +156,7 @@ pub mod ssr {
 /// The Environments page: each environment in promotion order.
 #[component]
 pub fn EnvironmentsPage() -> impl IntoView {
-    let heard =
-        crate::live::version(|topic| !topic.starts_with("user:") && !topic.starts_with("run:"));
+    let heard = crate::live::version(|topic| !topic.starts_with("run:"));
     let envs = Resource::new(move || heard.get(), |_| list_environments());
     let statuses = Resource::new(
         move || heard.get(),
