@@ -202,7 +202,7 @@ fn TokensCard() -> impl IntoView {
             <Suspense fallback=|| view! { <p class="muted">"Loading tokens…"</p> }>
                 {move || Suspend::new(async move {
                     match tokens.await {
-                        Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
+                        Err(e) => view! { <crate::error::ErrorNote e/> }.into_any(),
                         Ok(list) if list.is_empty() => view! { <p class="muted">"No tokens."</p> }.into_any(),
                         Ok(list) => view! {
                             <table class="table">
@@ -246,9 +246,9 @@ fn TokensCard() -> impl IntoView {
                 Ok(token) => view! {
                     <p class="ok" role="status">"Copy it now, it is not shown again: " <code data-testid="new-token">{token}</code></p>
                 }.into_any(),
-                Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
+                Err(e) => view! { <crate::error::ErrorNote e/> }.into_any(),
             })}
-            {move || revoke.value().get().and_then(|r| r.err()).map(|e| view! { <p class="error" role="alert">{e.to_string()}</p> })}
+            {move || revoke.value().get().and_then(|r| r.err()).map(|e| view! { <crate::error::ErrorNote e/> })}
         </section>
     }
 }

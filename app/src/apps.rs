@@ -101,7 +101,7 @@ pub fn AppsPage() -> impl IntoView {
         <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match apps.await {
-                    Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
+                    Err(e) => view! { <crate::error::ErrorNote e/> }.into_any(),
                     Ok(list) if list.is_empty() => view! { <p class="empty">"No apps yet: register one with `fluxgate app add`."</p> }.into_any(),
                     Ok(list) => view! {
                         <table class="table" data-testid="apps">
@@ -138,7 +138,7 @@ pub fn AppPage() -> impl IntoView {
         <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match commits.await {
-                    Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
+                    Err(e) => view! { <crate::error::ErrorNote e/> }.into_any(),
                     Ok(list) if list.is_empty() => view! { <p class="empty">"No runs for this app yet."</p> }.into_any(),
                     Ok(list) => view! {
                         <table class="table" data-testid="commits">
@@ -162,12 +162,12 @@ pub fn AppPage() -> impl IntoView {
         <h2>"Deployment history"</h2>
         {move || rollback.value().get().map(|r| match r {
             Ok(text) => view! { <p class="ok" role="status">{text}</p> }.into_any(),
-            Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
+            Err(e) => view! { <crate::error::ErrorNote e/> }.into_any(),
         })}
         <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match deployments.await {
-                    Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
+                    Err(e) => view! { <crate::error::ErrorNote e/> }.into_any(),
                     Ok(list) if list.is_empty() => view! { <p class="empty">"Nothing merged yet."</p> }.into_any(),
                     Ok(list) => view! {
                         <table class="table" data-testid="deployments">
@@ -214,7 +214,7 @@ pub fn CommitPage() -> impl IntoView {
         <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match trace.await {
-                    Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
+                    Err(e) => view! { <crate::error::ErrorNote e/> }.into_any(),
                     Ok(list) => view! {
                         <ol class="timeline" data-testid="trace">
                             {list.into_iter().map(|t| view! {

@@ -43,7 +43,7 @@ pub fn AuditPage() -> impl IntoView {
             <code>"fluxgate audit verify"</code>" checks the chain."</p>
         <Transition fallback=|| view! { <p>"Loading…"</p> }>
             {move || events.get().map(|r| match r {
-                Err(e) => view! { <p class="error">{e.to_string()}</p> }.into_any(),
+                Err(e) => view! { <crate::error::ErrorNote e/> }.into_any(),
                 Ok(list) if list.is_empty() => view! { <p>"Nothing recorded yet."</p> }.into_any(),
                 Ok(list) => {
                     let more = list.len() == PAGE;

@@ -91,7 +91,7 @@ pub fn DashboardMatrix() -> impl IntoView {
             <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     match data.await {
-                        Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
+                        Err(e) => view! { <crate::error::ErrorNote e/> }.into_any(),
                         Ok(d) => {
                             let pages = (d.total_apps + PAGE - 1) / PAGE;
                             let f = filter();

@@ -194,7 +194,7 @@ pub fn EnvironmentsPage() -> impl IntoView {
                         }
                             .into_any()
                     }
-                    Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
+                    Err(e) => view! { <crate::error::ErrorNote e/> }.into_any(),
                 }
             })}
         </Transition>

@@ -32,6 +32,45 @@ impl FromServerFnError for AppError {
     }
 }
 
+/// An error where it happened, beside the control or part it belongs to. A session that has
+/// ended leads to the sign-in page, which brings the reader back to this page; what they
+/// were writing is kept in the browser (`crate::drafts`), so nothing typed is lost.
+#[component]
+pub fn ErrorNote(e: AppError) -> impl IntoView {
+    if e != AppError::Unauthenticated {
+        return view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any();
+    }
+    let location = leptos_router::hooks::use_location();
+    let search = location.search.get_untracked();
+    let search = search.trim_start_matches('?');
+    let here = if search.is_empty() {
+        location.pathname.get_untracked()
+    } else {
+        format!("{}?{search}", location.pathname.get_untracked())
+    };
+    let href = sign_in_link(&here);
+    #[cfg(feature = "hydrate")]
+    if let Some(w) = web_sys::window() {
+        let _ = w.location().assign(&href);
+    }
+    view! {
+        <p class="error" role="alert" data-testid="signed-out">
+            "Your session has ended. "<a href=href>"Sign in again"</a>
+            " to go on; what you typed is kept."
+        </p>
+    }
+    .into_any()
+}
+
+/// The sign-in page's address that leads back to `here` (a local path).
+pub fn sign_in_link(here: &str) -> String {
+    use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
+    format!(
+        "/login?next={}",
+        utf8_percent_encode(here, NON_ALPHANUMERIC)
+    )
+}
+
 #[cfg(feature = "ssr")]
 impl AppError {
     pub fn status_code(&self) -> http::StatusCode {

@@ -77,7 +77,7 @@ pub fn SigningKeysCard() -> impl IntoView {
             <Suspense fallback=|| view! { <p class="muted">"Loading keys…"</p> }>
                 {move || Suspend::new(async move {
                     match keys.await {
-                        Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
+                        Err(e) => view! { <crate::error::ErrorNote e/> }.into_any(),
                         Ok(list) if list.is_empty() => view! { <p class="muted">"No keys registered."</p> }.into_any(),
                         Ok(list) => view! {
                             <table class="table">
@@ -111,9 +111,9 @@ pub fn SigningKeysCard() -> impl IntoView {
             </div>
             {move || add.value().get().map(|r| match r {
                 Ok(fp) => view! { <p class="ok" role="status">"Added " <code>{fp}</code></p> }.into_any(),
-                Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
+                Err(e) => view! { <crate::error::ErrorNote e/> }.into_any(),
             })}
-            {move || remove.value().get().and_then(|r| r.err()).map(|e| view! { <p class="error" role="alert">{e.to_string()}</p> })}
+            {move || remove.value().get().and_then(|r| r.err()).map(|e| view! { <crate::error::ErrorNote e/> })}
         </section>
     }
 }

@@ -11,6 +11,7 @@ pub mod audit;
 pub mod auth;
 pub mod changes;
 pub mod dashboard;
+pub mod drafts;
 pub mod environments;
 pub mod error;
 pub mod flux_status;
@@ -20,6 +21,7 @@ pub mod git;
 pub mod identity;
 pub mod keys;
 pub mod layout;
+pub mod linked;
 pub mod live;
 pub mod pages;
 pub mod policy;
@@ -59,6 +61,8 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 /// the server checks this before rendering (see `server/src/http/gate.rs`).
 pub const PUBLIC_PATHS: &[&str] = &["/login"];
 
+const ASYNC: SsrMode = SsrMode::Async;
+
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
@@ -77,23 +81,24 @@ pub fn App() -> impl IntoView {
         <Link rel="icon" href="/favicon.ico"/>
         <Meta name="color-scheme" content="light dark"/>
         <Title formatter=|text: String| format!("{text} · fluxgate")/>
+        // Every page renders whole before its answer starts (`SsrMode::Async`): a missing
+        // change or run answers 404, known only once loaded, and a render that stalls (a
+        // Leptos fault, see server/src/http/render_deadline.rs) can be run again.
         <Router>
             <Routes fallback=pages::NotFound>
-                <Route path=path!("/login") view=auth::LoginPage/>
+                <Route path=path!("/login") view=auth::LoginPage ssr=ASYNC/>
                 <ParentRoute path=path!("") view=layout::Shell>
-                    <Route path=path!("") view=environments::EnvironmentsPage/>
-                    <Route path=path!("changes") view=changes::page::ChangesPage/>
-                    // Async: a missing change or run answers 404, which must be known before
-                    // the answer starts.
-                    <Route path=path!("changes/:id") view=changes::detail_page::ChangePage ssr=SsrMode::Async/>
-                    <Route path=path!("runs") view=runs::RunsPage/>
-                    <Route path=path!("runs/:id") view=runs::RunPage ssr=SsrMode::Async/>
-                    <Route path=path!("apps") view=apps::AppsPage/>
-                    <Route path=path!("apps/:name") view=apps::AppPage/>
-                    <Route path=path!("apps/:name/commits/:sha") view=apps::CommitPage/>
-                    <Route path=path!("audit") view=audit::AuditPage/>
-                    <Route path=path!("settings") view=settings::SettingsPage/>
-                    <Route path=path!("account") view=account::AccountPage/>
+                    <Route path=path!("") view=environments::EnvironmentsPage ssr=ASYNC/>
+                    <Route path=path!("changes") view=changes::page::ChangesPage ssr=ASYNC/>
+                    <Route path=path!("changes/:id") view=changes::detail_page::ChangePage ssr=ASYNC/>
+                    <Route path=path!("runs") view=runs::RunsPage ssr=ASYNC/>
+                    <Route path=path!("runs/:id") view=runs::RunPage ssr=ASYNC/>
+                    <Route path=path!("apps") view=apps::AppsPage ssr=ASYNC/>
+                    <Route path=path!("apps/:name") view=apps::AppPage ssr=ASYNC/>
+                    <Route path=path!("apps/:name/commits/:sha") view=apps::CommitPage ssr=ASYNC/>
+                    <Route path=path!("audit") view=audit::AuditPage ssr=ASYNC/>
+                    <Route path=path!("settings") view=settings::SettingsPage ssr=ASYNC/>
+                    <Route path=path!("account") view=account::AccountPage ssr=ASYNC/>
                 </ParentRoute>
             </Routes>
         </Router>

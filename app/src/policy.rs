@@ -503,6 +503,42 @@ impl Verdict {
         parts
     }
 
+    /// Who must still act before the change may merge, one line each: "1 more approval
+    /// from alice or group cluster-admins", "a review from group security (rbac: …)", "a new
+    /// review from bob, who rejected it". Empty when reviews are not what holds it back.
+    /// `approvers` is the policy's list (user names, `group:<name>`).
+    pub fn still_needed(&self, approvers: &[String]) -> Vec<String> {
+        let mut needed = Vec::new();
+        if self.short_of_approvals() && !self.no_approvers {
+            let more = self.required as usize - self.approvals.len();
+            let who: Vec<String> = approvers
+                .iter()
+                .filter(|a| !self.approvals.contains(a))
+                .map(|a| match a.strip_prefix("group:") {
+                    Some(g) => format!("group {g}"),
+                    None => a.clone(),
+                })
+                .collect();
+            let noun = if more == 1 { "approval" } else { "approvals" };
+            needed.push(format!("{more} more {noun} from {}", who.join(" or ")));
+        }
+        for n in self
+            .reviews_needed
+            .iter()
+            .filter(|n| n.satisfied_by.is_none())
+        {
+            needed.push(format!(
+                "a review from group {} ({})",
+                n.group,
+                n.because.join(", ")
+            ));
+        }
+        for user in &self.rejected_by {
+            needed.push(format!("a new review from {user}, who rejected it"));
+        }
+        needed
+    }
+
     /// One sentence for people: "1 of 2 approvals; security review needed because rbac: …",
     /// "Ready to merge: 2 of 2 approvals", "Blocked: freeze window \"year end\" until …".
     pub fn summary(&self) -> String {

@@ -1060,3 +1060,51 @@ fn signed_commits_block_only_where_the_policy_requires_them() {
         ["signed commits are required: commit abc1234: unsigned"]
     );
 }
+
+#[test]
+fn still_needed_names_who_must_act() {
+    let p = with_security(policy(2, &["alice", "group:cluster-admins", "dave"]));
+    let risks = rbac();
+    let c = change(Some("erin"), &risks);
+    let approvers = p.approvers.clone();
+    let v = eval(&p, &c, &[]);
+    assert_eq!(
+        v.still_needed(&approvers),
+        vec![
+            "2 more approvals from alice or group cluster-admins or dave".to_string(),
+            format!("a review from group security ({CLUSTER_ROLE})"),
+        ]
+    );
+    // Who has approved is not asked again; a rejection asks its author for a new review.
+    let v = eval(
+        &p,
+        &c,
+        &[
+            approve("alice", &[]),
+            reject("dave", &[]),
+            approve("sam", &["security"]),
+        ],
+    );
+    assert_eq!(
+        v.still_needed(&approvers),
+        vec![
+            "1 more approval from group cluster-admins or dave".to_string(),
+            "a new review from dave, who rejected it".to_string(),
+        ]
+    );
+    // Nothing is needed once the policy is met; nobody can be named where nobody may approve.
+    let v = eval(
+        &p,
+        &c,
+        &[
+            approve("alice", &[]),
+            approve("dave", &[]),
+            approve("sam", &["security"]),
+        ],
+    );
+    assert!(v.still_needed(&approvers).is_empty(), "{v:?}");
+    let none = policy(1, &[]);
+    assert!(eval(&none, &change(None, &[]), &[])
+        .still_needed(&[])
+        .is_empty());
+}

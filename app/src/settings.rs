@@ -65,11 +65,8 @@ pub async fn save_policy(env: String, json: String) -> Result<(), AppError> {
 #[component]
 pub fn SettingsPage() -> impl IntoView {
     let stop = ServerAction::<SetStopTheLine>::new();
-    let save = ServerAction::<SavePolicy>::new();
-    let data = Resource::new(
-        move || (stop.version().get(), save.version().get()),
-        |_| load_settings(),
-    );
+    // A policy save does not reload the page: each editor keeps its own text and answer.
+    let data = Resource::new(move || stop.version().get(), |_| load_settings());
     let (reason, set_reason) = signal(String::new());
     view! {
         <leptos_meta::Title text="Settings"/>
@@ -77,7 +74,7 @@ pub fn SettingsPage() -> impl IntoView {
         <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match data.await {
-                    Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
+                    Err(e) => view! { <crate::error::ErrorNote e/> }.into_any(),
                     Ok(d) => view! {
                         <section class="card" data-testid="step-sandbox">
                             <h2>"Pipeline steps"</h2>
@@ -105,19 +102,7 @@ pub fn SettingsPage() -> impl IntoView {
                         <section class="card">
                             <h2>"Environment policies"</h2>
                             <p class="muted">"JSON: required_approvals, approvers (user names or group:NAME), extra_reviews [{group, when: [risk kinds]}], auto_promote, freeze_windows [{from, to, reason}] with RFC 3339 times or weekly \"Fri 16:00\" (UTC)."</p>
-                            {d.policies.into_iter().map(|(env, json)| {
-                                let (text, set_text) = signal(json);
-                                let env2 = env.clone();
-                                view! {
-                                    <h3>{env.clone()}</h3>
-                                    <textarea class="policy-json" rows="8" prop:value=move || text.get() on:input=move |ev| set_text.set(event_target_value(&ev))></textarea>
-                                    <button on:click=move |_| { save.dispatch(SavePolicy { env: env2.clone(), json: text.get_untracked() }); }>"Save policy"</button>
-                                }
-                            }).collect_view()}
-                            {move || save.value().get().map(|r| match r {
-                                Ok(()) => view! { <p class="ok">"Saved."</p> }.into_any(),
-                                Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
-                            })}
+                            {d.policies.into_iter().map(|(env, stored)| view! { <PolicyEditor env stored/> }).collect_view()}
                         </section>
                         <section class="card" data-testid="gitops-repository">
                             <h2>"GitOps repository"</h2>
@@ -129,6 +114,66 @@ pub fn SettingsPage() -> impl IntoView {
                 }
             })}
         </Suspense>
+    }
+}
+
+/// One environment's policy: its text stays as typed when a save is refused (the error is
+/// beside its button), and an unsaved text is kept in the browser until saved or discarded.
+#[component]
+fn PolicyEditor(env: String, stored: String) -> impl IntoView {
+    let save = ServerAction::<SavePolicy>::new();
+    let key = format!("policy:{env}");
+    let text = RwSignal::new(stored.clone());
+    let restored = RwSignal::new(false);
+    {
+        let (key, stored) = (key.clone(), stored.clone());
+        // In the browser only (effects do not run on the server): the page the server sent
+        // shows the stored policy, and a kept draft replaces it once hydrated.
+        Effect::new(move |_| {
+            if let Some(draft) = crate::drafts::load(&key).filter(|d| *d != stored) {
+                text.set(draft);
+                restored.set(true);
+            }
+        });
+    }
+    let key2 = key.clone();
+    Effect::new(move |_| {
+        if matches!(save.value().get(), Some(Ok(()))) {
+            crate::drafts::save(&key2, "");
+            restored.set(false);
+        }
+    });
+    let discard = {
+        let (key, stored) = (key.clone(), stored.clone());
+        move |_| {
+            crate::drafts::save(&key, "");
+            text.set(stored.clone());
+            restored.set(false);
+        }
+    };
+    let env2 = env.clone();
+    view! {
+        <div class="policy-editor" data-env=env.clone()>
+            <h3><label for=format!("policy-{env}")>{env.clone()}</label></h3>
+            <textarea id=format!("policy-{env}") class="policy-json" rows="8"
+                prop:value=move || text.get()
+                on:input=move |ev| {
+                    let t = event_target_value(&ev);
+                    crate::drafts::save(&key, &t);
+                    text.set(t);
+                }></textarea>
+            <Show when=move || restored.get()>
+                <p class="muted" role="status">"Your unsaved text of this policy was kept from before. "
+                    <button class="link-button" on:click=discard.clone()>"Discard it"</button>
+                </p>
+            </Show>
+            <button data-testid="save-policy" disabled=move || save.pending().get()
+                on:click=move |_| { save.dispatch(SavePolicy { env: env2.clone(), json: text.get_untracked() }); }>"Save policy"</button>
+            {move || save.value().get().map(|r| match r {
+                Ok(()) => view! { <p class="ok" role="status">"Saved."</p> }.into_any(),
+                Err(e) => view! { <crate::error::ErrorNote e/> }.into_any(),
+            })}
+        </div>
     }
 }
 
@@ -248,8 +293,11 @@ pub mod ssr {
         if json.len() > 64 * 1024 {
             return Err(AppError::Invalid("the policy is larger than 64 KiB".into()));
         }
-        let policy: Policy = serde_json::from_str(json)
-            .map_err(|e| AppError::Invalid(format!("policy of {env}: {e}")))?;
+        let refused =
+            |e: &dyn std::fmt::Display| AppError::Invalid(format!("policy of {env}: {e}"));
+        let mut de = serde_json::Deserializer::from_str(json);
+        let policy: Policy = serde_path_to_error::deserialize(&mut de).map_err(|e| refused(&e))?;
+        de.end().map_err(|e| refused(&e))?;
         for w in &policy.freeze_windows {
             w.validate()
                 .map_err(|e| AppError::Invalid(format!("policy of {env}: {e}")))?;

@@ -205,20 +205,26 @@ pub mod ssr {
 #[component]
 pub fn UsersCard() -> impl IntoView {
     let add = ServerAction::<AddUser>::new();
-    let update = ServerAction::<UpdateUser>::new();
-    let users = Resource::new(
-        move || (add.version().get(), update.version().get()),
-        |_| list_users(),
-    );
-    let field = || signal(String::new());
-    let ((name, set_name), (role, set_role), (groups, set_groups)) = (field(), field(), field());
-    let ((email, set_email), (password, set_password)) = (field(), field());
-    set_role.set("viewer".into());
-    let result = move |v: Option<Result<(), AppError>>| {
-        v.map(|r| match r {
-            Ok(()) => view! { <p class="ok" role="status">"Saved."</p> }.into_any(),
-            Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
-        })
+    let users = Resource::new(move || add.version().get(), |_| list_users());
+    let field = || RwSignal::new(String::new());
+    let (name, groups, email, password) = (field(), field(), field(), field());
+    let role = RwSignal::new("viewer".to_string());
+    // The form empties only when the user was added; a refusal keeps every field but the
+    // password, for the admin to correct.
+    Effect::new(move |_| {
+        if matches!(add.value().get(), Some(Ok(()))) {
+            for f in [name, groups, email] {
+                f.set(String::new());
+            }
+            role.set("viewer".into());
+        }
+    });
+    let input = |label: &'static str, kind: &'static str, value: RwSignal<String>| {
+        view! {
+            <label>{label}
+                <input type=kind prop:value=move || value.get() on:input=move |ev| value.set(event_target_value(&ev))/>
+            </label>
+        }
     };
     view! {
         <section class="card" data-testid="users">
@@ -227,27 +233,28 @@ pub fn UsersCard() -> impl IntoView {
             <Suspense fallback=|| view! { <p class="muted">"Loading users…"</p> }>
                 {move || Suspend::new(async move {
                     match users.await {
-                        Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
+                        Err(e) => view! { <crate::error::ErrorNote e/> }.into_any(),
                         Ok(list) => view! {
-                            <table class="table">
+                            <table class="table users">
                                 <thead><tr><th>"Name"</th><th>"Role"</th><th>"Groups"</th><th>"E-mail"</th><th>"Disabled"</th><th></th></tr></thead>
-                                <tbody>{list.into_iter().map(|u| view! { <UserRowEdit u update/> }).collect_view()}</tbody>
+                                <tbody>{list.into_iter().map(|u| view! { <UserRowEdit u/> }).collect_view()}</tbody>
                             </table>
                         }.into_any(),
                     }
                 })}
             </Suspense>
-            {move || result(update.value().get())}
             <h3>"Add a user"</h3>
             <div class="user-form">
-                <input aria-label="new user name" placeholder="name" prop:value=move || name.get() on:input=move |ev| set_name.set(event_target_value(&ev))/>
-                <select aria-label="new user role" on:change=move |ev| set_role.set(event_target_value(&ev))>
-                    {["viewer", "developer", "approver", "admin"].map(|r| view! { <option value=r selected=move || role.get() == r>{r}</option> })}
-                </select>
-                <input aria-label="new user groups" placeholder="groups" prop:value=move || groups.get() on:input=move |ev| set_groups.set(event_target_value(&ev))/>
-                <input aria-label="new user e-mail" placeholder="e-mail" prop:value=move || email.get() on:input=move |ev| set_email.set(event_target_value(&ev))/>
-                <input aria-label="new user password" type="password" placeholder="initial password" prop:value=move || password.get() on:input=move |ev| set_password.set(event_target_value(&ev))/>
-                <button data-testid="add-user" on:click=move |_| {
+                {input("Name", "text", name)}
+                <label>"Role"
+                    <select on:change=move |ev| role.set(event_target_value(&ev))>
+                        {["viewer", "developer", "approver", "admin"].map(|r| view! { <option value=r selected=move || role.get() == r>{r}</option> })}
+                    </select>
+                </label>
+                {input("Groups", "text", groups)}
+                {input("E-mail", "email", email)}
+                {input("Initial password", "password", password)}
+                <button data-testid="add-user" disabled=move || add.pending().get() on:click=move |_| {
                     add.dispatch(AddUser {
                         name: name.get_untracked(),
                         role: role.get_untracked(),
@@ -255,24 +262,39 @@ pub fn UsersCard() -> impl IntoView {
                         email: email.get_untracked(),
                         password: password.get_untracked(),
                     });
-                    set_password.set(String::new());
+                    password.set(String::new());
                 }>"Add user"</button>
             </div>
-            {move || result(add.value().get())}
+            // One answer, the latest: added, or why not.
+            {move || add.value().get().map(|r| match r {
+                Ok(()) => view! { <p class="ok" role="status">"User added."</p> }.into_any(),
+                Err(e) => view! { <crate::error::ErrorNote e/> }.into_any(),
+            })}
         </section>
     }
 }
 
+/// One user's row: its own request and answer, so that saving one row says so on that row.
 #[component]
-fn UserRowEdit(u: UserRow, update: ServerAction<UpdateUser>) -> impl IntoView {
+fn UserRowEdit(u: UserRow) -> impl IntoView {
+    let update = ServerAction::<UpdateUser>::new();
     let (role, set_role) = signal(u.role.clone());
     let (groups, set_groups) = signal(u.groups.join(", "));
     let (email, set_email) = signal(u.email.clone().unwrap_or_default());
     let (disabled, set_disabled) = signal(u.disabled);
+    // What the row shows as saved: the server's answer moves it, not the checkbox.
+    let saved_disabled = RwSignal::new(u.disabled);
+    Effect::new(move |_| {
+        if matches!(update.value().get(), Some(Ok(()))) {
+            saved_disabled.set(disabled.get_untracked());
+        }
+    });
     let name = u.name.clone();
     view! {
-        <tr data-user=u.name.clone()>
-            <td>{u.name.clone()}</td>
+        <tr data-user=u.name.clone() class:disabled=move || saved_disabled.get()>
+            <td>{u.name.clone()}
+                <Show when=move || saved_disabled.get()>" "<span class="badge state-failed">"disabled"</span></Show>
+            </td>
             <td>
                 <select aria-label=format!("role of {}", u.name) on:change=move |ev| set_role.set(event_target_value(&ev))>
                     {["viewer", "developer", "approver", "admin"].map(|r| view! { <option value=r selected=move || role.get() == r>{r}</option> })}
@@ -281,15 +303,21 @@ fn UserRowEdit(u: UserRow, update: ServerAction<UpdateUser>) -> impl IntoView {
             <td><input aria-label=format!("groups of {}", u.name) prop:value=move || groups.get() on:input=move |ev| set_groups.set(event_target_value(&ev))/></td>
             <td><input aria-label=format!("e-mail of {}", u.name) prop:value=move || email.get() on:input=move |ev| set_email.set(event_target_value(&ev))/></td>
             <td><input type="checkbox" aria-label=format!("{} disabled", u.name) prop:checked=move || disabled.get() on:change=move |ev| set_disabled.set(event_target_checked(&ev))/></td>
-            <td><button on:click=move |_| {
-                update.dispatch(UpdateUser {
-                    name: name.clone(),
-                    role: role.get_untracked(),
-                    groups: groups.get_untracked(),
-                    email: email.get_untracked(),
-                    disabled: disabled.get_untracked(),
-                });
-            }>"Save"</button></td>
+            <td>
+                <button disabled=move || update.pending().get() on:click=move |_| {
+                    update.dispatch(UpdateUser {
+                        name: name.clone(),
+                        role: role.get_untracked(),
+                        groups: groups.get_untracked(),
+                        email: email.get_untracked(),
+                        disabled: disabled.get_untracked(),
+                    });
+                }>"Save"</button>
+                {move || update.value().get().map(|r| match r {
+                    Ok(()) => view! { <span class="ok" role="status">"Saved."</span> }.into_any(),
+                    Err(e) => view! { <crate::error::ErrorNote e/> }.into_any(),
+                })}
+            </td>
         </tr>
     }
 }

@@ -1,15 +1,6 @@
-import { expect, test, type Browser, type Page } from '@playwright/test';
+import { expect, test } from '@playwright/test';
 import { alicePushes, waitForChange } from './demo';
-import { LoginPage, waitForHydration, watchForErrors } from './pages';
-
-async function signedIn(browser: Browser, user: string): Promise<Page> {
-  const page = await (await browser.newContext()).newPage();
-  await page.goto('/login');
-  await waitForHydration(page);
-  await new LoginPage(page).signIn(user, 'demo');
-  await expect(page).toHaveURL(/\/$/);
-  return page;
-}
+import { signedIn, waitForHydration, watchForErrors } from './pages';
 
 test('a second tab follows the change as bob approves it: merged, applied, verified, without a reload; its draft stays', async ({ browser }) => {
   test.setTimeout(120_000);

@@ -1,5 +1,5 @@
 // Page objects: what a person does, named as they would say it.
-import { expect, type Page } from '@playwright/test';
+import { expect, type Browser, type Page } from '@playwright/test';
 
 /** Fails the test on any error the page logs or throws (a broken hydration shows here). */
 export function watchForErrors(page: Page): string[] {
@@ -39,4 +39,14 @@ export class EnvironmentsPage {
   async togglePolicy(env: string) {
     await this.card(env).getByRole('button', { name: /policy details/ }).click();
   }
+}
+
+/** A new browser context (its own cookies and storage) signed in as `user` with the demo password. */
+export async function signedIn(browser: Browser, user: string): Promise<Page> {
+  const page = await (await browser.newContext()).newPage();
+  await page.goto('/login');
+  await waitForHydration(page);
+  await new LoginPage(page).signIn(user, 'demo');
+  await expect(page).toHaveURL(/\/$/);
+  return page;
 }

@@ -8,7 +8,10 @@
 //! a reload nor a refused request loses a draft.
 
 use super::page::{authors_text, state_badge, RenderedDiff, SourceDiff};
-use super::{load_change, ChangeDetail, CommentChange, MergeChange, ReviewChange, MAX_COMMENT};
+use super::{
+    change_objects, load_change, ChangeDetail, CommentChange, MergeChange, ObjectList,
+    ReviewChange, TimelineEntry, MAX_COMMENT,
+};
 use crate::error::AppError;
 use leptos::prelude::*;
 use leptos_router::components::A;
@@ -50,15 +53,27 @@ pub fn ChangePage() -> impl IntoView {
                 heard.get(),
             )
         },
-        |(id, ..)| load_change(id, false),
+        |(id, ..)| load_change(id),
     );
+    // Written by the state part when it loads. Each resource is read under one boundary
+    // only: one read under two made a small share of server renders hang (leptos#4851).
+    let timeline = RwSignal::new(Vec::<TimelineEntry>::new());
     // The diff's objects; loaded again only when the status shows another head.
     let rebased = RwSignal::new(0u32);
     let body_head = StoredValue::new(None::<String>);
-    let body = Resource::new(
-        move || (id(), rebased.get()),
-        |(id, _)| load_change(id, true),
-    );
+    let body = Resource::new(move || (id(), rebased.get()), |(id, _)| change_objects(id));
+    // The draft is kept in the browser too (`crate::drafts`): a session that ends mid-comment
+    // sends the reader to sign in and back here, where it is put back.
+    let draft_key = move || format!("comment:{}", id());
+    Effect::new(move |_| {
+        if let Some(kept) = crate::drafts::load(&draft_key()) {
+            draft.set(kept);
+        }
+    });
+    Effect::new(move |_| {
+        let text = draft.get();
+        crate::drafts::save(&draft_key(), &text);
+    });
     // A draft is cleared only by the request that used it succeeding.
     Effect::new(move |_| {
         let sent = matches!(comment.value().get(), Some(Ok(())))
@@ -74,8 +89,9 @@ pub fn ChangePage() -> impl IntoView {
                     Err(AppError::NotFound(what)) => view! {
                         <crate::pages::Missing what back="/changes" back_label="All change requests"/>
                     }.into_any(),
-                    Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
+                    Err(e) => view! { <crate::error::ErrorNote e/> }.into_any(),
                     Ok(d) => {
+                        timeline.set(d.timeline.clone());
                         let head = d.change.head_commit.clone();
                         Effect::new(move |_| {
                             if body_head.with_value(|h| h.as_ref().is_some_and(|h| *h != head)) {
@@ -98,20 +114,13 @@ pub fn ChangePage() -> impl IntoView {
                 }
             })}
         </Transition>
-        <Transition fallback=|| ()>
-            {move || Suspend::new(async move {
-                let d = status.await.ok();
-                view! {
-                    <Show when=move || tab.get() == "timeline">
-                        <ol class="timeline" data-testid="timeline">
-                            {d.iter().flat_map(|d| d.timeline.iter()).map(|t| view! {
-                                <li><time>{t.at.clone()}</time>" "<strong>{t.actor.clone()}</strong>{format!(" {}", t.what)}</li>
-                            }).collect_view()}
-                        </ol>
-                    </Show>
-                }
-            })}
-        </Transition>
+        <Show when=move || tab.get() == "timeline">
+            <ol class="timeline" data-testid="timeline">
+                {move || timeline.get().into_iter().map(|t| view! {
+                    <li><time>{t.at}</time>" "<strong>{t.actor}</strong>{format!(" {}", t.what)}</li>
+                }).collect_view()}
+            </ol>
+        </Show>
     }
 }
 
@@ -145,7 +154,7 @@ fn StatusView(d: ChangeDetail, actions: Actions) -> impl IntoView {
     let answer = |r: Option<Result<String, AppError>>| {
         r.map(|r| match r {
             Ok(text) => view! { <p class="ok" role="status">{text}</p> }.into_any(),
-            Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
+            Err(e) => view! { <crate::error::ErrorNote e/> }.into_any(),
         })
     };
     let review_result = move || answer(review.value().get());
@@ -184,15 +193,29 @@ fn StatusView(d: ChangeDetail, actions: Actions) -> impl IntoView {
             {c.superseded_by.clone().map(|newer| view! {
                 <p data-testid="superseded-by"><A href=format!("/changes/{newer}")>"The change that replaced this one"</A></p>
             })}
+            {d.next.clone().map(|(next, env)| view! {
+                <p data-testid="next-change"><A href=format!("/changes/{next}")>{format!("This commit's change for {env}, the next environment")}</A></p>
+            })}
             <p class="muted">{format!("Images: {}", if c.images.is_empty() { "none".to_string() } else { c.images.join(", ") })}</p>
             <p class="muted" data-testid="authors">{authors_text(&c)}</p>
         </div>
         <section class="card policy-status" data-testid="policy-status">
             <h2>"Policy"</h2>
             <p class="policy-line"><strong>{
-                c.state.closed_summary().map(str::to_string).unwrap_or_else(|| d.verdict.summary())
+                crate::linked::linked_text(c.state.closed_summary().map(str::to_string).unwrap_or_else(|| d.verdict.summary()))
             }</strong></p>
             <p class="muted">{d.policy_summary.clone()}</p>
+            <dl class="who-reviews" data-testid="who-reviews">
+                <dt>"Approved by"</dt>
+                <dd>{if d.verdict.approvals.is_empty() { "nobody yet".to_string() } else { d.verdict.approvals.join(", ") }}</dd>
+                {open.then(|| {
+                    let needed = d.verdict.still_needed(&d.approvers);
+                    (!needed.is_empty()).then(|| view! {
+                        <dt>"Still needed"</dt>
+                        <dd><ul>{needed.into_iter().map(|n| view! { <li>{n}</li> }).collect_view()}</ul></dd>
+                    })
+                })}
+            </dl>
             {(!d.verdict.ignored.is_empty()).then(|| view! {
                 <ul class="ignored">{d.verdict.ignored.iter().map(|i| view! { <li>{format!("{}: {}", i.user, i.reason)}</li> }).collect_view()}</ul>
             })}
@@ -248,9 +271,9 @@ fn StatusView(d: ChangeDetail, actions: Actions) -> impl IntoView {
     }
 }
 
-/// The tabs and the diff: built from the load that carries the objects.
+/// The tabs and the diff's objects.
 #[component]
-fn Body(d: ChangeDetail, tab: RwSignal<&'static str>) -> impl IntoView {
+fn Body(d: ObjectList, tab: RwSignal<&'static str>) -> impl IntoView {
     let c = d.change;
     let id = c.id.clone();
     let tab_button = move |name: &'static str, label: String| {

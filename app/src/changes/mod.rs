@@ -6,6 +6,8 @@ pub mod delivery;
 pub mod detail_page;
 #[cfg(feature = "ssr")]
 pub mod merge;
+#[cfg(feature = "ssr")]
+pub mod objects;
 pub mod page;
 #[cfg(feature = "ssr")]
 pub mod review;
@@ -146,14 +148,26 @@ pub const MAX_COMMENT: usize = 10_000;
 pub struct ChangeDetail {
     pub change: ChangeRequest,
     pub policy_summary: String,
+    /// The policy's approvers (user names, `group:<name>`), to say who is still needed.
+    pub approvers: Vec<String>,
     pub verdict: Verdict,
     pub reviews: Vec<ReviewEntry>,
     pub timeline: Vec<TimelineEntry>,
-    pub objects: Vec<ObjectEntry>,
     /// Whether the signed-in user may approve or reject it, and if not, why not.
     pub may_review: Result<(), String>,
     /// After the merge: what Flux and the probes said.
     pub delivery: Option<Delivery>,
+    /// The same commit's change for the next environment, once opened: (id, environment).
+    pub next: Option<(String, String)>,
+}
+
+/// The objects of a change's diff, for the list beside it: loaded apart from the rest of
+/// [`ChangeDetail`], since a live page needs them again only when the change's head moves.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ObjectList {
+    /// The change as of this load (its head, and the summary the tabs show).
+    pub change: ChangeRequest,
+    pub objects: Vec<ObjectEntry>,
 }
 
 /// A merged change on its way into the cluster.
@@ -212,10 +226,20 @@ pub async fn list_changes(
 }
 
 #[server(endpoint = "load_change")]
-pub async fn load_change(id: String, with_objects: bool) -> Result<ChangeDetail, AppError> {
+pub async fn load_change(id: String) -> Result<ChangeDetail, AppError> {
     use crate::auth::{ssr::require_role, Role};
     let user = require_role(Role::Viewer).await?;
-    review::detail(&crate::auth::ssr::db()?, &id, &user, with_objects)
+    review::detail(&crate::auth::ssr::db()?, &id, &user)
+        .await
+        .map_err(AppError::with_status)
+}
+
+/// The changed objects of a change's diff, with the signed-in user's viewed marks.
+#[server(endpoint = "change_objects")]
+pub async fn change_objects(id: String) -> Result<ObjectList, AppError> {
+    use crate::auth::{ssr::require_role, Role};
+    let user = require_role(Role::Viewer).await?;
+    objects::list(&crate::auth::ssr::db()?, &id, &user.name)
         .await
         .map_err(AppError::with_status)
 }
@@ -272,7 +296,7 @@ pub async fn comment_change(id: String, body: String) -> Result<(), AppError> {
 pub async fn mark_viewed(id: String, index: usize, viewed: bool) -> Result<(), AppError> {
     use crate::auth::{ssr::require_role, Role};
     let user = require_role(Role::Viewer).await?;
-    review::mark_viewed(&crate::auth::ssr::db()?, &id, &user.name, index, viewed)
+    objects::mark_viewed(&crate::auth::ssr::db()?, &id, &user.name, index, viewed)
         .await
         .map_err(AppError::with_status)
 }

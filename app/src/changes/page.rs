@@ -60,7 +60,7 @@ pub fn ChangesPage() -> impl IntoView {
         <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match changes.await {
-                    Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
+                    Err(e) => view! { <crate::error::ErrorNote e/> }.into_any(),
                     Ok(list) if list.items.is_empty() => view! { <p class="empty">"No change requests match."</p> }.into_any(),
                     Ok(list) => view! {
                         <p class="muted">{format!("{} change request(s)", list.total)}</p>
@@ -200,7 +200,7 @@ fn ObjectDiff(id: String, pos: usize, o: ObjectEntry, split: ReadSignal<bool>) -
                 <Suspense fallback=|| view! { <p class="muted">"Loading diff…"</p> }>
                     {move || Suspend::new(async move {
                         match hunks.await {
-                            Err(e) => view! { <p class="error">{e.to_string()}</p> }.into_any(),
+                            Err(e) => view! { <crate::error::ErrorNote e/> }.into_any(),
                             Ok(None) => ().into_any(),
                             Ok(Some(h)) => view! { <Hunks hunks=h split shown set_shown/> }.into_any(),
                         }
@@ -270,7 +270,7 @@ pub(super) fn SourceDiff(id: String) -> impl IntoView {
         <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match text.await {
-                    Err(e) => view! { <p class="error">{e.to_string()}</p> }.into_any(),
+                    Err(e) => view! { <crate::error::ErrorNote e/> }.into_any(),
                     Ok(t) if t.is_empty() => view! { <p class="empty">"Templates and values are unchanged."</p> }.into_any(),
                     Ok(t) => view! {
                         <pre class="source-diff" data-testid="source-diff">

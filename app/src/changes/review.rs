@@ -2,7 +2,7 @@
 //! rejections bound to the head commit, comments, and the change page's data. The policy
 //! itself is the pure function in `crate::policy`.
 
-use super::{store, ChangeDetail, ChangeRequest, ObjectEntry, ReviewEntry, TimelineEntry};
+use super::{store, ChangeDetail, ChangeRequest, ReviewEntry, TimelineEntry};
 use crate::audit::ssr as audit;
 use crate::auth::SignedInUser;
 use crate::environments::Policy;
@@ -204,40 +204,28 @@ pub async fn waits_for(
         && crate::policy::waits_for(&policy, &verdict, &user.name, &user.groups))
 }
 
-async fn load(db: &Db, id: &str) -> Result<ChangeRequest, AppError> {
+pub(super) async fn load(db: &Db, id: &str) -> Result<ChangeRequest, AppError> {
     store::get(db, id)
         .await?
         .ok_or_else(|| AppError::NotFound("change request".into()))
 }
 
-/// Everything the change page shows; the objects of its diff only `with_objects` (a live
-/// page refetches the rest often and the objects only when the change's head moves).
-pub async fn detail(
-    db: &Db,
-    id: &str,
-    user: &SignedInUser,
-    with_objects: bool,
-) -> Result<ChangeDetail, AppError> {
+/// Everything the change page shows but the diff's objects (`super::objects`): a live page
+/// reloads this on every event of the change, and the objects only when its head moves.
+pub async fn detail(db: &Db, id: &str, user: &SignedInUser) -> Result<ChangeDetail, AppError> {
     let change = load(db, id).await?;
     // Everything else the page shows depends only on the change: read at once, so a page
     // costs two round trips of the database rather than one per part.
     let with_evidence = user.role.allows(crate::auth::Role::Developer);
     let target = format!("change:{id}");
-    let (policy, (judged, reviews), stop, events, viewed, diff, delivery, upstream) = tokio::try_join!(
+    let (policy, (judged, reviews), stop, events, delivery, upstream, next) = tokio::try_join!(
         policy_of(db, id),
         reviews_and_entries(db, id),
         stop_the_line(db),
         audit::for_target(db, &target),
-        viewed_at_head(db, &change, &user.name),
-        async {
-            if with_objects {
-                store::diff_json(db, id).await
-            } else {
-                Ok(None)
-            }
-        },
         super::delivery::load(db, id, with_evidence),
         super::upstream::faults(db, &change),
+        super::upstream::next(db, id),
     )?;
     let (policy, verdict) = judge(policy, &judged, stop.as_deref(), &change, upstream);
     let mut timeline = vec![TimelineEntry {
@@ -257,114 +245,18 @@ pub async fn detail(
             what: describe(&e.action, &e.detail),
         });
     }
-    let diff = diff.unwrap_or_default();
-    let listed = diff["objects"]
-        .as_array()
-        .map(|list| {
-            list.iter()
-                .enumerate()
-                .filter(|(_, o)| o["status"] != "unchanged")
-                .collect::<Vec<_>>()
-        })
-        .unwrap_or_default();
-    let objects = listed
-        .into_iter()
-        .enumerate()
-        .map(|(pos, (index, o))| {
-            let (mut added, mut removed) = (0, 0);
-            for h in o["hunks"].as_array().into_iter().flatten() {
-                for l in h["lines"].as_array().into_iter().flatten() {
-                    match l["tag"].as_str() {
-                        Some("insert") => added += 1,
-                        Some("delete") => removed += 1,
-                        _ => {}
-                    }
-                }
-            }
-            let viewed = viewed.contains(&(index as i64));
-            ObjectEntry {
-                viewed,
-                index,
-                display: o["display"].as_str().unwrap_or("").to_string(),
-                status: o["status"].as_str().unwrap_or("").to_string(),
-                added_lines: added,
-                removed_lines: removed,
-                fields: o["fields"]
-                    .as_array()
-                    .map(|f| {
-                        f.iter()
-                            .filter_map(|x| x["path"].as_str().map(String::from))
-                            .collect()
-                    })
-                    .unwrap_or_default(),
-                risks: o["risks"]
-                    .as_array()
-                    .map(|r| {
-                        r.iter()
-                            .filter_map(|x| x["reason"].as_str().map(String::from))
-                            .collect()
-                    })
-                    .unwrap_or_default(),
-                hunks: (pos < super::OPEN_AT_FIRST && !viewed).then(|| store::hunks_of(o, false)),
-            }
-        })
-        .collect();
     let may_review = may_review(&policy, &change, user);
     Ok(ChangeDetail {
         delivery,
         policy_summary: policy.summary(),
+        approvers: policy.approvers.clone(),
         change,
         verdict,
         reviews,
         timeline,
-        objects,
         may_review,
+        next,
     })
-}
-
-/// The indexes of the objects `user` marked viewed at the change's current head.
-async fn viewed_at_head(db: &Db, change: &ChangeRequest, user: &str) -> Result<Vec<i64>, AppError> {
-    let rows: Vec<(i64,)> = sqlx::query_as(
-        "SELECT object_index FROM viewed_objects WHERE change_id = $1 AND user_name = $2 AND head_commit = $3",
-    )
-    .bind(&change.id)
-    .bind(user)
-    .bind(&change.head_commit)
-    .fetch_all(&db.pool)
-    .await?;
-    Ok(rows.into_iter().map(|(i,)| i).collect())
-}
-
-/// Stores or removes a "viewed" mark at the change's current head.
-pub async fn mark_viewed(
-    db: &Db,
-    id: &str,
-    user: &str,
-    index: usize,
-    viewed: bool,
-) -> Result<(), AppError> {
-    let change = load(db, id).await?;
-    if viewed {
-        sqlx::query(
-            "INSERT INTO viewed_objects (change_id, user_name, object_index, head_commit, at) VALUES ($1, $2, $3, $4, $5)
-             ON CONFLICT (change_id, user_name, object_index) DO UPDATE SET head_commit = $4, at = $5",
-        )
-        .bind(id)
-        .bind(user)
-        .bind(index as i64)
-        .bind(&change.head_commit)
-        .bind(now_text())
-        .execute(&db.pool)
-        .await?;
-    } else {
-        sqlx::query("DELETE FROM viewed_objects WHERE change_id = $1 AND user_name = $2 AND object_index = $3")
-            .bind(id)
-            .bind(user)
-            .bind(index as i64)
-            .execute(&db.pool)
-            .await?;
-    }
-    Ok(())
 }
 
 fn short(sha: &str) -> &str {

@@ -266,6 +266,37 @@ const NEWER_OPEN: &str = "SELECT c.id FROM change_requests c JOIN runs r ON r.id
        AND (r.created_at > mine.created_at OR (r.created_at = mine.created_at AND r.id > mine.id))
      ORDER BY r.created_at DESC, r.id DESC";
 
+/// A CD run waits for its change; once the change is superseded, nothing will move the run
+/// on, so it ends (as interrupted, saying by what). A run still running is left to
+/// `cd::propose_next`, which looks again after it starts waiting.
+async fn end_superseded_run(
+    conn: &mut sqlx::AnyConnection,
+    old: &str,
+    by: &str,
+    now: &str,
+) -> Result<(), AppError> {
+    let ended = sqlx::query(
+        "UPDATE runs SET state = 'interrupted', error = $1, finished_at = $2
+         WHERE id = (SELECT cd_run_id FROM change_requests WHERE id = $3) AND state = 'waiting'
+         RETURNING id",
+    )
+    .bind(superseded_reason(by))
+    .bind(now)
+    .bind(old)
+    .fetch_all(&mut *conn)
+    .await?;
+    for r in ended {
+        let run: String = r.try_get("id")?;
+        fluxgate_core::live::publish(conn, &format!("run:{run}")).await?;
+    }
+    Ok(())
+}
+
+/// Why a CD run ended when its change was superseded.
+pub fn superseded_reason(by: &str) -> String {
+    format!("superseded: change request {by} replaced this run's change")
+}
+
 /// Opens a change request and supersedes the open ones of the same app and environment,
 /// in one transaction: there is never more than one open request per app and environment.
 /// A change for an older commit than an open one is stored already superseded by it.
@@ -301,6 +332,7 @@ pub async fn open(db: &Db, c: NewChange<'_>) -> Result<(), AppError> {
     for r in &replaced {
         let old: String = r.try_get("id")?;
         fluxgate_core::live::publish(&mut tx, &format!("change:{old}")).await?;
+        end_superseded_run(&mut tx, &old, c.id, &now).await?;
     }
     let newer: Option<String> = if c.rollback {
         None

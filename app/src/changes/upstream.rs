@@ -109,3 +109,23 @@ pub async fn faults(db: &Db, change: &ChangeRequest) -> Result<Vec<String>, AppE
     }
     Ok(faults)
 }
+
+/// The change the same CD run opened for the next environment after this change's, once
+/// there is one: (id, environment name).
+pub async fn next(db: &Db, id: &str) -> Result<Option<(String, String)>, AppError> {
+    let row = sqlx::query(
+        "SELECT c.id, e.name FROM change_requests me
+         JOIN environments mine ON mine.id = me.environment_id
+         JOIN change_requests c ON c.cd_run_id = me.cd_run_id
+         JOIN environments e ON e.id = c.environment_id
+         WHERE me.id = $1 AND e.position > mine.position
+         ORDER BY e.position, c.id LIMIT 1",
+    )
+    .bind(id)
+    .fetch_optional(&db.pool)
+    .await?;
+    Ok(match row {
+        Some(r) => Some((r.try_get("id")?, r.try_get("name")?)),
+        None => None,
+    })
+}

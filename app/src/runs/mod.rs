@@ -56,6 +56,20 @@ pub struct RunView {
     pub steps: Vec<StepRow>,
     /// The first lines of the log; the rest (and new ones) arrive over the event stream.
     pub logs: Vec<LogRow>,
+    /// The runs and changes this one is part of, for links.
+    pub related: Related,
+}
+
+/// What a run leads to and comes from: a CD run's CI run, a CI run's CD run, and the change
+/// requests a CD run opened (one per environment it reached), in environment order.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Related {
+    /// (kind, id)
+    pub parent: Option<(String, String)>,
+    /// (kind, id)
+    pub children: Vec<(String, String)>,
+    /// (change id, environment, state)
+    pub changes: Vec<(String, String, String)>,
 }
 
 #[server(endpoint = "list_runs")]
@@ -102,7 +116,7 @@ pub fn RunsPage() -> impl IntoView {
         <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match runs.await {
-                    Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
+                    Err(e) => view! { <crate::error::ErrorNote e/> }.into_any(),
                     Ok(list) if list.is_empty() => view! { <p class="empty">"No runs yet."</p> }.into_any(),
                     Ok(list) => view! {
                         <table class="table" data-testid="runs">
@@ -146,7 +160,7 @@ pub fn RunPage() -> impl IntoView {
                     Err(AppError::NotFound(what)) => view! {
                         <crate::pages::Missing what back="/runs" back_label="All runs"/>
                     }.into_any(),
-                    Err(e) => view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any(),
+                    Err(e) => view! { <crate::error::ErrorNote e/> }.into_any(),
                     Ok(v) => view! { <RunDetail v set_tick/> }.into_any(),
                 }
             })}
@@ -195,9 +209,16 @@ fn RunDetail(v: RunView, set_tick: WriteSignal<u32>) -> impl IntoView {
         <leptos_meta::Title text=format!("{} run · {}", r.kind.to_uppercase(), r.app)/>
         <div class="page-head">
             <h1>{format!("{} run of {}", r.kind.to_uppercase(), r.app)}" "<span class=format!("badge state-{}", r.state) data-testid="run-state">{r.state.clone()}</span></h1>
-            <p class="muted">{format!("{} at {} · {} · image tag {}", r.branch, &r.commit[..7.min(r.commit.len())], r.author, r.image_tag)}</p>
+            <p class="muted">
+                {format!("{} at ", r.branch)}
+                <A href=format!("/apps/{}/commits/{}", r.app, r.commit) attr:title="The commit's way through every environment">
+                    {r.commit[..7.min(r.commit.len())].to_string()}
+                </A>
+                {format!(" · {} · image tag {}", r.author, r.image_tag)}
+            </p>
+            <RelatedLinks related=v.related.clone()/>
             <p>{Some(r.message.clone()).filter(|m| !m.is_empty())}</p>
-            {r.error.clone().map(|e| view! { <p class="error" role="alert">{e}</p> })}
+            {r.error.clone().map(|e| view! { <p class="error" role="alert">{crate::linked::linked_text(e)}</p> })}
             {(r.sandbox == "none").then(|| view! {
                 <p class="error" role="alert" data-testid="unsandboxed">"Warning: this run's steps ran without a sandbox (fluxgate was started with --unsandboxed-steps): they could read fluxgate's data and reach this host's network."</p>
             })}
@@ -222,11 +243,42 @@ fn RunDetail(v: RunView, set_tick: WriteSignal<u32>) -> impl IntoView {
             }).collect_view()}
         </ol>
         <pre class="log" data-testid="log">
-            {move || lines.get().into_iter().map(|l| view! {
-                <span class=format!("log-line {}", l.stream) data-step=l.step>{format!("{}\n", l.line)}</span>
+            // fluxgate's own lines name changes and runs by id: those become links. What a
+            // step printed stays text, whatever it looks like.
+            {move || lines.get().into_iter().map(|l| {
+                let text = format!("{}\n", l.line);
+                let text = if l.stream == "system" {
+                    crate::linked::linked_text(text).into_any()
+                } else {
+                    text.into_any()
+                };
+                view! { <span class=format!("log-line {}", l.stream) data-step=l.step>{text}</span> }
             }).collect_view()}
         </pre>
     }
+}
+
+/// Links to the runs and changes around a run.
+#[component]
+fn RelatedLinks(related: Related) -> impl IntoView {
+    let Related {
+        parent,
+        children,
+        changes,
+    } = related;
+    let empty = parent.is_none() && children.is_empty() && changes.is_empty();
+    (!empty).then(|| {
+        view! {
+            <p class="muted related" data-testid="related">
+                {parent.into_iter().chain(children).map(|(kind, id)| view! {
+                    <A href=format!("/runs/{id}")>{format!("{} run", kind.to_uppercase())}</A>" "
+                }).collect_view()}
+                {changes.into_iter().map(|(id, env, state)| view! {
+                    <A href=format!("/changes/{id}")>{format!("{env} change ({state})")}</A>" "
+                }).collect_view()}
+            </p>
+        }
+    })
 }
 
 #[cfg(feature = "ssr")]
@@ -308,6 +360,47 @@ pub mod ssr {
                 line: l.line,
             })
             .collect();
-        Ok(RunView { run, steps, logs })
+        let related = related(db, id).await?;
+        Ok(RunView {
+            run,
+            steps,
+            logs,
+            related,
+        })
+    }
+
+    async fn related(db: &Db, id: &str) -> Result<super::Related, AppError> {
+        let parent = sqlx::query(
+            "SELECT p.kind, p.id FROM runs r JOIN runs p ON p.id = r.parent_run_id WHERE r.id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&db.pool)
+        .await?
+        .map(|r| Ok::<_, sqlx::Error>((r.try_get("kind")?, r.try_get("id")?)))
+        .transpose()?;
+        let children =
+            sqlx::query("SELECT kind, id FROM runs WHERE parent_run_id = $1 ORDER BY id")
+                .bind(id)
+                .fetch_all(&db.pool)
+                .await?
+                .iter()
+                .map(|r| Ok((r.try_get("kind")?, r.try_get("id")?)))
+                .collect::<Result<_, sqlx::Error>>()?;
+        let changes = sqlx::query(
+            "SELECT c.id, e.name, c.state FROM change_requests c
+             JOIN environments e ON e.id = c.environment_id
+             WHERE c.cd_run_id = $1 ORDER BY e.position, c.id",
+        )
+        .bind(id)
+        .fetch_all(&db.pool)
+        .await?
+        .iter()
+        .map(|r| Ok((r.try_get("id")?, r.try_get("name")?, r.try_get("state")?)))
+        .collect::<Result<_, sqlx::Error>>()?;
+        Ok(super::Related {
+            parent,
+            children,
+            changes,
+        })
     }
 }

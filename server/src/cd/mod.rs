@@ -110,6 +110,15 @@ pub async fn propose_next(r: &Runner, ci: &runs::Run, cd: &runs::Run, env: &Env)
         Ok(Some(p)) => {
             tracing::info!(change = %p.change_id, env = %env.name, "change request opened");
             runs::set_state(&r.db, &cd.id, "waiting", None).await?;
+            // Superseded already (a newer commit's change came first, or came while this
+            // run was not yet waiting, which `changes::store::open` leaves to us): nothing
+            // will move this run on.
+            let change = app::changes::store::get(&r.db, &p.change_id).await?;
+            if let Some(by) = change.and_then(|c| c.superseded_by) {
+                let why = app::changes::store::superseded_reason(&by);
+                runs::interrupt(&r.db, &cd.id, &why).await?;
+                return Ok(());
+            }
             auto_merge(r, &p.change_id).await;
             Ok(())
         }

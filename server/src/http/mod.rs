@@ -11,6 +11,7 @@ mod health;
 mod live;
 mod login;
 mod oidc;
+mod render_deadline;
 mod run_logs;
 mod site;
 mod throttle;
@@ -137,10 +138,14 @@ pub fn router(database: &Database, options: LeptosOptions, config: &WebConfig) -
         .merge(api::routes())
         .merge(git::routes())
         .merge(flux::routes())
-        .leptos_routes_with_context(&state, routes, context.clone(), {
-            let options = state.leptos_options.clone();
-            move || shell(options.clone())
-        })
+        .merge(
+            Router::new()
+                .leptos_routes_with_context(&state, routes, context.clone(), {
+                    let options = state.leptos_options.clone();
+                    move || shell(options.clone())
+                })
+                .layer(axum::middleware::from_fn(render_deadline::retry_stalled)),
+        )
         .fallback(file_and_error_handler_with_context::<AppState, _>(
             context, shell,
         ))

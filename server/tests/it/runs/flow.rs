@@ -178,6 +178,19 @@ async fn newer_commit_supersedes_the_open_change_request(p: &Pipes) {
     let old = all.iter().find(|c| c["id"] == first["id"]).unwrap();
     assert_eq!(old["state"], "superseded");
     assert_eq!(old["superseded_by"], second["id"]);
+    // Nothing will move the first commit's CD run on: it ends, saying what replaced it.
+    let cd_run = format!("/api/v1/runs/{}", old["cd_run_id"].as_str().unwrap());
+    let (_, run) = p.get(&token, &cd_run).await;
+    assert_eq!(run["run"]["state"], "interrupted", "{run}");
+    let error = run["run"]["error"].as_str().unwrap_or_default();
+    assert!(error.contains(second["id"].as_str().unwrap()), "{error}");
+    let (_, run) = p
+        .get(
+            &token,
+            &format!("/api/v1/runs/{}", second["cd_run_id"].as_str().unwrap()),
+        )
+        .await;
+    assert_eq!(run["run"]["state"], "waiting", "{run}");
     assert_eq!(all.iter().filter(|c| c["state"] == "open").count(), 1);
     let (_, detail) = p
         .get(

@@ -98,11 +98,11 @@ async fn viewed_marks_are_kept_per_reviewer(p: &Pipes) {
     s.sign_in(&bob, "bob", "demo").await;
     s.sign_in(&carol, "carol", "demo").await;
     let load = |c: reqwest::Client| {
-        let (url, id) = (s.url("/api/load_change"), id.clone());
+        let (url, id) = (s.url("/api/change_objects"), id.clone());
         async move {
             let r = c
                 .post(url)
-                .form(&[("id", id.as_str()), ("with_objects", "true")])
+                .form(&[("id", id.as_str())])
                 .send()
                 .await
                 .unwrap();
@@ -508,6 +508,18 @@ async fn freeze_window_and_stop_the_line_refuse_merges_with_the_reason(p: &Pipes
         bad.unwrap_err().to_string().contains("aprovers"),
         "unknown fields are refused"
     );
+    // A wrong value is refused naming its field, and nothing may follow the policy.
+    for (json, says) in [
+        (
+            r#"{"required_approvals": "two"}"#,
+            "required_approvals: invalid type",
+        ),
+        (r#"{"required_approvals": 1} {}"#, "trailing characters"),
+    ] {
+        let refused = app::settings::ssr::save_policy(db, "admin", "dev", json).await;
+        let text = refused.unwrap_err().to_string();
+        assert!(text.contains(says), "{json}: {text}");
+    }
     let bob = p.token("bob").await;
     let change = p.open_change(&bob, None).await;
     p.post(
