@@ -420,12 +420,28 @@ pub mod ssr {
                     link: None,
                 });
             }
-            let deployments =
-                sqlx::query("SELECT applied_at, verified_at FROM deployments WHERE change_id = $1")
-                    .bind(&cid)
-                    .fetch_all(&db.pool)
-                    .await?;
+            let deployments = sqlx::query(
+                "SELECT environment_id, merged_at, applied_at, verified_at FROM deployments WHERE change_id = $1",
+            )
+            .bind(&cid)
+            .fetch_all(&db.pool)
+            .await?;
             for d in deployments {
+                let (env_id, merged_at): (String, String) =
+                    (d.try_get("environment_id")?, d.try_get("merged_at")?);
+                let back =
+                    crate::changes::upstream::rolled_back_from(db, &id, &env_id, sha, &merged_at)
+                        .await?;
+                if let Some((to, change, at)) = back {
+                    out.push(TraceEntry {
+                        at,
+                        what: format!(
+                            "{env}: rolled back to commit {} (change {change})",
+                            &to[..7.min(to.len())]
+                        ),
+                        link: Some(format!("/changes/{change}")),
+                    });
+                }
                 if let Some(at) = d.try_get::<Option<String>, _>("applied_at")? {
                     out.push(TraceEntry {
                         at,

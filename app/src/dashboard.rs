@@ -20,6 +20,8 @@ pub struct Cell {
     pub since: Option<String>,
     /// An open change request waiting to enter this environment.
     pub pending: Option<String>,
+    /// What runs there came by a rollback (an earlier version put back).
+    pub rolled_back: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -113,13 +115,7 @@ pub fn DashboardMatrix() -> impl IntoView {
                                                 {d.rows.into_iter().map(|row| view! {
                                                     <tr data-app=row.app.clone()>
                                                         <th scope="row">{row.app.clone()}</th>
-                                                        {row.cells.into_iter().zip(d.envs.clone()).map(|(c, env)| view! {
-                                                            <td data-env=env class=format!("cell state-{}", c.state.replace(' ', "-"))>
-                                                                <div class="version">{c.version.clone().unwrap_or_else(|| "—".into())}</div>
-                                                                <div class="muted">{format!("{}{}", c.state, c.since.as_deref().map(|s| format!(" · {s}")).unwrap_or_default())}</div>
-                                                                {c.pending.clone().map(|id| view! { <a href=format!("/changes/{id}") class="pending">"change waiting"</a> })}
-                                                            </td>
-                                                        }).collect_view()}
+                                                        {row.cells.into_iter().zip(d.envs.clone()).map(|(c, env)| view! { <MatrixCell c env/> }.into_any()).collect_view()}
                                                     </tr>
                                                 }).collect_view()}
                                             </tbody>
@@ -140,6 +136,20 @@ pub fn DashboardMatrix() -> impl IntoView {
                 })}
             </Transition>
         </section>
+    }
+}
+
+/// One app in one environment: what runs there, since when, and what waits to enter.
+#[component]
+fn MatrixCell(c: Cell, env: String) -> impl IntoView {
+    view! {
+        <td data-env=env class=format!("cell state-{}", c.state.replace(' ', "-"))>
+            <div class="version">{c.version.clone().unwrap_or_else(|| "—".into())}
+                {c.rolled_back.then(|| view! { " "<span class="badge risk" data-testid="rolled-back">"rolled back"</span> })}
+            </div>
+            <div class="muted">{format!("{}{}", c.state, c.since.as_deref().map(|s| format!(" · {s}")).unwrap_or_default())}</div>
+            {c.pending.clone().map(|id| view! { <a href=format!("/changes/{id}") class="pending">"change waiting"</a> })}
+        </td>
     }
 }
 
@@ -239,12 +249,15 @@ pub mod ssr {
             // The newest deployment per app and environment (ids are time-ordered).
             let sql = format!(
                 "SELECT d.app_id, d.environment_id, d.app_commit, d.images, d.merged_at, d.applied_at, d.verified_at,
-                        d.state, d.failed_at, COALESCE(c.apply_timeout_secs, 600) AS apply_timeout
+                        d.state, d.failed_at, COALESCE(c.apply_timeout_secs, 600) AS apply_timeout,
+                        r.branch AS cd_branch
                  FROM deployments d JOIN (
                      SELECT MAX(id) AS id FROM deployments WHERE app_id IN ({ids}) GROUP BY app_id, environment_id
                  ) newest ON newest.id = d.id
                  JOIN environments e ON e.id = d.environment_id
-                 LEFT JOIN clusters c ON c.name = e.cluster"
+                 LEFT JOIN clusters c ON c.name = e.cluster
+                 LEFT JOIN change_requests dc ON dc.id = d.change_id
+                 LEFT JOIN runs r ON r.id = dc.cd_run_id"
             );
             let mut q = sqlx::query(&sql);
             for (id, _) in &apps {
@@ -286,6 +299,9 @@ pub mod ssr {
                         state: state.into(),
                         since: Some(since),
                         pending: None,
+                        rolled_back: r
+                            .try_get::<Option<String>, _>("cd_branch")?
+                            .is_some_and(|b| b.starts_with("rollback/")),
                     },
                 );
             }
@@ -317,6 +333,7 @@ pub mod ssr {
                             state: "not deployed".into(),
                             since: None,
                             pending: None,
+                            rolled_back: false,
                         });
                         cell.pending = pending.remove(&key);
                         if cell.pending.is_some() && cell.version.is_none() {

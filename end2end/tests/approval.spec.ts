@@ -44,6 +44,7 @@ test('alice pushes, bob approves dev (it merges, the demo reconciler applies it,
     await expect(page.getByTestId('change-title')).toContainText('verified', { timeout: 1000 });
   }).toPass({ timeout: 60_000 });
   await expect(page.getByTestId('delivery')).toContainText('PASS');
+  await expect(page.getByTestId('who-reviews')).toContainText(/Approved by\s*bob/);
 
   // alice, the author, may not review her own change; the timeline shows what happened.
   const alice = await browser.newPage();
@@ -64,13 +65,17 @@ test('alice pushes, bob approves dev (it merges, the demo reconciler applies it,
   await expect(page.getByTestId('flux-dev')).toContainText('demo reconciler (stands in for Flux)');
   await expect(page.getByTestId('flux-dev')).toContainText('in sync');
 
-  // The CD pipeline moved on: staging waits for approval, and merges by hand.
+  // The CD pipeline moved on: dev's change links staging's, which waits for approval and
+  // says whose, and merges by hand.
   await expect(async () => {
-    await page.goto('/changes?env=staging&state=open');
-    await expect(page.getByRole('link', { name: `hello-web ${short} to staging` })).toBeVisible({ timeout: 1000 });
+    await page.goto(changeUrl);
+    await expect(page.getByTestId('next-change')).toBeVisible({ timeout: 1000 });
   }).toPass({ timeout: 30_000 });
-  await page.getByRole('link', { name: `hello-web ${short} to staging` }).click();
+  await page.getByTestId('next-change').getByRole('link').click();
+  await expect(page.getByTestId('change-title')).toContainText(`hello-web ${short} to staging`);
   await waitForHydration(page);
+  await expect(page.getByTestId('who-reviews')).toContainText(/Approved by\s*nobody yet/);
+  await expect(page.getByTestId('who-reviews')).toContainText(/Still needed\s*1 more approval from/);
   // A double click approves once: the button is off while the request runs and after.
   await page.getByTestId('approve').dblclick();
   await expect(page.getByTestId('policy-status')).toContainText('Ready to merge', { timeout: 10_000 });
@@ -86,6 +91,12 @@ test('alice pushes, bob approves dev (it merges, the demo reconciler applies it,
   await page.getByTestId('runs').getByRole('link').first().click();
   await expect(page.getByTestId('run-state')).toHaveText('succeeded');
   await expect(page.getByTestId('log')).toContainText('tests passed');
+  // ... and leads on: its CD run, whose page links the change of each environment.
+  await page.getByTestId('related').getByRole('link', { name: 'CD run' }).click();
+  await expect(page.getByTestId('related').getByRole('link', { name: 'dev change (verified)' })).toBeVisible();
+  await expect(page.getByTestId('related').getByRole('link', { name: /staging change/ })).toBeVisible();
+  // fluxgate's own log lines link the changes they name.
+  await expect(page.getByTestId('log').getByRole('link').first()).toHaveAttribute('href', /^\/changes\//);
   expect(errors).toEqual([]);
 });
 

@@ -63,7 +63,8 @@ test('the admin saves a policy with a mistake, reads why beside it, and fixes it
   await waitForHydration(admin);
   await expect(box).toHaveValue(/"required_approvals": 2/);
   await expect(editor.getByText('unsaved text')).toHaveCount(0);
-  expect(errors).toEqual([]);
+  // The refused save is the one failed request the browser reports.
+  expect(errors.filter((e) => !e.includes('status of 422'))).toEqual([]);
 });
 
 test('adding a user empties the form; a refusal keeps it; disabled users look disabled', async ({ browser }) => {
@@ -72,20 +73,20 @@ test('adding a user empties the form; a refusal keeps it; disabled users look di
   await waitForHydration(admin);
   const users = admin.getByTestId('users');
   const name = `erin${Date.now()}`;
-  await users.getByLabel('Name').fill(name);
-  await users.getByLabel('Groups').fill('qa');
-  await users.getByLabel('Initial password').fill('short');
+  await users.getByLabel('Name', { exact: true }).fill(name);
+  await users.getByLabel('Groups', { exact: true }).fill('qa');
+  await users.getByLabel('Initial password', { exact: true }).fill('short');
   await users.getByTestId('add-user').click();
   // Refused (the password is too short): the name and groups stay to be corrected.
   await expect(users.getByRole('alert')).toBeVisible();
-  await expect(users.getByLabel('Name')).toHaveValue(name);
-  await expect(users.getByLabel('Groups')).toHaveValue('qa');
+  await expect(users.getByLabel('Name', { exact: true })).toHaveValue(name);
+  await expect(users.getByLabel('Groups', { exact: true })).toHaveValue('qa');
 
-  await users.getByLabel('Initial password').fill('a-much-longer-password-1');
+  await users.getByLabel('Initial password', { exact: true }).fill('a-much-longer-password-1');
   await users.getByTestId('add-user').click();
   await expect(users.getByRole('status').filter({ hasText: 'User added.' })).toBeVisible();
-  await expect(users.getByLabel('Name')).toHaveValue('');
-  await expect(users.getByLabel('Groups')).toHaveValue('');
+  await expect(users.getByLabel('Name', { exact: true })).toHaveValue('');
+  await expect(users.getByLabel('Groups', { exact: true })).toHaveValue('');
 
   const row = users.locator(`tr[data-user="${name}"]`);
   await row.getByLabel(`${name} disabled`).check();

@@ -64,15 +64,21 @@ pub fn ChangePage() -> impl IntoView {
     let body = Resource::new(move || (id(), rebased.get()), |(id, _)| change_objects(id));
     // The draft is kept in the browser too (`crate::drafts`): a session that ends mid-comment
     // sends the reader to sign in and back here, where it is put back.
-    let draft_key = move || format!("comment:{}", id());
+    // One effect, so that the kept draft is read before anything is written over it; it
+    // reads again when the page moves to another change (the route's component stays).
+    let draft_for = StoredValue::new(None::<String>);
     Effect::new(move |_| {
-        if let Some(kept) = crate::drafts::load(&draft_key()) {
-            draft.set(kept);
-        }
-    });
-    Effect::new(move |_| {
+        let key = format!("comment:{}", id());
         let text = draft.get();
-        crate::drafts::save(&draft_key(), &text);
+        if draft_for.with_value(|k| k.as_deref() != Some(key.as_str())) {
+            draft_for.set_value(Some(key.clone()));
+            let kept = crate::drafts::load(&key).unwrap_or_default();
+            if kept != text {
+                draft.set(kept);
+            }
+            return;
+        }
+        crate::drafts::save(&key, &text);
     });
     // A draft is cleared only by the request that used it succeeding.
     Effect::new(move |_| {

@@ -129,3 +129,36 @@ pub async fn next(db: &Db, id: &str) -> Result<Option<(String, String)>, AppErro
         None => None,
     })
 }
+
+/// A rollback in an environment away from `commit`, merged after `since`: the first one,
+/// as (the commit it went back to, its change id, when it merged).
+pub async fn rolled_back_from(
+    db: &Db,
+    app_id: &str,
+    env_id: &str,
+    commit: &str,
+    since: &str,
+) -> Result<Option<(String, String, String)>, AppError> {
+    let row = sqlx::query(
+        "SELECT d.app_commit, d.change_id, d.merged_at FROM deployments d
+         JOIN change_requests c ON c.id = d.change_id
+         JOIN runs r ON r.id = c.cd_run_id
+         WHERE d.app_id = $1 AND d.environment_id = $2 AND d.merged_at > $3
+           AND d.app_commit <> $4 AND r.branch LIKE 'rollback/%'
+         ORDER BY d.merged_at, d.id LIMIT 1",
+    )
+    .bind(app_id)
+    .bind(env_id)
+    .bind(since)
+    .bind(commit)
+    .fetch_optional(&db.pool)
+    .await?;
+    Ok(match row {
+        Some(r) => Some((
+            r.try_get("app_commit")?,
+            r.try_get("change_id")?,
+            r.try_get("merged_at")?,
+        )),
+        None => None,
+    })
+}

@@ -7,8 +7,9 @@
 //!
 //! Every page renders whole before its answer starts (`SsrMode::Async`, `app/src/lib.rs`),
 //! so a render that stalls can be dropped and run again without anything sent twice, and a
-//! page render only reads. A render that has not finished in [`DEADLINE`] is run again, up
-//! to [`ATTEMPTS`] times; then the answer is 503 with a retry hint, never a hanging request.
+//! page render only reads. A render that has not finished in [`DEADLINE`] is run again, with
+//! twice the time at each try (a render that is only slow, on a loaded machine, still ends),
+//! up to [`ATTEMPTS`] tries; then the answer is 503 with a retry hint, never a hang.
 
 use axum::body::Body;
 use axum::extract::Request;
@@ -30,7 +31,8 @@ pub async fn retry_stalled(req: Request, next: Next) -> Response {
     let (parts, _) = req.into_parts();
     for attempt in 1..=ATTEMPTS {
         let req = Request::from_parts(parts.clone(), Body::empty());
-        match tokio::time::timeout(DEADLINE, next.clone().run(req)).await {
+        let deadline = DEADLINE * 2u32.pow(attempt - 1);
+        match tokio::time::timeout(deadline, next.clone().run(req)).await {
             Ok(answer) => return answer,
             Err(_) => tracing::warn!(
                 path = %parts.uri.path(),

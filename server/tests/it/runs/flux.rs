@@ -455,4 +455,25 @@ async fn a_commit_rolled_back_upstream_is_not_promoted(p: &Pipes) {
         "approved",
         "approved, never merged"
     );
+    // The commit's trace says dev went back, and links the rollback.
+    let sha = second["app_commit"].as_str().unwrap();
+    let trace = app::apps::ssr::trace(&p.server.database.db, "hello-web", sha)
+        .await
+        .unwrap();
+    let back = trace
+        .iter()
+        .find(|t| t.what.starts_with("dev: rolled back to commit"))
+        .unwrap_or_else(|| panic!("{trace:#?}"));
+    assert_eq!(back.link, Some(format!("/changes/{rollback_id}")));
+    assert!(back
+        .what
+        .contains(&first["app_commit"].as_str().unwrap()[..7]));
+    // The dashboard marks dev as rolled back, and only dev.
+    let board = app::dashboard::ssr::load(&p.server.database.db, "hello-web", 0)
+        .await
+        .unwrap();
+    let marked: Vec<bool> = board.rows[0].cells.iter().map(|c| c.rolled_back).collect();
+    let dev = board.envs.iter().position(|e| e == "dev").unwrap();
+    assert!(marked[dev], "{board:?}");
+    assert_eq!(marked.iter().filter(|m| **m).count(), 1, "{board:?}");
 }
