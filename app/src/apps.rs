@@ -421,17 +421,20 @@ pub mod ssr {
                 });
             }
             let deployments = sqlx::query(
-                "SELECT environment_id, merged_at, applied_at, verified_at FROM deployments WHERE change_id = $1",
+                "SELECT id, environment_id, merged_at, applied_at, verified_at FROM deployments WHERE change_id = $1",
             )
             .bind(&cid)
             .fetch_all(&db.pool)
             .await?;
             for d in deployments {
-                let (env_id, merged_at): (String, String) =
-                    (d.try_get("environment_id")?, d.try_get("merged_at")?);
-                let back =
-                    crate::changes::upstream::rolled_back_from(db, &id, &env_id, sha, &merged_at)
-                        .await?;
+                let (dep_id, env_id, merged_at): (String, String, String) = (
+                    d.try_get("id")?,
+                    d.try_get("environment_id")?,
+                    d.try_get("merged_at")?,
+                );
+                let since = (merged_at.as_str(), dep_id.as_str());
+                let back = crate::changes::upstream::rolled_back_from(db, &id, &env_id, sha, since)
+                    .await?;
                 if let Some((to, change, at)) = back {
                     out.push(TraceEntry {
                         at,

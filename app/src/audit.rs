@@ -16,12 +16,33 @@ pub struct AuditEvent {
     pub detail: String,
 }
 
+/// Which entries to show; an empty field does not filter.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditFilter {
+    /// The actor, exactly (a user name, `fluxgate`, a provider's user).
+    pub who: String,
+    /// The start of the action: `change.` for every change action, `policy.update`.
+    pub action: String,
+    /// Part of the target: a change id, `environment:prod`, `user:`.
+    pub target: String,
+}
+
 /// The newest entries first, 100 per page. Admins and approvers may read the log.
 #[server(endpoint = "audit_page")]
-pub async fn audit_page(page: u32) -> Result<Vec<AuditEvent>, AppError> {
+pub async fn audit_page(
+    page: u32,
+    who: String,
+    action: String,
+    target: String,
+) -> Result<Vec<AuditEvent>, AppError> {
     use crate::auth::{ssr::require_role, Role};
     require_role(Role::Approver).await?;
-    ssr::list(&crate::auth::ssr::db()?, page)
+    let filter = AuditFilter {
+        who,
+        action,
+        target,
+    };
+    ssr::list(&crate::auth::ssr::db()?, page, &filter)
         .await
         .map_err(AppError::with_status)
 }
@@ -33,14 +54,50 @@ pub const PAGE: usize = 100;
 pub fn AuditPage() -> impl IntoView {
     let query = leptos_router::hooks::use_query_map();
     let page = move || query.with(|q| q.get("page").and_then(|p| p.parse().ok()).unwrap_or(0u32));
+    let param = move |k: &str| query.with(|q| q.get(k).unwrap_or_default());
+    let filter = move || AuditFilter {
+        who: param("who"),
+        action: param("action"),
+        target: param("target"),
+    };
     // Every topic comes from an audited action or a state change worth a look: any reloads.
     let heard = crate::live::version(|_| true);
-    let events = Resource::new(move || (page(), heard.get()), |(p, _)| audit_page(p));
+    let events = Resource::new(
+        move || (page(), filter(), heard.get()),
+        |(p, f, _)| audit_page(p, f.who, f.action, f.target),
+    );
+    // The pager keeps the filter.
+    let page_link = move |p: u32| {
+        let f = filter();
+        let mut q = vec![format!("page={p}")];
+        for (k, v) in [("who", f.who), ("action", f.action), ("target", f.target)] {
+            if !v.is_empty() {
+                let v =
+                    percent_encoding::utf8_percent_encode(&v, percent_encoding::NON_ALPHANUMERIC);
+                q.push(format!("{k}={v}"));
+            }
+        }
+        format!("/audit?{}", q.join("&"))
+    };
+    let field = move |name: &'static str, label: &'static str, hint: &'static str| {
+        view! {
+            <label>{label}
+                <input name=name placeholder=hint prop:value=move || param(name)/>
+            </label>
+        }
+    };
     view! {
         <leptos_meta::Title text="Audit log"/>
         <h1>"Audit log"</h1>
         <p class="muted">"Every decision, newest first. Each entry hashes the one before it; "
             <code>"fluxgate audit verify"</code>" checks the chain."</p>
+        <form class="filters" method="get" action="/audit" data-testid="audit-filter">
+            {field("who", "Who", "a user name")}
+            {field("action", "Action starts with", "change.")}
+            {field("target", "Target contains", "environment:prod")}
+            <button type="submit">"Filter"</button>
+            <a href="/audit">"All entries"</a>
+        </form>
         <Transition fallback=|| view! { <p>"Loading…"</p> }>
             {move || events.get().map(|r| match r {
                 Err(e) => view! { <crate::error::ErrorNote e/> }.into_any(),
@@ -67,8 +124,8 @@ pub fn AuditPage() -> impl IntoView {
                         </tbody>
                     </table>
                     <nav class="pager" aria-label="audit pages">
-                        {(page() > 0).then(|| view! { <a href=format!("/audit?page={}", page() - 1)>"← Newer"</a> })}
-                        {more.then(|| view! { <a href=format!("/audit?page={}", page() + 1)>"Older →"</a> })}
+                        {(page() > 0).then(|| view! { <a href=page_link(page() - 1)>"← Newer"</a> })}
+                        {more.then(|| view! { <a href=page_link(page() + 1)>"Older →"</a> })}
                     </nav>
                 }.into_any()
                 }
@@ -204,11 +261,27 @@ pub mod ssr {
         })
     }
 
-    pub async fn list(db: &Db, page: u32) -> Result<Vec<AuditEvent>, AppError> {
+    pub async fn list(
+        db: &Db,
+        page: u32,
+        filter: &super::AuditFilter,
+    ) -> Result<Vec<AuditEvent>, AppError> {
+        // What is typed is matched as text: LIKE's wildcards in it are escaped.
+        let literal = |s: &str| {
+            s.replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_")
+        };
         let rows = sqlx::query(
-            "SELECT seq, at, actor, action, target, detail FROM audit_events ORDER BY seq DESC LIMIT 100 OFFSET $1",
+            "SELECT seq, at, actor, action, target, detail FROM audit_events
+             WHERE ($1 = '' OR actor = $1)
+               AND action LIKE $2 ESCAPE '\\' AND target LIKE $3 ESCAPE '\\'
+             ORDER BY seq DESC LIMIT 100 OFFSET $4",
         )
-        .bind(page as i64 * 100)
+        .bind(&filter.who)
+        .bind(format!("{}%", literal(&filter.action)))
+        .bind(format!("%{}%", literal(&filter.target)))
+        .bind(page as i64 * super::PAGE as i64)
         .fetch_all(&db.pool)
         .await?;
         rows.iter().map(from_row).collect()

@@ -55,8 +55,8 @@ pub fn ChangePage() -> impl IntoView {
         },
         |(id, ..)| load_change(id),
     );
-    // Written by the state part when it loads. Each resource is read under one boundary
-    // only: one read under two made a small share of server renders hang (leptos#4851).
+    // Written by the state part when it loads, so that each resource is read under one
+    // boundary only: one read under two is the case leptos#4851 reports hanging renders in.
     let timeline = RwSignal::new(Vec::<TimelineEntry>::new());
     // The diff's objects; loaded again only when the status shows another head.
     let rebased = RwSignal::new(0u32);

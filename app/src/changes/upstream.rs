@@ -130,27 +130,30 @@ pub async fn next(db: &Db, id: &str) -> Result<Option<(String, String)>, AppErro
     })
 }
 
-/// A rollback in an environment away from `commit`, merged after `since`: the first one,
-/// as (the commit it went back to, its change id, when it merged).
+/// A rollback in an environment away from `commit`, merged after the deployment
+/// `(since_at, since_id)` (times are whole seconds, so the id orders merges of one second,
+/// as `faults` does): the first one, as (the commit it went back to, its change id, when).
 pub async fn rolled_back_from(
     db: &Db,
     app_id: &str,
     env_id: &str,
     commit: &str,
-    since: &str,
+    (since_at, since_id): (&str, &str),
 ) -> Result<Option<(String, String, String)>, AppError> {
     let row = sqlx::query(
         "SELECT d.app_commit, d.change_id, d.merged_at FROM deployments d
          JOIN change_requests c ON c.id = d.change_id
          JOIN runs r ON r.id = c.cd_run_id
-         WHERE d.app_id = $1 AND d.environment_id = $2 AND d.merged_at > $3
+         WHERE d.app_id = $1 AND d.environment_id = $2
+           AND (d.merged_at > $3 OR (d.merged_at = $3 AND d.id > $5))
            AND d.app_commit <> $4 AND r.branch LIKE 'rollback/%'
          ORDER BY d.merged_at, d.id LIMIT 1",
     )
     .bind(app_id)
     .bind(env_id)
-    .bind(since)
+    .bind(since_at)
     .bind(commit)
+    .bind(since_id)
     .fetch_optional(&db.pool)
     .await?;
     Ok(match row {

@@ -102,7 +102,7 @@ const SERVER_FNS: &[(&str, &str, u8)] = &[
     ("review_change", "id=nope&decision=approve&comment=", 2),
     ("comment_change", "id=nope&body=hi", 2),
     ("merge_change", "id=nope", 2),
-    ("audit_page", "page=0", 3),
+    ("audit_page", "page=0&who=&action=&target=", 3),
     ("load_settings", "", 4),
     ("set_stop_the_line", "on=false&reason=", 4),
     ("save_policy", "env=nope&json=%7B%7D", 4),
